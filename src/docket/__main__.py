@@ -1,0 +1,3 @@
+from docket._cli import entrypoint
+
+entrypoint()

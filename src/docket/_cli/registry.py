@@ -1,0 +1,166 @@
+"""``docket init``, ``db upgrade``, ``register``, ``models``, ``show``, ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from docket.model import ModelVersion, parse_ref
+
+from ._common import Ctx, emit_json, format_option, info, pass_ctx
+
+
+def version_summary(v: ModelVersion) -> dict[str, Any]:
+    return {
+        "model": v.model.name,
+        "version": v.version,
+        "stage": v.stage,
+        "author": v.author,
+        "created_at": v.created_at.isoformat(),
+        "registered_at": v.registered_at.isoformat(),
+        "identity": v.identity.sha256,
+    }
+
+
+def version_detail(v: ModelVersion) -> dict[str, Any]:
+    d = version_summary(v)
+    d.update(
+        {
+            "model_info": v.model.model_dump(mode="json"),
+            "identity": v.identity.model_dump(mode="json"),
+            "lineage": v.lineage.model_dump(mode="json"),
+            "metrics": dict(v.metrics),
+            "documentation": dict(v.documentation),
+            "evidence": [e.model_dump(mode="json") for e in v.evidence],
+            "manifest_sha256": v.manifest_sha256,
+        }
+    )
+    return d
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("init")
+    @click.argument("directory", required=False, type=click.Path(file_okay=False))
+    @click.option("--origin", help="Log origin / key name, e.g. audit.example.org/ml (default from the directory).")
+    @click.pass_obj
+    def init_cmd(obj: Ctx, directory: str | None, origin: str | None) -> None:
+        """Create a workspace (./.docket, DIRECTORY/.docket or $DOCKET_HOME): config, database
+        schema, evidence store and the log signing key. Safe to re-run."""
+        from docket.workspace import HOME_DIRNAME, default_home, init_workspace
+
+        if directory:
+            home = Path(directory) / HOME_DIRNAME
+        elif obj.home:
+            home = Path(obj.home)
+        else:
+            home = default_home()
+        ws = init_workspace(home, db_url=obj.db, origin=origin)
+        info(f"workspace ready at {ws.home} (database: {_safe_url(ws.db_url)})")
+        info(f"log verifier key: {ws.vkey()}")
+
+    @cli.group("db")
+    def db_group() -> None:
+        """Database schema management."""
+
+    @db_group.command("upgrade")
+    @pass_ctx
+    def db_upgrade(obj: Ctx) -> None:
+        """Create or upgrade the database schema (idempotent)."""
+        before, after = obj.workspace().upgrade_schema()
+        info(f"schema {before or 'empty'} -> {after}")
+
+    @cli.command("register")
+    @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+    @format_option("text", "json")
+    @pass_ctx
+    def register_cmd(obj: Ctx, manifest: Path, fmt: str) -> None:
+        """Register the model version described by MANIFEST (YAML or JSON)."""
+        result = obj.workspace().register(manifest)
+        v = result.version
+        if fmt == "json":
+            emit_json({**version_summary(v), "created": result.created, "log_index": result.log_index})
+        else:
+            what = "registered" if result.created else "already registered (identical manifest)"
+            log = f", log entry {result.log_index}" if result.log_index is not None else ""
+            click.echo(f"{v.ref} {what}: stage {v.stage}, identity sha256:{v.identity.sha256[:16]}…, "
+                       f"{len(v.evidence)} evidence file(s){log}")
+
+    @cli.command("models")
+    @format_option("text", "json")
+    @pass_ctx
+    def models_cmd(obj: Ctx, fmt: str) -> None:
+        """List models and their versions."""
+        rows = obj.workspace().registry().list_models()
+        if fmt == "json":
+            emit_json(
+                [
+                    {**m.model_dump(mode="json"), "versions": [version_summary(v) for v in vs]}
+                    for m, vs in rows
+                ]
+            )
+            return
+        if not rows:
+            info("no models registered yet (docket register MANIFEST)")
+            return
+        for m, vs in rows:
+            stages = ", ".join(f"{v.version}:{v.stage}" for v in vs)
+            click.echo(f"{m.name}  owner={m.owner}  risk={m.risk_tier}  versions: {stages}")
+
+    @cli.command("show")
+    @click.argument("ref")
+    @format_option("text", "json")
+    @pass_ctx
+    def show_cmd(obj: Ctx, ref: str, fmt: str) -> None:
+        """Show MODEL[@VERSION] (latest version when none is given)."""
+        name, version = parse_ref(ref)
+        v = obj.workspace().registry().get_version(name, version)
+        if fmt == "json":
+            emit_json(version_detail(v))
+            return
+        click.echo(_render_text(v))
+
+    @cli.command("demo")
+    @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+                  default=Path("docket-demo"), show_default=True,
+                  help="Where to build the demo; its workspace is left in DIR/.docket.")
+    @click.option("--rows", default=4000, show_default=True, help="Rows in the synthetic data set.")
+    @click.option("--seed", default=7, show_default=True)
+    def demo_cmd(directory: Path, rows: int, seed: int) -> None:
+        """Run the whole Docket story end to end in a fresh workspace on SQLite."""
+        from docket.demo import run_demo
+
+        run_demo(directory, rows=rows, seed=seed, say=lambda s: click.echo(s))
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _render_text(v: ModelVersion) -> str:
+    lines = [
+        f"{v.ref}  [{v.stage}]",
+        f"  model:     {v.model.name} (owner {v.model.owner}, risk tier {v.model.risk_tier})",
+        f"  author:    {v.author}",
+        f"  created:   {v.created_at.isoformat()}   registered: {v.registered_at.isoformat()}",
+        f"  identity:  sha256:{v.identity.sha256} ({v.identity.method}, {v.identity.resources} file(s))",
+    ]
+    lin = v.lineage
+    for d in lin.datasets:
+        lines.append(f"  dataset:   {d.name} [{d.role}] {d.uri} sha256:{(d.sha256 or 'MISSING')[:16]}")
+    if lin.code:
+        lines.append(f"  code:      {lin.code.repository} @ {lin.code.commit}")
+    if lin.training_run:
+        lines.append(f"  run:       {lin.training_run}")
+    if lin.parent:
+        lines.append(f"  parent:    {lin.parent}")
+    for k, val in sorted(v.metrics.items()):
+        lines.append(f"  metric:    {k} = {val:g}")
+    for e in v.evidence:
+        lines.append(f"  evidence:  {e.kind:<16} {e.name} ({e.size} bytes, sha256:{e.sha256[:16]})")
+    missing = [k for k in ("intended_use", "limitations", "ethical_considerations") if not v.documentation.get(k)]
+    lines.append(f"  docs:      {len(v.documentation)} field(s)" + (f"; missing {', '.join(missing)}" if missing else ""))
+    return "\n".join(lines)

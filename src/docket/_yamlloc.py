@@ -1,0 +1,138 @@
+"""Safe YAML/JSON loading that remembers where every value came from.
+
+``load_document`` parses with ``yaml.safe_load``-equivalent safety (SafeLoader only)
+and returns the data together with a :class:`Locator` that maps a field path such as
+``("rules", 3, "threshold")`` back to its line and column, so errors from pydantic
+validation can name ``file:line:col field``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from docket.errors import Location, LocatedInputError
+
+PathKey = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Locator:
+    """Field path → (line, column), 1-based."""
+
+    file: str
+    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Sequence[str | int]) -> Location:
+        key = tuple(path)
+        # Walk up to the nearest ancestor we have a mark for.
+        while key and key not in self.marks:
+            key = key[:-1]
+        line, col = self.marks.get(key, (1, 1))
+        dotted = ".".join(str(p) for p in path) or None
+        return Location(self.file, line, col, dotted)
+
+
+def _walk(node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]]) -> None:
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _walk(value_node, (*path, key), marks)
+            # keep the key's position for the field itself
+            marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), marks)
+
+
+def _check_duplicate_keys(node: yaml.Node, file: str, error: type[LocatedInputError]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            if key_node.value in seen:
+                loc = Location(
+                    file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                    str(key_node.value),
+                )
+                raise error(loc, "duplicate key")
+            seen.add(key_node.value)
+            _check_duplicate_keys(value_node, file, error)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicate_keys(item, file, error)
+
+
+def load_document(
+    path: Path, error: type[LocatedInputError], *, text: str | None = None
+) -> tuple[Any, Locator]:
+    """Read a YAML (or JSON, a YAML subset) file safely; raise ``error`` with a location."""
+    file = str(path)
+    if text is None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise error(Location(file), "file not found") from None
+        except IsADirectoryError:
+            raise error(Location(file), "is a directory, expected a file") from None
+        except OSError as exc:
+            raise error(Location(file), f"cannot read: {exc.strerror}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise error(Location(file), f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise error(Location(file, line, col), f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise error(Location(file), f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise error(Location(file), "invalid YAML: nesting too deep") from None
+    locator = Locator(file)
+    if node is not None:
+        _check_duplicate_keys(node, file, error)
+        _walk(node, (), locator.marks)
+    return data, locator
+
+
+def validation_error(
+    exc: ValidationError, locator: Locator, error: type[LocatedInputError]
+) -> LocatedInputError:
+    """Turn pydantic's first error into one located, one-line error."""
+    first = exc.errors()[0]
+    path = tuple(p for p in first["loc"] if isinstance(p, (str, int)))
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    inp = first.get("input")
+    if first["type"] not in ("missing", "extra_forbidden") and isinstance(inp, (str, int, float)):
+        shown = repr(inp)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        msg = f"{msg} (got {shown})"
+    return error(locator.locate(path), msg.replace("\n", " "))
+
+
+def parse_as(
+    model: type[M], data: Any, locator: Locator, error: type[LocatedInputError]
+) -> M:
+    """Validate ``data`` into ``model`` or raise a located one-line error."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, locator, error) from None

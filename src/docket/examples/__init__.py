@@ -1,0 +1,1 @@
+"""Example data and models used by ``docket demo`` and the examples/ directory."""

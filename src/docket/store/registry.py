@@ -1,0 +1,420 @@
+"""The registry store: models, versions, evidence rows, evaluations and transitions.
+
+:class:`RegistryStore` is the interface the core uses. :class:`SqlRegistry` implements
+it on SQLite and PostgreSQL through SQLModel/SQLAlchemy (bound parameters only);
+:class:`InMemoryRegistry` is a real, complete fake for tests. Constructors do no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session
+
+from docket.errors import ConflictError, InfrastructureError, NotFoundError
+from docket.model import (
+    Evidence,
+    Identity,
+    Lineage,
+    Model,
+    ModelVersion,
+)
+from docket.store._tables import (
+    EvaluationRow,
+    EvidenceRow,
+    ModelRow,
+    TransitionRow,
+    VersionRow,
+)
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """One stage change (or denied attempt) of a version."""
+
+    model: str
+    version: str
+    from_stage: str | None
+    to_stage: str
+    actor: str
+    at: datetime
+    kind: str
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    log_index: int | None = None
+
+
+class RegistryStore(Protocol):
+    """What the core needs from storage."""
+
+    def add_version(self, version: ModelVersion) -> None: ...
+    def get_model(self, name: str) -> Model: ...
+    def list_models(self) -> list[tuple[Model, list[ModelVersion]]]: ...
+    def get_version(self, model: str, version: str | None = None) -> ModelVersion: ...
+    def list_versions(self, model: str) -> list[ModelVersion]: ...
+    def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None: ...
+    def add_evaluation(
+        self, version: ModelVersion, stage: str, verdict: str, evaluated_at: datetime,
+        policy_digests: dict[str, Any], result: dict[str, Any], log_index: int | None,
+    ) -> int: ...
+    def evaluations(self, model: str, version: str) -> list[dict[str, Any]]: ...
+    def apply_transitions(self, records: Sequence[TransitionRecord]) -> None: ...
+    def transitions(self, model: str | None = None) -> list[TransitionRecord]: ...
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def _version_from_rows(m: ModelRow, v: VersionRow, ev: Sequence[EvidenceRow]) -> ModelVersion:
+    return ModelVersion(
+        model=Model(
+            name=m.name,
+            owner=m.owner,
+            risk_tier=m.risk_tier,  # type: ignore[arg-type]
+            description=m.description,
+            tags=tuple(m.tags),
+        ),
+        version=v.version,
+        stage=v.stage,
+        author=v.author,
+        created_at=_aware(v.created_at),
+        registered_at=_aware(v.registered_at),
+        identity=Identity.model_validate(v.identity),
+        lineage=Lineage.model_validate(v.lineage),
+        metrics=dict(v.metrics),
+        documentation=dict(v.documentation),
+        evidence=tuple(
+            Evidence(
+                kind=e.kind,
+                name=e.name,
+                sha256=e.sha256,
+                size=e.size,
+                media_type=e.media_type,
+                created_at=_aware(e.created_at),
+                attributes=dict(e.attributes),
+                description=e.description,
+            )
+            for e in ev
+        ),
+        manifest_sha256=v.manifest_sha256,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class SqlRegistry:
+    """The registry on a SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _session(self, write: bool = False) -> Iterator[Session]:
+        try:
+            conn = self._engine.connect()
+            if write and self._engine.dialect.name == "sqlite":
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn, Session(bind=conn) as session:
+                yield session
+                if write:
+                    session.commit()
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            text = str(exc)
+            if "no such table" in text or ("relation" in text and "does not exist" in text):
+                raise InfrastructureError(
+                    "the database has no Docket schema: run `docket db upgrade` (or `docket init`)"
+                ) from exc
+            raise InfrastructureError(f"database error: {_first_line(exc)}") from exc
+
+    # -- versions ---------------------------------------------------------------------------
+    def add_version(self, version: ModelVersion) -> None:
+        m = version.model
+        try:
+            with self._session(write=True) as s:
+                row = s.get(ModelRow, m.name)
+                if row is None:
+                    s.add(
+                        ModelRow(
+                            name=m.name,
+                            owner=m.owner,
+                            risk_tier=m.risk_tier,
+                            description=m.description,
+                            tags=list(m.tags),
+                            created_at=version.registered_at,
+                        )
+                    )
+                else:
+                    row.owner, row.risk_tier = m.owner, m.risk_tier
+                    row.description, row.tags = m.description, list(m.tags)
+                vrow = VersionRow(
+                    model_name=m.name,
+                    version=version.version,
+                    stage=version.stage,
+                    author=version.author,
+                    created_at=version.created_at,
+                    registered_at=version.registered_at,
+                    identity_sha256=version.identity.sha256,
+                    identity=version.identity.model_dump(mode="json"),
+                    lineage=version.lineage.model_dump(mode="json"),
+                    metrics=dict(version.metrics),
+                    documentation=dict(version.documentation),
+                    manifest_sha256=version.manifest_sha256,
+                )
+                s.add(vrow)
+                s.flush()
+                assert vrow.id is not None
+                s.bulk_insert_mappings(
+                    EvidenceRow,  # type: ignore[arg-type]
+                    [
+                        {
+                            "version_id": vrow.id,
+                            "kind": e.kind,
+                            "name": e.name,
+                            "sha256": e.sha256,
+                            "size": e.size,
+                            "media_type": e.media_type,
+                            "created_at": e.created_at,
+                            "attributes": e.attributes,
+                            "description": e.description,
+                        }
+                        for e in version.evidence
+                    ],
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"{version.ref} is already registered") from exc
+
+    def _version_rows(self, s: Session, model: str, version: str | None) -> tuple[ModelRow, VersionRow]:
+        m = s.get(ModelRow, model)
+        if m is None:
+            raise NotFoundError(f"unknown model {model!r}")
+        q = select(VersionRow).where(VersionRow.model_name == model)  # type: ignore[arg-type]
+        if version is None:
+            q = q.order_by(VersionRow.registered_at.desc(), VersionRow.id.desc())  # type: ignore[attr-defined, union-attr]
+        else:
+            q = q.where(VersionRow.version == version)  # type: ignore[arg-type]
+        v = s.execute(q.limit(1)).scalars().first()
+        if v is None:
+            raise NotFoundError(f"unknown version {model}@{version}")
+        return m, v
+
+    def _load(self, s: Session, m: ModelRow, v: VersionRow) -> ModelVersion:
+        ev = s.execute(
+            select(EvidenceRow).where(EvidenceRow.version_id == v.id).order_by(EvidenceRow.id)  # type: ignore[arg-type]
+        ).scalars().all()
+        return _version_from_rows(m, v, ev)
+
+    def get_model(self, name: str) -> Model:
+        with self._session() as s:
+            m = s.get(ModelRow, name)
+            if m is None:
+                raise NotFoundError(f"unknown model {name!r}")
+            return Model(
+                name=m.name, owner=m.owner, risk_tier=m.risk_tier,  # type: ignore[arg-type]
+                description=m.description, tags=tuple(m.tags),
+            )
+
+    def get_version(self, model: str, version: str | None = None) -> ModelVersion:
+        with self._session() as s:
+            m, v = self._version_rows(s, model, version)
+            return self._load(s, m, v)
+
+    def list_versions(self, model: str) -> list[ModelVersion]:
+        with self._session() as s:
+            m = s.get(ModelRow, model)
+            if m is None:
+                raise NotFoundError(f"unknown model {model!r}")
+            rows = s.execute(
+                select(VersionRow)
+                .where(VersionRow.model_name == model)  # type: ignore[arg-type]
+                .order_by(VersionRow.registered_at, VersionRow.id)  # type: ignore[arg-type]
+            ).scalars().all()
+            return [self._load(s, m, v) for v in rows]
+
+    def list_models(self) -> list[tuple[Model, list[ModelVersion]]]:
+        with self._session() as s:
+            names = s.execute(select(ModelRow.name).order_by(ModelRow.name)).scalars().all()  # type: ignore[arg-type]
+        return [(self.get_model(n), self.list_versions(n)) for n in names]
+
+    def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None:
+        with self._session() as s:
+            m = s.get(ModelRow, model)
+            if m is None:
+                return None
+            v = s.execute(
+                select(VersionRow)
+                .where(VersionRow.model_name == model, VersionRow.stage == stage)  # type: ignore[arg-type]
+                .order_by(VersionRow.id.desc())  # type: ignore[union-attr]
+                .limit(1)
+            ).scalars().first()
+            return None if v is None else self._load(s, m, v)
+
+    # -- evaluations ------------------------------------------------------------------------
+    def add_evaluation(
+        self, version: ModelVersion, stage: str, verdict: str, evaluated_at: datetime,
+        policy_digests: dict[str, Any], result: dict[str, Any], log_index: int | None,
+    ) -> int:
+        with self._session(write=True) as s:
+            _, v = self._version_rows(s, version.model.name, version.version)
+            assert v.id is not None
+            row = EvaluationRow(
+                version_id=v.id, stage=stage, verdict=verdict, evaluated_at=evaluated_at,
+                policy_digests=policy_digests, result=result, log_index=log_index,
+            )
+            s.add(row)
+            s.flush()
+            assert row.id is not None
+            return row.id
+
+    def evaluations(self, model: str, version: str) -> list[dict[str, Any]]:
+        with self._session() as s:
+            _, v = self._version_rows(s, model, version)
+            rows = s.execute(
+                select(EvaluationRow).where(EvaluationRow.version_id == v.id).order_by(EvaluationRow.id)  # type: ignore[arg-type]
+            ).scalars().all()
+            return [
+                {
+                    "id": r.id, "stage": r.stage, "verdict": r.verdict,
+                    "evaluated_at": _aware(r.evaluated_at).isoformat(),
+                    "policy_digests": r.policy_digests, "result": r.result, "log_index": r.log_index,
+                }
+                for r in rows
+            ]
+
+    # -- transitions ------------------------------------------------------------------------
+    def apply_transitions(self, records: Sequence[TransitionRecord]) -> None:
+        """Record transitions and move stages, all in one transaction."""
+        with self._session(write=True) as s:
+            for r in records:
+                if r.kind != "denied":
+                    _, v = self._version_rows(s, r.model, r.version)
+                    res = s.execute(
+                        update(VersionRow)
+                        .where(VersionRow.id == v.id, VersionRow.stage == (r.from_stage or v.stage))  # type: ignore[arg-type]
+                        .values(stage=r.to_stage)
+                    )
+                    if res.rowcount != 1:  # type: ignore[attr-defined]
+                        raise ConflictError(
+                            f"{r.model}@{r.version} is no longer in stage {r.from_stage!r}"
+                        )
+                s.add(
+                    TransitionRow(
+                        model_name=r.model, version=r.version, from_stage=r.from_stage,
+                        to_stage=r.to_stage, actor=r.actor, at=r.at, kind=r.kind,
+                        reason=r.reason, details=r.details, log_index=r.log_index,
+                    )
+                )
+
+    def transitions(self, model: str | None = None) -> list[TransitionRecord]:
+        with self._session() as s:
+            q = select(TransitionRow).order_by(TransitionRow.at, TransitionRow.id)  # type: ignore[arg-type]
+            if model is not None:
+                q = q.where(TransitionRow.model_name == model)  # type: ignore[arg-type]
+            return [
+                TransitionRecord(
+                    model=r.model_name, version=r.version, from_stage=r.from_stage,
+                    to_stage=r.to_stage, actor=r.actor, at=_aware(r.at), kind=r.kind,
+                    reason=r.reason, details=dict(r.details), log_index=r.log_index,
+                )
+                for r in s.execute(q).scalars().all()
+            ]
+
+    def count_rows(self) -> dict[str, int]:
+        """Row counts per table (used by tests to prove nothing was written)."""
+        with self._session() as s:
+            return {
+                t.__tablename__: s.execute(select(func.count()).select_from(t)).scalar_one()  # type: ignore[arg-type]
+                for t in (ModelRow, VersionRow, EvidenceRow, EvaluationRow, TransitionRow)
+            }
+
+
+class InMemoryRegistry:
+    """A complete in-memory registry: the fake the core's tests run against."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, Model] = {}
+        self._versions: dict[tuple[str, str], ModelVersion] = {}
+        self._order: list[tuple[str, str]] = []
+        self._evals: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._transitions: list[TransitionRecord] = []
+
+    def add_version(self, version: ModelVersion) -> None:
+        key = (version.model.name, version.version)
+        if key in self._versions:
+            raise ConflictError(f"{version.ref} is already registered")
+        self._models[version.model.name] = version.model
+        self._versions[key] = version
+        self._order.append(key)
+
+    def get_model(self, name: str) -> Model:
+        if name not in self._models:
+            raise NotFoundError(f"unknown model {name!r}")
+        return self._models[name]
+
+    def list_versions(self, model: str) -> list[ModelVersion]:
+        self.get_model(model)
+        return [self._versions[k] for k in self._order if k[0] == model]
+
+    def list_models(self) -> list[tuple[Model, list[ModelVersion]]]:
+        return [(self._models[n], self.list_versions(n)) for n in sorted(self._models)]
+
+    def get_version(self, model: str, version: str | None = None) -> ModelVersion:
+        versions = self.list_versions(model)
+        if version is None:
+            if not versions:
+                raise NotFoundError(f"unknown version {model}@latest")
+            return versions[-1]
+        try:
+            return self._versions[(model, version)]
+        except KeyError:
+            raise NotFoundError(f"unknown version {model}@{version}") from None
+
+    def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None:
+        found = [v for v in self.list_versions(model) if v.stage == stage] if model in self._models else []
+        return found[-1] if found else None
+
+    def add_evaluation(
+        self, version: ModelVersion, stage: str, verdict: str, evaluated_at: datetime,
+        policy_digests: dict[str, Any], result: dict[str, Any], log_index: int | None,
+    ) -> int:
+        lst = self._evals.setdefault((version.model.name, version.version), [])
+        lst.append(
+            {
+                "id": len(lst) + 1, "stage": stage, "verdict": verdict,
+                "evaluated_at": evaluated_at.isoformat(), "policy_digests": policy_digests,
+                "result": result, "log_index": log_index,
+            }
+        )
+        return len(lst)
+
+    def evaluations(self, model: str, version: str) -> list[dict[str, Any]]:
+        self.get_version(model, version)
+        return list(self._evals.get((model, version), []))
+
+    def apply_transitions(self, records: Sequence[TransitionRecord]) -> None:
+        staged = dict(self._versions)
+        for r in records:
+            if r.kind == "denied":
+                continue
+            v = staged.get((r.model, r.version))
+            if v is None:
+                raise NotFoundError(f"unknown version {r.model}@{r.version}")
+            if r.from_stage is not None and v.stage != r.from_stage:
+                raise ConflictError(f"{r.model}@{r.version} is no longer in stage {r.from_stage!r}")
+            staged[(r.model, r.version)] = v.model_copy(update={"stage": r.to_stage})
+        self._versions = staged
+        self._transitions.extend(records)
+
+    def transitions(self, model: str | None = None) -> list[TransitionRecord]:
+        out = [t for t in self._transitions if model is None or t.model == model]
+        return sorted(out, key=lambda t: t.at)

@@ -1,0 +1,334 @@
+"""A Docket workspace: config, database, evidence store and keys under one directory.
+
+Layout of ``.docket/`` (or ``$DOCKET_HOME``)::
+
+    config.yaml        workspace settings (database URL, stages, log origin, policies)
+    docket.db          the embedded SQLite database (unless ``db`` points elsewhere)
+    evidence/sha256/   content-addressed evidence files
+    keys/log.key       the log's Ed25519 private key (0600); keys/log.vkey its verifier key
+
+:meth:`Workspace.open` reads the config only; it never creates tables or directories.
+:func:`init_workspace` and :meth:`Workspace.upgrade_schema` are the explicit steps that do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from docket._yamlloc import load_document, parse_as
+from docket.errors import (
+    ConflictError,
+    DocketError,
+    InfrastructureError,
+    InputError,
+    Location,
+    LocatedInputError,
+    NotFoundError,
+)
+from docket.evidence import EvidenceStore
+from docket.model import DEFAULT_STAGES, ModelVersion
+from docket.store._engine import make_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from docket.log import TransparencyLog
+    from docket.manifest import ResolvedManifest
+    from docket.store.registry import SqlRegistry
+
+HOME_DIRNAME = ".docket"
+CONFIG_FILE = "config.yaml"
+
+
+class ConfigError(LocatedInputError):
+    """The workspace config file does not parse or validate."""
+
+
+class LogConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    origin: str = Field(default="docket.local/workspace", pattern=r"^[^\s+]+$")
+    key: str = "keys/log.key"
+
+
+class WorkspaceConfig(BaseModel):
+    """``config.yaml``: validated on open."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    docket: int = 1
+    db: str | None = None
+    stages: tuple[str, ...] = DEFAULT_STAGES
+    initial_stage: str = "development"
+    exclusive_stages: tuple[str, ...] = ("production",)
+    log: LogConfig = LogConfig()
+    policies: dict[str, list[str]] = Field(default_factory=dict)
+    roster: str | None = None
+
+    @model_validator(mode="after")
+    def _stages_ok(self) -> WorkspaceConfig:
+        if len(set(self.stages)) != len(self.stages) or not self.stages:
+            raise ValueError("stages must be a non-empty list of distinct names")
+        for s in (self.initial_stage, *self.exclusive_stages, *self.policies):
+            if s not in self.stages:
+                raise ValueError(f"stage {s!r} is not in stages {list(self.stages)}")
+        return self
+
+    @property
+    def log_origin(self) -> str:
+        return self.log.origin
+
+
+def default_home(cwd: Path | None = None) -> Path:
+    env = os.environ.get("DOCKET_HOME")
+    if env:
+        return Path(env)
+    return (cwd or Path.cwd()) / HOME_DIRNAME
+
+
+@dataclass
+class Workspace:
+    """An opened workspace. Cheap to create; connects to the database on first use."""
+
+    home: Path
+    config: WorkspaceConfig
+    db_url: str
+    _engine: Engine | None = field(default=None, repr=False)
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, home: Path | None = None, *, db_url: str | None = None) -> Workspace:
+        home = home if home is not None else default_home()
+        cfg_path = home / CONFIG_FILE
+        if not cfg_path.is_file():
+            raise InputError(
+                f"no Docket workspace at {home} (run `docket init`, or set DOCKET_HOME / --home)"
+            )
+        data, locator = load_document(cfg_path, ConfigError)
+        config = parse_as(WorkspaceConfig, data or {}, locator, ConfigError)
+        url = db_url or os.environ.get("DOCKET_DB") or config.db or _sqlite_url(home)
+        return cls(home=home, config=config, db_url=url)
+
+    # -- parts ------------------------------------------------------------------------------
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def log_key_path(self) -> Path:
+        return self.home / self.config.log.key
+
+    @property
+    def log_vkey_path(self) -> Path:
+        return self.log_key_path.with_suffix(".vkey")
+
+    @cached_property
+    def evidence(self) -> EvidenceStore:
+        return EvidenceStore(self.home / "evidence")
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.db_url)
+        return self._engine
+
+    def registry(self) -> SqlRegistry:
+        from docket.store.registry import SqlRegistry
+
+        return SqlRegistry(self.engine())
+
+    def audit_log(self) -> TransparencyLog:
+        from docket.log import open_log
+
+        passphrase = os.environ.get("DOCKET_LOG_KEY_PASSPHRASE")
+        return open_log(
+            self.engine(),
+            self.log_key_path,
+            self.config.log_origin,
+            passphrase=passphrase.encode() if passphrase else None,
+        )
+
+    def vkey(self) -> str:
+        try:
+            return self.log_vkey_path.read_text().strip()
+        except OSError as exc:
+            raise InfrastructureError(f"cannot read the log verifier key: {exc}") from exc
+
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        from docket.store.migrate import upgrade
+
+        return upgrade(self.engine())
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the registration story ---------------------------------------------------------------
+    def register(self, manifest: Path, *, now: datetime | None = None) -> RegisterResult:
+        """Register the version a manifest describes: validate, hash, store, log.
+
+        Everything that can fail on bad input fails before anything is written. Re-registering
+        an identical manifest is a no-op; a different manifest for the same version is refused.
+        """
+        from docket.manifest import load_manifest
+
+        now = now or datetime.now(UTC)
+        resolved = load_manifest(manifest, now=now)
+        registry = self.registry()
+        try:
+            existing = registry.get_version(resolved.model.name, resolved.version)
+        except NotFoundError:
+            existing = None
+        if existing is not None:
+            if existing.manifest_sha256 == resolved.sha256:
+                return RegisterResult(existing, created=False, log_index=None)
+            raise ConflictError(
+                f"{existing.ref} is already registered from a different manifest "
+                f"(registered {existing.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)"
+            )
+        version = _version_from_manifest(resolved, self.config.initial_stage, now)
+        added: list[str] = []
+        try:
+            for f in resolved.files:
+                if self.evidence.put(f.source, f.sha256):
+                    added.append(f.sha256)
+            registry.add_version(version)
+        except BaseException:
+            for digest in added:
+                self.evidence.remove(digest)
+            raise
+        log_index = self._log_registration(version, resolved)
+        return RegisterResult(version, created=True, log_index=log_index)
+
+    def _log_registration(self, version: ModelVersion, resolved: ResolvedManifest) -> int | None:
+        from docket import statements
+
+        stmt = statements.registration(version, resolved.identity.statement())
+        return self.append_to_log(stmt)
+
+    def append_to_log(self, statement: dict[str, Any]) -> int | None:
+        """Append one statement to the audit log when the workspace has one."""
+        if not self.log_key_path.is_file():
+            return None
+        log = self.audit_log()
+        return log.append_statements([statement])[0]
+
+    def record_evaluation(self, evaluation: Any) -> int | None:
+        """Store a policy evaluation and log it as a SLSA VSA; returns its log index."""
+        from docket import statements
+
+        version: ModelVersion = evaluation.version
+        stmt = statements.evaluation(self, evaluation)
+        index = self.append_to_log(stmt)
+        result = evaluation.to_dict()
+        self.registry().add_evaluation(
+            version,
+            evaluation.stage,
+            result["verdict"],
+            evaluation.evaluated_at,
+            {p["name"]: p["sha256"] for p in result.get("policies", [])},
+            result,
+            index,
+        )
+        return index
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    version: ModelVersion
+    created: bool
+    log_index: int | None
+
+
+def _sqlite_url(home: Path) -> str:
+    return f"sqlite:///{(home / 'docket.db').resolve()}"
+
+
+def _version_from_manifest(r: ResolvedManifest, stage: str, now: datetime) -> ModelVersion:
+    created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+    return ModelVersion(
+        model=r.model,
+        version=r.version,
+        stage=stage,
+        author=r.author,
+        created_at=created,
+        registered_at=now,
+        identity=r.identity_value(),
+        lineage=r.lineage,
+        metrics=r.metrics,
+        documentation=r.documentation,
+        evidence=r.evidence,
+        manifest_sha256=r.sha256,
+    )
+
+
+def init_workspace(
+    home: Path,
+    *,
+    db_url: str | None = None,
+    origin: str | None = None,
+    stages: tuple[str, ...] | None = None,
+    policies: dict[str, list[str]] | None = None,
+) -> Workspace:
+    """Create (or re-open and upgrade) a workspace: directories, config, log key, schema."""
+    cfg_path = home / CONFIG_FILE
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "evidence").mkdir(exist_ok=True)
+        (home / "keys").mkdir(mode=0o700, exist_ok=True)
+        if not cfg_path.exists():
+            cfg: dict[str, Any] = {"docket": 1}
+            if db_url:
+                cfg["db"] = db_url
+            if stages:
+                cfg["stages"] = list(stages)
+            cfg["log"] = {"origin": origin or f"docket.local/{_origin_name(home)}"}
+            cfg["policies"] = policies if policies is not None else {
+                "staging": ["docket:baseline"],
+                "production": ["docket:baseline"],
+            }
+            try:
+                WorkspaceConfig.model_validate(cfg)
+            except Exception as exc:
+                raise InputError(f"invalid workspace settings: {exc}") from None
+            from docket._files import atomic_write_text
+
+            atomic_write_text(cfg_path, "# Docket workspace configuration\n" + yaml.safe_dump(cfg, sort_keys=False))
+    except OSError as exc:
+        raise InfrastructureError(f"cannot create workspace at {home}: {exc}") from exc
+    ws = Workspace.open(home, db_url=db_url)
+    ws.upgrade_schema()
+    if not ws.log_key_path.exists():
+        from docket.signing import generate_key
+
+        generate_key(ws.log_key_path, ws.config.log_origin)
+    return ws
+
+
+def _origin_name(home: Path) -> str:
+    base = home.resolve().parent.name if home.name == HOME_DIRNAME else home.resolve().name
+    cleaned = "".join(c if c.isalnum() or c in "-._" else "-" for c in base).strip("-.")
+    return cleaned or "workspace"
+
+
+__all__ = [
+    "ConfigError",
+    "DocketError",
+    "Location",
+    "RegisterResult",
+    "Workspace",
+    "WorkspaceConfig",
+    "init_workspace",
+]

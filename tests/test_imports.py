@@ -1,0 +1,52 @@
+"""The core never imports the CLI or rendering stacks (click, rich, weasyprint)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+CORE_MODULES = [
+    "docket",
+    "docket.errors",
+    "docket.model",
+    "docket.manifest",
+    "docket.identity",
+    "docket.workspace",
+    "docket.store",
+    "docket.store.registry",
+    "docket.evidence",
+    "docket.statements",
+    "docket.signing",
+    "docket.log",
+    "docket.metrics",
+    "docket.metrics.fairness",
+    "docket.policy",
+]
+FORBIDDEN = ("click", "rich", "weasyprint")
+
+
+def test_core_imports_no_cli_or_renderers() -> None:
+    code = (
+        "import importlib, json, sys\n"
+        f"mods = {CORE_MODULES!r}\n"
+        "missing = []\n"
+        "for m in mods:\n"
+        "    try:\n"
+        "        importlib.import_module(m)\n"
+        "    except ModuleNotFoundError as e:\n"
+        "        if e.name != m: raise\n"
+        "        missing.append(m)\n"
+        f"bad = sorted(k for k in sys.modules if k.split('.')[0] in {FORBIDDEN!r})\n"
+        "print(json.dumps({'bad': bad, 'missing': missing}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["bad"] == [], f"core imported {result['bad']}"
+    assert result["missing"] == [], f"core modules missing: {result['missing']}"
+
+
+def test_cli_module_is_the_one_that_imports_click() -> None:
+    code = "import sys, docket._cli; print('click' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

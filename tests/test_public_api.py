@@ -1,0 +1,27 @@
+"""The public surface is the curated ``__all__``; every name in it exists and is documented."""
+
+from __future__ import annotations
+
+import docket
+
+
+def test_all_names_exist_and_are_sorted() -> None:
+    assert docket.__all__ == sorted(docket.__all__)
+    for name in docket.__all__:
+        assert hasattr(docket, name), name
+
+
+def test_public_objects_have_docstrings() -> None:
+    for name in docket.__all__:
+        obj = getattr(docket, name)
+        if callable(obj):
+            assert obj.__doc__, f"{name} has no docstring"
+
+
+def test_private_modules_are_private() -> None:
+    public = {n for n in dir(docket) if not n.startswith("_")}
+    extra = public - set(docket.__all__) - {"annotations"}
+    # Submodules are importable by path but are not part of the curated surface.
+    import types
+
+    assert all(isinstance(getattr(docket, n), types.ModuleType) for n in extra), extra
