@@ -8,6 +8,7 @@ validation can name ``file:line:col field``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,17 +25,36 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass
 class Locator:
-    """Field path → (line, column), 1-based."""
+    """Field path → (line, column), 1-based.
+
+    Positions are computed lazily from the text, on the first error: valid documents
+    (the common case, and large ones) never pay for building the node tree twice.
+    """
 
     file: str
-    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    text: str | None = None
+    _marks: dict[PathKey, tuple[int, int]] | None = field(default=None, repr=False)
+
+    @property
+    def marks(self) -> dict[PathKey, tuple[int, int]]:
+        if self._marks is None:
+            self._marks = {}
+            if self.text is not None:
+                try:
+                    node = yaml.compose(self.text, Loader=_SafeLoader)
+                except yaml.YAMLError:
+                    node = None
+                if node is not None:
+                    _walk(node, (), self._marks)
+        return self._marks
 
     def locate(self, path: Sequence[str | int]) -> Location:
         key = tuple(path)
+        marks = self.marks
         # Walk up to the nearest ancestor we have a mark for.
-        while key and key not in self.marks:
+        while key and key not in marks:
             key = key[:-1]
-        line, col = self.marks.get(key, (1, 1))
+        line, col = marks.get(key, (1, 1))
         dotted = ".".join(str(p) for p in path) or None
         return Location(self.file, line, col, dotted)
 
@@ -44,30 +64,42 @@ def _walk(node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]])
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
-            marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             _walk(value_node, (*path, key), marks)
-            # keep the key's position for the field itself
+            # a field is located at its key
             marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _walk(item, (*path, i), marks)
 
 
-def _check_duplicate_keys(node: yaml.Node, file: str, error: type[LocatedInputError]) -> None:
-    if isinstance(node, yaml.MappingNode):
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key_node: yaml.Node) -> None:
+        self.key_node = key_node
+
+
+class _StrictSafeLoader(_SafeLoader):  # type: ignore[misc]
+    """The safe loader (C-accelerated when available) that refuses duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
         seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            if key_node.value in seen:
-                loc = Location(
-                    file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                    str(key_node.value),
-                )
-                raise error(loc, "duplicate key")
-            seen.add(key_node.value)
-            _check_duplicate_keys(value_node, file, error)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_duplicate_keys(item, file, error)
+        for key_node, _ in node.value:
+            k = key_node.value
+            if isinstance(k, str):
+                if k in seen:
+                    raise _DuplicateKey(key_node)
+                seen.add(k)
+        return super().construct_mapping(node, deep)
+
+
+def _load(text: str) -> Any:
+    loader = _StrictSafeLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def load_document(
@@ -89,8 +121,13 @@ def load_document(
         except UnicodeDecodeError as exc:
             raise error(Location(file), f"not UTF-8 text (byte {exc.start})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = _fast_json(text)
+        if data is _NOT_JSON:
+            data = _load(text)
+    except _DuplicateKey as dup:
+        mark = dup.key_node.start_mark
+        loc = Location(file, mark.line + 1, mark.column + 1, str(dup.key_node.value))
+        raise error(loc, "duplicate key") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -101,11 +138,30 @@ def load_document(
         raise error(Location(file), f"invalid YAML: {str(exc).splitlines()[0]}") from None
     except RecursionError:
         raise error(Location(file), "invalid YAML: nesting too deep") from None
-    locator = Locator(file)
-    if node is not None:
-        _check_duplicate_keys(node, file, error)
-        _walk(node, (), locator.marks)
-    return data, locator
+    return data, Locator(file, text)
+
+
+_NOT_JSON = object()
+
+
+def _fast_json(text: str) -> Any:
+    """Parse JSON documents with the (much faster) json module; YAML otherwise."""
+    if not text.lstrip().startswith("{"):
+        return _NOT_JSON
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        d = dict(items)
+        if len(d) != len(items):
+            raise ValueError("duplicate key")
+        return d
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants)
+    except (ValueError, RecursionError):
+        return _NOT_JSON  # let the YAML loader report it, with a position
 
 
 def validation_error(

@@ -37,8 +37,11 @@ def run_demo(directory: Path, *, rows: int = 4000, seed: int = 7, say: Say = pri
     ws = init_workspace(home, origin="docket.local/demo")
     state = DemoState(directory=directory, ws=ws)
     say(f"== Docket demo in {directory} (workspace {home}, SQLite)")
-    for step in _steps():
-        step(state, rows, seed, say)
+    try:
+        for step in _steps():
+            step(state, rows, seed, say)
+    finally:
+        ws.close()
     say(f"== done. Try: cd {directory} && docket models && docket show credit-risk@1.1.0")
     return state
 

@@ -50,7 +50,9 @@ class ModelSpec(_Strict):
 
 
 class ArtifactsSpec(_Strict):
-    path: str = Field(min_length=1, description="Model file or directory, relative to the manifest.")
+    path: str = Field(
+        min_length=1, description="Model file or directory, relative to the manifest."
+    )
     method: Literal["files", "shards"] = "files"
     shard_size: int = Field(default=1_000_000_000, gt=0)
 
@@ -59,7 +61,9 @@ class DatasetSpec(_Strict):
     name: str = Field(min_length=1)
     uri: str = Field(min_length=1)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    path: str | None = Field(default=None, description="Local copy to hash, relative to the manifest.")
+    path: str | None = Field(
+        default=None, description="Local copy to hash, relative to the manifest."
+    )
     role: Literal["training", "validation", "evaluation", "reference", "other"] = "training"
 
 
@@ -132,6 +136,7 @@ class ResolvedManifest:
     documentation: dict[str, str]
     evidence: tuple[Evidence, ...]
     files: tuple[StagedFile, ...]
+    locator: Locator
 
     def identity_value(self) -> Identity:
         return Identity(
@@ -169,16 +174,19 @@ def _hash(path: Path, locator: Locator, field: tuple[str | int, ...]) -> StagedF
     return StagedFile(path, digest, size)
 
 
-def _resolve(
-    path: Path, m: Manifest, locator: Locator, now: datetime
-) -> ResolvedManifest:
+def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> ResolvedManifest:
     base = path.parent
     files: list[StagedFile] = []
+    cache: dict[str, StagedFile] = {}
+    seen_files: set[str] = set()
 
     art_path = _local(base, m.artifacts.path, locator, ("artifacts", "path"))
     try:
         identity = compute_identity(
-            art_path, name=m.model.name, method=m.artifacts.method, shard_size=m.artifacts.shard_size
+            art_path,
+            name=m.model.name,
+            method=m.artifacts.method,
+            shard_size=m.artifacts.shard_size,
         )
     except OSError as exc:
         raise ManifestError(
@@ -188,6 +196,7 @@ def _resolve(
     if art_path.is_file():
         staged = _hash(art_path, locator, ("artifacts", "path"))
         files.append(staged)
+        seen_files.add(staged.sha256)
         evidence.append(
             Evidence(
                 kind="model",
@@ -217,7 +226,8 @@ def _resolve(
     names: set[tuple[str, str]] = set()
     for i, ev in enumerate(m.evidence):
         field = ("evidence", i, "path")
-        staged = _hash(_local(base, ev.path, locator, field), locator, field)
+        staged = cache.get(ev.path) or _hash(_local(base, ev.path, locator, field), locator, field)
+        cache[ev.path] = staged
         name = ev.name or Path(ev.path).name
         if (ev.kind, name) in names:
             raise ManifestError(
@@ -225,7 +235,9 @@ def _resolve(
                 f"duplicate evidence {ev.kind}/{name}",
             )
         names.add((ev.kind, name))
-        files.append(staged)
+        if staged.sha256 not in seen_files:
+            seen_files.add(staged.sha256)
+            files.append(staged)
         evidence.append(
             Evidence(
                 kind=ev.kind,
@@ -267,6 +279,7 @@ def _resolve(
         documentation=dict(m.documentation),
         evidence=tuple(evidence),
         files=tuple(files),
+        locator=locator,
     )
 
 

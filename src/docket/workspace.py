@@ -25,12 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from docket._yamlloc import load_document, parse_as
 from docket.errors import (
-    ConflictError,
     DocketError,
     InfrastructureError,
     InputError,
     Location,
     LocatedInputError,
+    ManifestError,
     NotFoundError,
 )
 from docket.evidence import EvidenceStore
@@ -194,9 +194,10 @@ class Workspace:
         if existing is not None:
             if existing.manifest_sha256 == resolved.sha256:
                 return RegisterResult(existing, created=False, log_index=None)
-            raise ConflictError(
+            raise ManifestError(
+                resolved.locator.locate(("version",)),
                 f"{existing.ref} is already registered from a different manifest "
-                f"(registered {existing.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)"
+                f"(registered {existing.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
             )
         version = _version_from_manifest(resolved, self.config.initial_stage, now)
         added: list[str] = []
@@ -309,11 +310,15 @@ def init_workspace(
     except OSError as exc:
         raise InfrastructureError(f"cannot create workspace at {home}: {exc}") from exc
     ws = Workspace.open(home, db_url=db_url)
-    ws.upgrade_schema()
-    if not ws.log_key_path.exists():
-        from docket.signing import generate_key
+    try:
+        ws.upgrade_schema()
+        if not ws.log_key_path.exists():
+            from docket.signing import generate_key
 
-        generate_key(ws.log_key_path, ws.config.log_origin)
+            generate_key(ws.log_key_path, ws.config.log_origin)
+    except BaseException:
+        ws.close()
+        raise
     return ws
 
 

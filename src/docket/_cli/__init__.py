@@ -50,6 +50,7 @@ def cli(ctx: click.Context, home: str | None, db: str | None) -> None:
     3 internal or infrastructure error.
     """
     ctx.obj = Ctx(home=home, db=db)
+    ctx.call_on_close(ctx.obj.close)
 
 
 for _name in _COMMAND_MODULES:

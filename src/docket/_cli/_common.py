@@ -33,6 +33,11 @@ class Ctx:
             self._ws = Workspace.open(Path(self.home) if self.home else None, db_url=self.db)
         return self._ws
 
+    def close(self) -> None:
+        if self._ws is not None:
+            self._ws.close()
+            self._ws = None
+
 
 pass_ctx = click.make_pass_decorator(Ctx)
 

@@ -56,9 +56,9 @@ def register(cli: click.Group) -> None:
             home = Path(obj.home)
         else:
             home = default_home()
-        ws = init_workspace(home, db_url=obj.db, origin=origin)
-        info(f"workspace ready at {ws.home} (database: {_safe_url(ws.db_url)})")
-        info(f"log verifier key: {ws.vkey()}")
+        with init_workspace(home, db_url=obj.db, origin=origin) as ws:
+            info(f"workspace ready at {ws.home} (database: {_safe_url(ws.db_url)})")
+            info(f"log verifier key: {ws.vkey()}")
 
     @cli.group("db")
     def db_group() -> None:

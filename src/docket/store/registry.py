@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
@@ -60,8 +60,14 @@ class RegistryStore(Protocol):
     def list_versions(self, model: str) -> list[ModelVersion]: ...
     def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None: ...
     def add_evaluation(
-        self, version: ModelVersion, stage: str, verdict: str, evaluated_at: datetime,
-        policy_digests: dict[str, Any], result: dict[str, Any], log_index: int | None,
+        self,
+        version: ModelVersion,
+        stage: str,
+        verdict: str,
+        evaluated_at: datetime,
+        policy_digests: dict[str, Any],
+        result: dict[str, Any],
+        log_index: int | None,
     ) -> int: ...
     def evaluations(self, model: str, version: str) -> list[dict[str, Any]]: ...
     def apply_transitions(self, records: Sequence[TransitionRecord]) -> None: ...
@@ -174,27 +180,28 @@ class SqlRegistry:
                 s.add(vrow)
                 s.flush()
                 assert vrow.id is not None
-                s.bulk_insert_mappings(
-                    EvidenceRow,  # type: ignore[arg-type]
-                    [
-                        {
-                            "version_id": vrow.id,
-                            "kind": e.kind,
-                            "name": e.name,
-                            "sha256": e.sha256,
-                            "size": e.size,
-                            "media_type": e.media_type,
-                            "created_at": e.created_at,
-                            "attributes": e.attributes,
-                            "description": e.description,
-                        }
-                        for e in version.evidence
-                    ],
-                )
+                rows = [
+                    {
+                        "version_id": vrow.id,
+                        "kind": e.kind,
+                        "name": e.name,
+                        "sha256": e.sha256,
+                        "size": e.size,
+                        "media_type": e.media_type,
+                        "created_at": e.created_at,
+                        "attributes": e.attributes,
+                        "description": e.description,
+                    }
+                    for e in version.evidence
+                ]
+                if rows:
+                    s.execute(insert(EvidenceRow.__table__), rows)  # type: ignore[attr-defined]
         except IntegrityError as exc:
             raise ConflictError(f"{version.ref} is already registered") from exc
 
-    def _version_rows(self, s: Session, model: str, version: str | None) -> tuple[ModelRow, VersionRow]:
+    def _version_rows(
+        self, s: Session, model: str, version: str | None
+    ) -> tuple[ModelRow, VersionRow]:
         m = s.get(ModelRow, model)
         if m is None:
             raise NotFoundError(f"unknown model {model!r}")
@@ -209,9 +216,13 @@ class SqlRegistry:
         return m, v
 
     def _load(self, s: Session, m: ModelRow, v: VersionRow) -> ModelVersion:
-        ev = s.execute(
-            select(EvidenceRow).where(EvidenceRow.version_id == v.id).order_by(EvidenceRow.id)  # type: ignore[arg-type]
-        ).scalars().all()
+        ev = (
+            s.execute(
+                select(EvidenceRow).where(EvidenceRow.version_id == v.id).order_by(EvidenceRow.id)  # type: ignore[arg-type]
+            )
+            .scalars()
+            .all()
+        )
         return _version_from_rows(m, v, ev)
 
     def get_model(self, name: str) -> Model:
@@ -220,8 +231,11 @@ class SqlRegistry:
             if m is None:
                 raise NotFoundError(f"unknown model {name!r}")
             return Model(
-                name=m.name, owner=m.owner, risk_tier=m.risk_tier,  # type: ignore[arg-type]
-                description=m.description, tags=tuple(m.tags),
+                name=m.name,
+                owner=m.owner,
+                risk_tier=m.risk_tier,  # type: ignore[arg-type]
+                description=m.description,
+                tags=tuple(m.tags),
             )
 
     def get_version(self, model: str, version: str | None = None) -> ModelVersion:
@@ -234,11 +248,15 @@ class SqlRegistry:
             m = s.get(ModelRow, model)
             if m is None:
                 raise NotFoundError(f"unknown model {model!r}")
-            rows = s.execute(
-                select(VersionRow)
-                .where(VersionRow.model_name == model)  # type: ignore[arg-type]
-                .order_by(VersionRow.registered_at, VersionRow.id)  # type: ignore[arg-type]
-            ).scalars().all()
+            rows = (
+                s.execute(
+                    select(VersionRow)
+                    .where(VersionRow.model_name == model)  # type: ignore[arg-type]
+                    .order_by(VersionRow.registered_at, VersionRow.id)  # type: ignore[arg-type]
+                )
+                .scalars()
+                .all()
+            )
             return [self._load(s, m, v) for v in rows]
 
     def list_models(self) -> list[tuple[Model, list[ModelVersion]]]:
@@ -251,25 +269,40 @@ class SqlRegistry:
             m = s.get(ModelRow, model)
             if m is None:
                 return None
-            v = s.execute(
-                select(VersionRow)
-                .where(VersionRow.model_name == model, VersionRow.stage == stage)  # type: ignore[arg-type]
-                .order_by(VersionRow.id.desc())  # type: ignore[union-attr]
-                .limit(1)
-            ).scalars().first()
+            v = (
+                s.execute(
+                    select(VersionRow)
+                    .where(VersionRow.model_name == model, VersionRow.stage == stage)  # type: ignore[arg-type]
+                    .order_by(VersionRow.id.desc())  # type: ignore[union-attr]
+                    .limit(1)
+                )
+                .scalars()
+                .first()
+            )
             return None if v is None else self._load(s, m, v)
 
     # -- evaluations ------------------------------------------------------------------------
     def add_evaluation(
-        self, version: ModelVersion, stage: str, verdict: str, evaluated_at: datetime,
-        policy_digests: dict[str, Any], result: dict[str, Any], log_index: int | None,
+        self,
+        version: ModelVersion,
+        stage: str,
+        verdict: str,
+        evaluated_at: datetime,
+        policy_digests: dict[str, Any],
+        result: dict[str, Any],
+        log_index: int | None,
     ) -> int:
         with self._session(write=True) as s:
             _, v = self._version_rows(s, version.model.name, version.version)
             assert v.id is not None
             row = EvaluationRow(
-                version_id=v.id, stage=stage, verdict=verdict, evaluated_at=evaluated_at,
-                policy_digests=policy_digests, result=result, log_index=log_index,
+                version_id=v.id,
+                stage=stage,
+                verdict=verdict,
+                evaluated_at=evaluated_at,
+                policy_digests=policy_digests,
+                result=result,
+                log_index=log_index,
             )
             s.add(row)
             s.flush()
@@ -279,14 +312,24 @@ class SqlRegistry:
     def evaluations(self, model: str, version: str) -> list[dict[str, Any]]:
         with self._session() as s:
             _, v = self._version_rows(s, model, version)
-            rows = s.execute(
-                select(EvaluationRow).where(EvaluationRow.version_id == v.id).order_by(EvaluationRow.id)  # type: ignore[arg-type]
-            ).scalars().all()
+            rows = (
+                s.execute(
+                    select(EvaluationRow)
+                    .where(EvaluationRow.version_id == v.id)
+                    .order_by(EvaluationRow.id)  # type: ignore[arg-type]
+                )
+                .scalars()
+                .all()
+            )
             return [
                 {
-                    "id": r.id, "stage": r.stage, "verdict": r.verdict,
+                    "id": r.id,
+                    "stage": r.stage,
+                    "verdict": r.verdict,
                     "evaluated_at": _aware(r.evaluated_at).isoformat(),
-                    "policy_digests": r.policy_digests, "result": r.result, "log_index": r.log_index,
+                    "policy_digests": r.policy_digests,
+                    "result": r.result,
+                    "log_index": r.log_index,
                 }
                 for r in rows
             ]
@@ -309,9 +352,16 @@ class SqlRegistry:
                         )
                 s.add(
                     TransitionRow(
-                        model_name=r.model, version=r.version, from_stage=r.from_stage,
-                        to_stage=r.to_stage, actor=r.actor, at=r.at, kind=r.kind,
-                        reason=r.reason, details=r.details, log_index=r.log_index,
+                        model_name=r.model,
+                        version=r.version,
+                        from_stage=r.from_stage,
+                        to_stage=r.to_stage,
+                        actor=r.actor,
+                        at=r.at,
+                        kind=r.kind,
+                        reason=r.reason,
+                        details=r.details,
+                        log_index=r.log_index,
                     )
                 )
 
@@ -322,9 +372,16 @@ class SqlRegistry:
                 q = q.where(TransitionRow.model_name == model)  # type: ignore[arg-type]
             return [
                 TransitionRecord(
-                    model=r.model_name, version=r.version, from_stage=r.from_stage,
-                    to_stage=r.to_stage, actor=r.actor, at=_aware(r.at), kind=r.kind,
-                    reason=r.reason, details=dict(r.details), log_index=r.log_index,
+                    model=r.model_name,
+                    version=r.version,
+                    from_stage=r.from_stage,
+                    to_stage=r.to_stage,
+                    actor=r.actor,
+                    at=_aware(r.at),
+                    kind=r.kind,
+                    reason=r.reason,
+                    details=dict(r.details),
+                    log_index=r.log_index,
                 )
                 for r in s.execute(q).scalars().all()
             ]
@@ -380,19 +437,33 @@ class InMemoryRegistry:
             raise NotFoundError(f"unknown version {model}@{version}") from None
 
     def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None:
-        found = [v for v in self.list_versions(model) if v.stage == stage] if model in self._models else []
+        found = (
+            [v for v in self.list_versions(model) if v.stage == stage]
+            if model in self._models
+            else []
+        )
         return found[-1] if found else None
 
     def add_evaluation(
-        self, version: ModelVersion, stage: str, verdict: str, evaluated_at: datetime,
-        policy_digests: dict[str, Any], result: dict[str, Any], log_index: int | None,
+        self,
+        version: ModelVersion,
+        stage: str,
+        verdict: str,
+        evaluated_at: datetime,
+        policy_digests: dict[str, Any],
+        result: dict[str, Any],
+        log_index: int | None,
     ) -> int:
         lst = self._evals.setdefault((version.model.name, version.version), [])
         lst.append(
             {
-                "id": len(lst) + 1, "stage": stage, "verdict": verdict,
-                "evaluated_at": evaluated_at.isoformat(), "policy_digests": policy_digests,
-                "result": result, "log_index": log_index,
+                "id": len(lst) + 1,
+                "stage": stage,
+                "verdict": verdict,
+                "evaluated_at": evaluated_at.isoformat(),
+                "policy_digests": policy_digests,
+                "result": result,
+                "log_index": log_index,
             }
         )
         return len(lst)
