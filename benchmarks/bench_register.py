@@ -62,8 +62,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--files", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--manifest-format", choices=["json", "yaml"], default="json",
-                    help="a pipeline writing 10,000 entries writes JSON; YAML parsing is ~10x slower")
+    ap.add_argument(
+        "--manifest-format",
+        choices=["json", "yaml"],
+        default="json",
+        help="a pipeline writing 10,000 entries writes JSON; YAML parsing is ~10x slower",
+    )
     ap.add_argument("--db", default=None, help="database URL (default: the workspace's SQLite)")
     args = ap.parse_args()
 
@@ -77,11 +81,16 @@ def main() -> None:
             env["DOCKET_DB"] = args.db
         cli_times = []
         for r in range(args.repeat):
-            m = build_manifest(Path(tmp) / f"cli{r}", f"1.{r}.0", args.rows, args.files,
-                               args.manifest_format)
+            m = build_manifest(
+                Path(tmp) / f"cli{r}", f"1.{r}.0", args.rows, args.files, args.manifest_format
+            )
             t0 = time.perf_counter()
-            out = subprocess.run([sys.executable, "-m", "docket", "register", str(m)],
-                                 env=env, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, "-m", "docket", "register", str(m)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             cli_times.append(time.perf_counter() - t0)
             if out.returncode != 0:
                 sys.exit(f"register failed: {out.stderr}")
@@ -90,18 +99,23 @@ def main() -> None:
         api_times = []
         with Workspace.open(home, db_url=args.db) as ws:
             for r in range(args.repeat):
-                m = build_manifest(Path(tmp) / f"api{r}", f"2.{r}.0", args.rows, args.files,
-                                   args.manifest_format)
+                m = build_manifest(
+                    Path(tmp) / f"api{r}", f"2.{r}.0", args.rows, args.files, args.manifest_format
+                )
                 t0 = time.perf_counter()
                 ws.register(m)
                 api_times.append(time.perf_counter() - t0)
             n = len(ws.registry().get_version("bench", "2.0.0").evidence)
         assert n == args.rows, n
-    print(f"register: {args.rows} evidence rows, {args.files} files (+1 MiB model), "
-          f"{args.manifest_format} manifest, backend "
-          f"{'sqlite' if not args.db else args.db.split(':')[0]}")
-    print(f"  CLI end to end (new process): median {statistics.median(cli_times):.3f} s "
-          f"(runs: {', '.join(f'{t:.3f}' for t in cli_times)})   target < 2 s")
+    print(
+        f"register: {args.rows} evidence rows, {args.files} files (+1 MiB model), "
+        f"{args.manifest_format} manifest, backend "
+        f"{'sqlite' if not args.db else args.db.split(':')[0]}"
+    )
+    print(
+        f"  CLI end to end (new process): median {statistics.median(cli_times):.3f} s "
+        f"(runs: {', '.join(f'{t:.3f}' for t in cli_times)})   target < 2 s"
+    )
     print(f"  Python API (in process):      median {statistics.median(api_times):.3f} s")
 
 

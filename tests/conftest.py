@@ -26,7 +26,9 @@ def shared() -> Path:
     """The ../shared directory (test vectors, COMPAS, Adult, SARIF schema)."""
     d = _shared_dir()
     if d is None:
-        pytest.skip("../shared is absent (set DOCKET_SHARED): public vectors and data sets unavailable")
+        pytest.skip(
+            "../shared is absent (set DOCKET_SHARED): public vectors and data sets unavailable"
+        )
     return d
 
 

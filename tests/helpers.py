@@ -34,14 +34,14 @@ def run_cli(*args: str | Path) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def small_manifest(directory: Path, *, version: str = "1.0.0", name: str = "toy", **extra: Any) -> Path:
+def small_manifest(
+    directory: Path, *, version: str = "1.0.0", name: str = "toy", **extra: Any
+) -> Path:
     """A valid manifest with a model file, a prediction table and a datasheet."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "model").mkdir(exist_ok=True)
     (directory / "model" / "weights.bin").write_bytes(b"weights-" + version.encode())
-    (directory / "preds.csv").write_text(
-        "y,yhat,sex\n1,1,f\n0,0,m\n1,0,f\n0,1,m\n1,1,m\n0,0,f\n"
-    )
+    (directory / "preds.csv").write_text("y,yhat,sex\n1,1,f\n0,0,m\n1,0,f\n0,1,m\n1,1,m\n0,0,f\n")
     (directory / "datasheet.md").write_text("# data\n")
     (directory / "train.csv").write_text("a,b\n1,2\n")
     doc: dict[str, Any] = {
@@ -59,8 +59,11 @@ def small_manifest(directory: Path, *, version: str = "1.0.0", name: str = "toy"
         "metrics": {"auc": 0.8},
         "documentation": {"intended_use": "testing", "limitations": "tiny"},
         "evidence": [
-            {"kind": "predictions", "path": "preds.csv",
-             "attributes": {"y_true": "y", "y_pred": "yhat", "sensitive": ["sex"]}},
+            {
+                "kind": "predictions",
+                "path": "preds.csv",
+                "attributes": {"y_true": "y", "y_pred": "yhat", "sensitive": ["sex"]},
+            },
             {"kind": "datasheet", "path": "datasheet.md"},
         ],
     }

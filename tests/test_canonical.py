@@ -42,9 +42,15 @@ def test_known_vectors() -> None:
     assert canonical_json({"\u20ac": 1, "\r": 2, "\U0001f600": 3, "\ufb33": 4}) == rfc8785.dumps(
         {"\u20ac": 1, "\r": 2, "\U0001f600": 3, "\ufb33": 4}
     )
-    assert canonical_json([1.0, 1e21, 1e-7, -0.0, 333333333.33333329]) == b"[1,1e+21,1e-7,0,333333333.3333333]"
-    assert canonical_json({"b": [], "a": {"d": None, "c": True}}) == b'{"a":{"c":true,"d":null},"b":[]}'
+    assert (
+        canonical_json([1.0, 1e21, 1e-7, -0.0, 333333333.33333329])
+        == b"[1,1e+21,1e-7,0,333333333.3333333]"
+    )
+    assert (
+        canonical_json({"b": [], "a": {"d": None, "c": True}})
+        == b'{"a":{"c":true,"d":null},"b":[]}'
+    )
     with pytest.raises(ValueError):
         canonical_json(2**60)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         canonical_json(math.nan)

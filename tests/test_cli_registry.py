@@ -39,7 +39,10 @@ def test_init_register_models_show(tmp_path: Path, db_url: str) -> None:
     r = run_cli("--home", home, "--db", db_url, "models", "--format", "json")
     assert r.code == 0
     [model] = r.json()
-    assert model["name"] == "toy" and [v["version"] for v in model["versions"]] == ["1.0.0", "2.0.0"]
+    assert model["name"] == "toy" and [v["version"] for v in model["versions"]] == [
+        "1.0.0",
+        "2.0.0",
+    ]
 
     r = run_cli("--home", home, "--db", db_url, "show", "toy@1.0.0", "--format", "json")
     assert r.code == 0
@@ -66,7 +69,9 @@ def test_missing_workspace_is_exit_2(tmp_path: Path) -> None:
 def test_unreachable_database_is_exit_3(tmp_path: Path) -> None:
     home = tmp_path / ".docket"
     assert run_cli("--home", home, "init").code == 0
-    r = run_cli("--home", home, "--db", "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1", "models")
+    r = run_cli(
+        "--home", home, "--db", "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1", "models"
+    )
     assert r.code == 3, r.err
     assert len(r.err.strip().splitlines()) == 1
 
@@ -78,9 +83,13 @@ def test_usage_error_is_exit_2(tmp_path: Path) -> None:
 
 def test_python_m_docket_and_console_script(tmp_path: Path) -> None:
     env = {**os.environ, "DOCKET_HOME": str(tmp_path / ".docket")}
-    out = subprocess.run([sys.executable, "-m", "docket", "--version"], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "docket", "--version"], capture_output=True, text=True, env=env
+    )
     assert out.returncode == 0 and "docket" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "docket", "models"], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "docket", "models"], capture_output=True, text=True, env=env
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
 
 

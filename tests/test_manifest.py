@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from docket.errors import ManifestError
 from docket.manifest import json_schema, load_manifest
 from docket.workspace import init_workspace
-
 from helpers import run_cli, small_manifest
 
 LOCATED = re.compile(r"^docket: error: \S+manifest\.yaml(:\d+(:\d+)?)?: ")
@@ -160,7 +159,9 @@ _MUTATIONS = st.one_of(
     st.tuples(
         st.just("value"),
         st.integers(0, 60),
-        st.sampled_from(["5", "-1.5", "[]", "{}", "null", "true", "'x'", "!!binary aGk=", "&a b", "*a"]),
+        st.sampled_from(
+            ["5", "-1.5", "[]", "{}", "null", "true", "'x'", "!!binary aGk=", "&a b", "*a"]
+        ),
     ),
 )
 
@@ -189,7 +190,9 @@ def _mutate(text: str, ops: list[tuple]) -> str:
     return text
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=st.lists(_MUTATIONS, min_size=1, max_size=4))
 def test_mutated_manifests_never_traceback(ws_dir: Path, tmp_path: Path, ops: list[tuple]) -> None:
     _assert_rejected(ws_dir, _mutate(_valid_text(tmp_path), ops))
@@ -202,7 +205,9 @@ _JSONISH = st.recursive(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(doc=_JSONISH)
 def test_random_documents_never_traceback(ws_dir: Path, doc: object) -> None:
     _assert_rejected(ws_dir, yaml.safe_dump(doc))

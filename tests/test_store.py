@@ -28,8 +28,14 @@ def _version(v: str, stage: str = "development", n_evidence: int = 2) -> ModelVe
         metrics={"auc": 0.8},
         documentation={"intended_use": "x"},
         evidence=tuple(
-            Evidence(kind="datasheet", name=f"d{i}.md", sha256=f"{i:064x}", size=i, created_at=T0,
-                     attributes={"i": i})
+            Evidence(
+                kind="datasheet",
+                name=f"d{i}.md",
+                sha256=f"{i:064x}",
+                size=i,
+                created_at=T0,
+                attributes={"i": i},
+            )
             for i in range(n_evidence)
         ),
         manifest_sha256="f" * 64,
@@ -85,9 +91,14 @@ def test_migrated_schema_matches_the_tables(db_url: str) -> None:
             ctx = MigrationContext.configure(conn, opts={"compare_type": False})
             registry_tables = {t for t in SQLModel.metadata.tables if t.startswith("docket_")}
             diff = [
-                d for d in compare_metadata(ctx, SQLModel.metadata)
+                d
+                for d in compare_metadata(ctx, SQLModel.metadata)
                 if not (d[0] == "remove_table" and d[1].name not in registry_tables)
-                and not (isinstance(d, tuple) and d[0] in ("remove_index",) and not d[1].table.name in registry_tables)
+                and not (
+                    isinstance(d, tuple)
+                    and d[0] in ("remove_index",)
+                    and d[1].table.name not in registry_tables
+                )
             ]
         assert diff == [], diff
     finally:
@@ -142,7 +153,11 @@ def test_evaluations_round_trip(store: object) -> None:
     s.add_version(v)
     s.add_evaluation(v, "staging", "fail", T0, {"baseline": "a" * 64}, {"verdict": "fail"}, 3)
     [e] = s.evaluations("m", "1.0.0")
-    assert e["verdict"] == "fail" and e["log_index"] == 3 and e["policy_digests"] == {"baseline": "a" * 64}
+    assert (
+        e["verdict"] == "fail"
+        and e["log_index"] == 3
+        and e["policy_digests"] == {"baseline": "a" * 64}
+    )
 
 
 def test_missing_schema_is_an_infrastructure_error(db_url: str) -> None:

@@ -43,6 +43,8 @@ def _emit(v: Any, out: list[str]) -> None:
             raise ValueError(f"integer {v} is outside the I-JSON range")
         out.append(str(v))
     elif isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"{v} is not a JSON number")
         out.append(rfc8785.dumps(v).decode("ascii"))
     elif isinstance(v, dict):
         out.append("{")

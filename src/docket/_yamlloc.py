@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from docket.errors import Location, LocatedInputError
+from docket.errors import LocatedInputError, Location
 
 PathKey = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -184,9 +184,7 @@ def validation_error(
     return error(locator.locate(path), msg.replace("\n", " "))
 
 
-def parse_as(
-    model: type[M], data: Any, locator: Locator, error: type[LocatedInputError]
-) -> M:
+def parse_as(model: type[M], data: Any, locator: Locator, error: type[LocatedInputError]) -> M:
     """Validate ``data`` into ``model`` or raise a located one-line error."""
     try:
         return model.model_validate(data)

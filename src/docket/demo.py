@@ -55,13 +55,15 @@ def step_generate(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
     base = state.directory / "credit-risk"
     v1 = write_version(base / "v1.0.0", version="1.0.0", variant="proxy", rows=rows, seed=seed)
-    v2 = write_version(base / "v1.1.0", version="1.1.0", variant="fair", rows=rows, seed=seed, parent="1.0.0")
+    v2 = write_version(
+        base / "v1.1.0", version="1.1.0", variant="fair", rows=rows, seed=seed, parent="1.0.0"
+    )
     state.manifests = {"1.0.0": v1.manifest, "1.1.0": v2.manifest}
     say(f"-- generated two versions of credit-risk under {base} (v1.0.0 uses a postcode proxy)")
 
 
 def step_register(state: DemoState, rows: int, seed: int, say: Say) -> None:
-    for version, manifest in state.manifests.items():
+    for manifest in state.manifests.values():
         res = state.ws.register(manifest)
         v = res.version
         say(

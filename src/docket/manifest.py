@@ -88,7 +88,7 @@ class EvidenceSpec(_Strict):
 class Manifest(_Strict):
     """A version manifest, ``apiVersion: docket/v1``."""
 
-    apiVersion: Literal["docket/v1"]  # noqa: N815 - the document's key
+    apiVersion: Literal["docket/v1"]
     model: ModelSpec
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
     author: str = Field(min_length=1)
@@ -225,8 +225,10 @@ def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> Resolv
 
     names: set[tuple[str, str]] = set()
     for i, ev in enumerate(m.evidence):
-        field = ("evidence", i, "path")
-        staged = cache.get(ev.path) or _hash(_local(base, ev.path, locator, field), locator, field)
+        ev_field: tuple[str | int, ...] = ("evidence", i, "path")
+        staged = cache.get(ev.path) or _hash(
+            _local(base, ev.path, locator, ev_field), locator, ev_field
+        )
         cache[ev.path] = staged
         name = ev.name or Path(ev.path).name
         if (ev.kind, name) in names:

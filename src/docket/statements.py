@@ -35,7 +35,9 @@ def subject(version: ModelVersion) -> list[dict[str, Any]]:
     return [{"name": version.ref, "digest": {"sha256": version.identity.sha256}}]
 
 
-def statement(version: ModelVersion, predicate_type: str, predicate: dict[str, Any]) -> dict[str, Any]:
+def statement(
+    version: ModelVersion, predicate_type: str, predicate: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "_type": STATEMENT_TYPE,
         "subject": subject(version),

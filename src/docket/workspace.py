@@ -28,8 +28,8 @@ from docket.errors import (
     DocketError,
     InfrastructureError,
     InputError,
-    Location,
     LocatedInputError,
+    Location,
     ManifestError,
     NotFoundError,
 )
@@ -296,17 +296,24 @@ def init_workspace(
             if stages:
                 cfg["stages"] = list(stages)
             cfg["log"] = {"origin": origin or f"docket.local/{_origin_name(home)}"}
-            cfg["policies"] = policies if policies is not None else {
-                "staging": ["docket:baseline"],
-                "production": ["docket:baseline"],
-            }
+            cfg["policies"] = (
+                policies
+                if policies is not None
+                else {
+                    "staging": ["docket:baseline"],
+                    "production": ["docket:baseline"],
+                }
+            )
             try:
                 WorkspaceConfig.model_validate(cfg)
             except Exception as exc:
                 raise InputError(f"invalid workspace settings: {exc}") from None
             from docket._files import atomic_write_text
 
-            atomic_write_text(cfg_path, "# Docket workspace configuration\n" + yaml.safe_dump(cfg, sort_keys=False))
+            atomic_write_text(
+                cfg_path,
+                "# Docket workspace configuration\n" + yaml.safe_dump(cfg, sort_keys=False),
+            )
     except OSError as exc:
         raise InfrastructureError(f"cannot create workspace at {home}: {exc}") from exc
     ws = Workspace.open(home, db_url=db_url)

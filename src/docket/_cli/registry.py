@@ -43,7 +43,10 @@ def version_detail(v: ModelVersion) -> dict[str, Any]:
 def register(cli: click.Group) -> None:
     @cli.command("init")
     @click.argument("directory", required=False, type=click.Path(file_okay=False))
-    @click.option("--origin", help="Log origin / key name, e.g. audit.example.org/ml (default from the directory).")
+    @click.option(
+        "--origin",
+        help="Log origin / key name, e.g. audit.example.org/ml (default from the directory).",
+    )
     @click.pass_obj
     def init_cmd(obj: Ctx, directory: str | None, origin: str | None) -> None:
         """Create a workspace (./.docket, DIRECTORY/.docket or $DOCKET_HOME): config, database
@@ -80,12 +83,16 @@ def register(cli: click.Group) -> None:
         result = obj.workspace().register(manifest)
         v = result.version
         if fmt == "json":
-            emit_json({**version_summary(v), "created": result.created, "log_index": result.log_index})
+            emit_json(
+                {**version_summary(v), "created": result.created, "log_index": result.log_index}
+            )
         else:
             what = "registered" if result.created else "already registered (identical manifest)"
             log = f", log entry {result.log_index}" if result.log_index is not None else ""
-            click.echo(f"{v.ref} {what}: stage {v.stage}, identity sha256:{v.identity.sha256[:16]}…, "
-                       f"{len(v.evidence)} evidence file(s){log}")
+            click.echo(
+                f"{v.ref} {what}: stage {v.stage}, identity sha256:{v.identity.sha256[:16]}…, "
+                f"{len(v.evidence)} evidence file(s){log}"
+            )
 
     @cli.command("models")
     @format_option("text", "json")
@@ -122,9 +129,14 @@ def register(cli: click.Group) -> None:
         click.echo(_render_text(v))
 
     @cli.command("demo")
-    @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-                  default=Path("docket-demo"), show_default=True,
-                  help="Where to build the demo; its workspace is left in DIR/.docket.")
+    @click.option(
+        "--dir",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("docket-demo"),
+        show_default=True,
+        help="Where to build the demo; its workspace is left in DIR/.docket.",
+    )
     @click.option("--rows", default=4000, show_default=True, help="Rows in the synthetic data set.")
     @click.option("--seed", default=7, show_default=True)
     def demo_cmd(directory: Path, rows: int, seed: int) -> None:
@@ -150,7 +162,9 @@ def _render_text(v: ModelVersion) -> str:
     ]
     lin = v.lineage
     for d in lin.datasets:
-        lines.append(f"  dataset:   {d.name} [{d.role}] {d.uri} sha256:{(d.sha256 or 'MISSING')[:16]}")
+        lines.append(
+            f"  dataset:   {d.name} [{d.role}] {d.uri} sha256:{(d.sha256 or 'MISSING')[:16]}"
+        )
     if lin.code:
         lines.append(f"  code:      {lin.code.repository} @ {lin.code.commit}")
     if lin.training_run:
@@ -161,6 +175,13 @@ def _render_text(v: ModelVersion) -> str:
         lines.append(f"  metric:    {k} = {val:g}")
     for e in v.evidence:
         lines.append(f"  evidence:  {e.kind:<16} {e.name} ({e.size} bytes, sha256:{e.sha256[:16]})")
-    missing = [k for k in ("intended_use", "limitations", "ethical_considerations") if not v.documentation.get(k)]
-    lines.append(f"  docs:      {len(v.documentation)} field(s)" + (f"; missing {', '.join(missing)}" if missing else ""))
+    missing = [
+        k
+        for k in ("intended_use", "limitations", "ethical_considerations")
+        if not v.documentation.get(k)
+    ]
+    lines.append(
+        f"  docs:      {len(v.documentation)} field(s)"
+        + (f"; missing {', '.join(missing)}" if missing else "")
+    )
     return "\n".join(lines)

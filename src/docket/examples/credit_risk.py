@@ -42,7 +42,9 @@ def generate_applicants(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     sex = rng.choice(["female", "male"], size=n, p=[0.48, 0.52])
     age = rng.integers(19, 76, size=n)
-    age_band = np.where(age < 25, "18-24", np.where(age < 40, "25-39", np.where(age < 60, "40-59", "60+")))
+    age_band = np.where(
+        age < 25, "18-24", np.where(age < 40, "25-39", np.where(age < 60, "40-59", "60+"))
+    )
     ethnicity = rng.choice(["group_a", "group_b", "group_c"], size=n, p=[0.62, 0.25, 0.13])
     income = np.round(rng.lognormal(mean=10.6, sigma=0.45, size=n), -2)
     employment_years = np.clip(rng.gamma(2.0, 3.0, size=n), 0, age - 18).round(1)
@@ -130,8 +132,12 @@ def write_version(
     dump(model, model_path)
     (model_dir / "preprocessing.json").write_text(
         json.dumps(
-            {"features": features, "mean": mu.round(10).tolist(), "std": sd.round(10).tolist(),
-             "threshold": threshold},
+            {
+                "features": features,
+                "mean": mu.round(10).tolist(),
+                "std": sd.round(10).tolist(),
+                "threshold": threshold,
+            },
             indent=2,
         )
     )
@@ -165,19 +171,23 @@ def write_version(
         "- Sensitive attributes: sex, age band, ethnicity (synthetic; for fairness testing only).\n"
         f"- `{PROXY}` is correlated with ethnicity by construction.\n"
     )
-    docs = documentation if documentation is not None else {
-        "summary": "Logistic-regression probability of default for consumer loan applications.",
-        "intended_use": "Decision support for consumer-credit underwriters; a human reviews every decline.",
-        "intended_users": "Credit underwriting team; model risk management.",
-        "out_of_scope_uses": "Employment, housing or insurance decisions; fully automated declines.",
-        "factors": "Sex, age band and ethnicity, evaluated singly and intersectionally.",
-        "training_data": f"{split} synthetic applicants (see datasheet).",
-        "evaluation_data": f"{rows - split} held-out synthetic applicants.",
-        "limitations": "Synthetic data; not calibrated for thin-file applicants.",
-        "ethical_considerations": "Postcode features can proxy for ethnicity; monitored by fairness rules.",
-        "caveats_and_recommendations": "Revalidate quarterly; monitor drift in income distribution.",
-        "license": "apache-2.0",
-    }
+    docs = (
+        documentation
+        if documentation is not None
+        else {
+            "summary": "Logistic-regression probability of default for consumer loan applications.",
+            "intended_use": "Decision support for consumer-credit underwriters; a human reviews every decline.",
+            "intended_users": "Credit underwriting team; model risk management.",
+            "out_of_scope_uses": "Employment, housing or insurance decisions; fully automated declines.",
+            "factors": "Sex, age band and ethnicity, evaluated singly and intersectionally.",
+            "training_data": f"{split} synthetic applicants (see datasheet).",
+            "evaluation_data": f"{rows - split} held-out synthetic applicants.",
+            "limitations": "Synthetic data; not calibrated for thin-file applicants.",
+            "ethical_considerations": "Postcode features can proxy for ethnicity; monitored by fairness rules.",
+            "caveats_and_recommendations": "Revalidate quarterly; monitor drift in income distribution.",
+            "license": "apache-2.0",
+        }
+    )
     created = created_at or datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
     manifest = {
         "apiVersion": "docket/v1",
@@ -194,10 +204,23 @@ def write_version(
         "artifacts": {"path": "model"},
         "lineage": {
             "datasets": [
-                {"name": "applicants-train", "uri": "file:train.csv", "path": "train.csv", "role": "training"},
-                {"name": "applicants-test", "uri": "file:test.csv", "path": "test.csv", "role": "evaluation"},
+                {
+                    "name": "applicants-train",
+                    "uri": "file:train.csv",
+                    "path": "train.csv",
+                    "role": "training",
+                },
+                {
+                    "name": "applicants-test",
+                    "uri": "file:test.csv",
+                    "path": "test.csv",
+                    "role": "evaluation",
+                },
             ],
-            "code": {"repository": "https://git.bank.example/ml/credit-risk", "commit": f"{seed:07x}{version.replace('.', '')}"},
+            "code": {
+                "repository": "https://git.bank.example/ml/credit-risk",
+                "commit": f"{seed:07x}{version.replace('.', '')}",
+            },
             "training_run": f"mlflow-runs:/credit-risk/{version}",
             **({"parent": parent} if parent else {}),
             "environment": {"python": "3.11", "scikit-learn": _sklearn_version()},
@@ -219,8 +242,16 @@ def write_version(
                 },
             },
             {"kind": "datasheet", "path": "datasheet.md"},
-            {"kind": "model", "path": "model/model.skops", "name": "model.skops",
-             "attributes": {"format": "skops", "trusted_types": TRUSTED_TYPES, "features": features}},
+            {
+                "kind": "model",
+                "path": "model/model.skops",
+                "name": "model.skops",
+                "attributes": {
+                    "format": "skops",
+                    "trusted_types": TRUSTED_TYPES,
+                    "features": features,
+                },
+            },
             {"kind": "reference_data", "path": "train.csv", "name": "train.csv"},
         ],
     }

@@ -22,9 +22,8 @@ def is_sqlite(url: str) -> bool:
 def normalize_url(url: str) -> str:
     """Map plain ``postgresql://`` URLs onto the psycopg 3 driver we ship."""
     u = make_url(url)
-    if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("psycopg2", "postgresql", ""):
-        if "+" not in u.drivername:
-            u = u.set(drivername="postgresql+psycopg")
+    if u.get_backend_name() == "postgresql" and "+" not in u.drivername:
+        u = u.set(drivername="postgresql+psycopg")
     return u.render_as_string(hide_password=False)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from docket.errors import ConflictError, InfrastructureError, NotFoundError
 from docket.model import (
@@ -24,6 +24,7 @@ from docket.model import (
     Lineage,
     Model,
     ModelVersion,
+    RiskTier,
 )
 from docket.store._tables import (
     EvaluationRow,
@@ -74,6 +75,12 @@ class RegistryStore(Protocol):
     def transitions(self, model: str | None = None) -> list[TransitionRecord]: ...
 
 
+def _tier(value: str) -> RiskTier:
+    if value not in ("minimal", "limited", "high", "unacceptable"):
+        raise InfrastructureError(f"corrupt registry row: unknown risk tier {value!r}")
+    return value  # type: ignore[return-value]
+
+
 def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
@@ -83,7 +90,7 @@ def _version_from_rows(m: ModelRow, v: VersionRow, ev: Sequence[EvidenceRow]) ->
         model=Model(
             name=m.name,
             owner=m.owner,
-            risk_tier=m.risk_tier,  # type: ignore[arg-type]
+            risk_tier=_tier(m.risk_tier),
             description=m.description,
             tags=tuple(m.tags),
         ),
@@ -154,7 +161,7 @@ class SqlRegistry:
                         ModelRow(
                             name=m.name,
                             owner=m.owner,
-                            risk_tier=m.risk_tier,
+                            risk_tier=_tier(m.risk_tier),
                             description=m.description,
                             tags=list(m.tags),
                             created_at=version.registered_at,
@@ -195,7 +202,7 @@ class SqlRegistry:
                     for e in version.evidence
                 ]
                 if rows:
-                    s.execute(insert(EvidenceRow.__table__), rows)  # type: ignore[attr-defined]
+                    s.execute(insert(EvidenceRow), rows)
         except IntegrityError as exc:
             raise ConflictError(f"{version.ref} is already registered") from exc
 
@@ -205,11 +212,11 @@ class SqlRegistry:
         m = s.get(ModelRow, model)
         if m is None:
             raise NotFoundError(f"unknown model {model!r}")
-        q = select(VersionRow).where(VersionRow.model_name == model)  # type: ignore[arg-type]
+        q = select(VersionRow).where(col(VersionRow.model_name) == model)
         if version is None:
-            q = q.order_by(VersionRow.registered_at.desc(), VersionRow.id.desc())  # type: ignore[attr-defined, union-attr]
+            q = q.order_by(col(VersionRow.registered_at).desc(), col(VersionRow.id).desc())
         else:
-            q = q.where(VersionRow.version == version)  # type: ignore[arg-type]
+            q = q.where(col(VersionRow.version) == version)
         v = s.execute(q.limit(1)).scalars().first()
         if v is None:
             raise NotFoundError(f"unknown version {model}@{version}")
@@ -218,7 +225,9 @@ class SqlRegistry:
     def _load(self, s: Session, m: ModelRow, v: VersionRow) -> ModelVersion:
         ev = (
             s.execute(
-                select(EvidenceRow).where(EvidenceRow.version_id == v.id).order_by(EvidenceRow.id)  # type: ignore[arg-type]
+                select(EvidenceRow)
+                .where(col(EvidenceRow.version_id) == v.id)
+                .order_by(col(EvidenceRow.id))
             )
             .scalars()
             .all()
@@ -233,7 +242,7 @@ class SqlRegistry:
             return Model(
                 name=m.name,
                 owner=m.owner,
-                risk_tier=m.risk_tier,  # type: ignore[arg-type]
+                risk_tier=_tier(m.risk_tier),
                 description=m.description,
                 tags=tuple(m.tags),
             )
@@ -251,8 +260,8 @@ class SqlRegistry:
             rows = (
                 s.execute(
                     select(VersionRow)
-                    .where(VersionRow.model_name == model)  # type: ignore[arg-type]
-                    .order_by(VersionRow.registered_at, VersionRow.id)  # type: ignore[arg-type]
+                    .where(col(VersionRow.model_name) == model)
+                    .order_by(col(VersionRow.registered_at), col(VersionRow.id))
                 )
                 .scalars()
                 .all()
@@ -261,7 +270,9 @@ class SqlRegistry:
 
     def list_models(self) -> list[tuple[Model, list[ModelVersion]]]:
         with self._session() as s:
-            names = s.execute(select(ModelRow.name).order_by(ModelRow.name)).scalars().all()  # type: ignore[arg-type]
+            names = (
+                s.execute(select(col(ModelRow.name)).order_by(col(ModelRow.name))).scalars().all()
+            )
         return [(self.get_model(n), self.list_versions(n)) for n in names]
 
     def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None:
@@ -272,8 +283,8 @@ class SqlRegistry:
             v = (
                 s.execute(
                     select(VersionRow)
-                    .where(VersionRow.model_name == model, VersionRow.stage == stage)  # type: ignore[arg-type]
-                    .order_by(VersionRow.id.desc())  # type: ignore[union-attr]
+                    .where(col(VersionRow.model_name) == model, col(VersionRow.stage) == stage)
+                    .order_by(col(VersionRow.id).desc())
                     .limit(1)
                 )
                 .scalars()
@@ -315,8 +326,8 @@ class SqlRegistry:
             rows = (
                 s.execute(
                     select(EvaluationRow)
-                    .where(EvaluationRow.version_id == v.id)
-                    .order_by(EvaluationRow.id)  # type: ignore[arg-type]
+                    .where(col(EvaluationRow.version_id) == v.id)
+                    .order_by(col(EvaluationRow.id))
                 )
                 .scalars()
                 .all()
@@ -343,10 +354,13 @@ class SqlRegistry:
                     _, v = self._version_rows(s, r.model, r.version)
                     res = s.execute(
                         update(VersionRow)
-                        .where(VersionRow.id == v.id, VersionRow.stage == (r.from_stage or v.stage))  # type: ignore[arg-type]
+                        .where(
+                            col(VersionRow.id) == v.id,
+                            col(VersionRow.stage) == (r.from_stage or v.stage),
+                        )
                         .values(stage=r.to_stage)
                     )
-                    if res.rowcount != 1:  # type: ignore[attr-defined]
+                    if getattr(res, "rowcount", 1) != 1:
                         raise ConflictError(
                             f"{r.model}@{r.version} is no longer in stage {r.from_stage!r}"
                         )
@@ -367,9 +381,9 @@ class SqlRegistry:
 
     def transitions(self, model: str | None = None) -> list[TransitionRecord]:
         with self._session() as s:
-            q = select(TransitionRow).order_by(TransitionRow.at, TransitionRow.id)  # type: ignore[arg-type]
+            q = select(TransitionRow).order_by(col(TransitionRow.at), col(TransitionRow.id))
             if model is not None:
-                q = q.where(TransitionRow.model_name == model)  # type: ignore[arg-type]
+                q = q.where(col(TransitionRow.model_name) == model)
             return [
                 TransitionRecord(
                     model=r.model_name,
@@ -390,7 +404,7 @@ class SqlRegistry:
         """Row counts per table (used by tests to prove nothing was written)."""
         with self._session() as s:
             return {
-                t.__tablename__: s.execute(select(func.count()).select_from(t)).scalar_one()  # type: ignore[arg-type]
+                t.__tablename__: s.execute(select(func.count()).select_from(t)).scalar_one()
                 for t in (ModelRow, VersionRow, EvidenceRow, EvaluationRow, TransitionRow)
             }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=None, version_table="docket_alembic_version")
+context.configure(
+    connection=connection, target_metadata=None, version_table="docket_alembic_version"
+)
 with context.begin_transaction():
     context.run_migrations()
