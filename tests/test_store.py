@@ -44,7 +44,7 @@ def _version(v: str, stage: str = "development", n_evidence: int = 2) -> ModelVe
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[object]:
-    from conftest import _fresh_pg_schema, pg_url_or_skip
+    from backends import fresh_pg_schema, pg_url_or_skip
 
     if request.param == "memory":
         yield InMemoryRegistry()
@@ -52,7 +52,7 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[object]:
     if request.param == "sqlite":
         urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'r.db'}"])
     else:
-        urls = _fresh_pg_schema(pg_url_or_skip())
+        urls = fresh_pg_schema(pg_url_or_skip())
     db = next(urls)
     engine = make_engine(db)
     upgrade(engine)

@@ -45,7 +45,7 @@ class Locator:
                 except yaml.YAMLError:
                     node = None
                 if node is not None:
-                    _walk(node, (), self._marks)
+                    _walk(node, (), self._marks, set())
         return self._marks
 
     def locate(self, path: Sequence[str | int]) -> Location:
@@ -59,17 +59,22 @@ class Locator:
         return Location(self.file, line, col, dotted)
 
 
-def _walk(node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]]) -> None:
+def _walk(
+    node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], active: set[int]
+) -> None:
     marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if id(node) in active:  # a recursive alias (``&a [*a]``): stop here
+        return
+    active = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
-            _walk(value_node, (*path, key), marks)
+            _walk(value_node, (*path, key), marks, active)
             # a field is located at its key
             marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), marks)
+            _walk(item, (*path, i), marks, active)
 
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -134,6 +139,14 @@ def load_document(
         col = mark.column + 1 if mark else None
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         raise error(Location(file, line, col), f"invalid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise error(
+            Location(file, line, col), f"invalid YAML: control character #x{code:04x} is not allowed"
+        ) from None
     except yaml.YAMLError as exc:
         raise error(Location(file), f"invalid YAML: {str(exc).splitlines()[0]}") from None
     except RecursionError:

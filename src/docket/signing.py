@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -157,9 +158,13 @@ class VerifierKey:
         blob = base64.b64encode(bytes([self.sigtype]) + self.public_key).decode()
         return f"{self.name}+{self.key_id}+{blob}"
 
+    @cached_property
+    def _public(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public_key)
+
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+            self._public.verify(signature, message)
         except (InvalidSignature, ValueError):
             return False
         return True
@@ -170,20 +175,21 @@ class VerifierKey:
 
 def parse_vkey(vkey: str) -> VerifierKey:
     """Parse ``name+keyid+base64(type||key)``; the key ID must match the key."""
+    shown = repr(vkey.strip().splitlines()[0][:60]) if vkey.strip() else "''"
     parts = vkey.strip().split("+", 2)
-    if len(parts) != 3:
-        raise InputError(f"malformed verifier key {vkey!r}: want name+keyid+key")
+    if len(parts) != 3 or "\n" in vkey.strip():
+        raise InputError(f"malformed verifier key {shown}: want name+keyid+key")
     name, hex_id, blob = parts
     try:
         raw = b64decode(blob)
         want_id = bytes.fromhex(hex_id)
     except (ValueError, binascii.Error):
-        raise InputError(f"malformed verifier key {vkey!r}: bad hex or base64") from None
+        raise InputError(f"malformed verifier key {shown}: bad hex or base64") from None
     if len(hex_id) != 8 or len(raw) < 1:
-        raise InputError(f"malformed verifier key {vkey!r}")
+        raise InputError(f"malformed verifier key {shown}")
     key = VerifierKey(_check_name(name), raw[0], raw[1:])
     if key.key_id_bytes != want_id:
-        raise InputError(f"verifier key {vkey!r}: key ID does not match the key")
+        raise InputError(f"verifier key {shown}: key ID does not match the key")
     return key
 
 

@@ -1,0 +1,764 @@
+"""The transparency log over SQL (SQLite or PostgreSQL), with SQLAlchemy Core.
+
+Tables (their own ``MetaData``; created by migration 0002 through :func:`create_schema`):
+
+* ``docket_log_entry``       one row per leaf: index, leaf hash, envelope bytes (the leaf
+  input, verbatim), and unauthenticated index columns (predicate type, subject, time).
+* ``docket_log_node``        every perfect-subtree root of level >= 1, keyed (level, index).
+* ``docket_log_checkpoint``  every signed checkpoint, one per append batch.
+* ``docket_log_cosignature`` witness cosignature lines, per checkpoint.
+
+All four are append-only: triggers reject UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+An append is one transaction holding the writer lock (SQLite ``BEGIN IMMEDIATE``,
+PostgreSQL ``pg_advisory_xact_lock``): leaves, nodes and the signed checkpoint, or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from docket.errors import InfrastructureError, InputError, NotFoundError, VerificationError
+from docket.log import merkle
+from docket.log.dsse import (
+    PREDICATE_KEY_CHANGE,
+    Envelope,
+    StatementInfo,
+    make_statement,
+    sign_statement,
+    statement_info,
+)
+from docket.log.note import Checkpoint, NoteSignature, SignedNote, cosign, sign_note, verify_note
+from docket.log.proof import TlogProof
+from docket.signing import Signer, VerifierKey, load_signer, parse_vkey
+
+__all__ = [
+    "LogEntry",
+    "TransparencyLog",
+    "create_schema",
+    "metadata",
+    "open_log",
+]
+
+metadata = MetaData()
+
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+entries_t = Table(
+    "docket_log_entry",
+    metadata,
+    Column("idx", _BigId, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("envelope", LargeBinary(), nullable=False),
+    Column("predicate_type", String(), nullable=False),
+    Column("subject_name", String(), nullable=False),
+    Column("subject_digest", String(), nullable=False),
+    Column("logged_at", String(32), nullable=False),
+)
+Index("ix_docket_log_entry_subject", entries_t.c.subject_name, entries_t.c.logged_at)
+Index("ix_docket_log_entry_ptype", entries_t.c.predicate_type, entries_t.c.idx)
+Index("ix_docket_log_entry_logged_at", entries_t.c.logged_at)
+
+nodes_t = Table(
+    "docket_log_node",
+    metadata,
+    Column("level", SmallInteger(), primary_key=True, autoincrement=False),
+    Column("idx", BigInteger(), primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+checkpoints_t = Table(
+    "docket_log_checkpoint",
+    metadata,
+    Column("tree_size", _BigId, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text(), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+cosignatures_t = Table(
+    "docket_log_cosignature",
+    metadata,
+    Column(
+        "tree_size",
+        BigInteger(),
+        ForeignKey("docket_log_checkpoint.tree_size"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("key_name", String(), primary_key=True),
+    Column("key_id", String(8), primary_key=True),
+    Column("line", Text(), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+LOG_TABLES = (entries_t.name, nodes_t.name, checkpoints_t.name, cosignatures_t.name)
+# pg_advisory_xact_lock key: first 8 bytes of SHA-256("docket.log.append"), as a signed int64
+_PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"docket.log.append").digest()[:8], "big", signed=True)
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _ts(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def _parse_ts(s: str) -> datetime:
+    return datetime.strptime(s, _TS_FORMAT).replace(tzinfo=UTC)
+
+
+def _since_ts(since: datetime | date | str) -> str:
+    if isinstance(since, str):
+        try:
+            since = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"bad date {since!r}: use ISO 8601, e.g. 2025-01-31") from None
+    if not isinstance(since, datetime):
+        since = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    return _ts(since)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def create_schema(conn: Connection) -> None:
+    """Create the log tables, indexes and append-only triggers (idempotent)."""
+    metadata.create_all(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        for table in LOG_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} "
+                    f"BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, 'docket audit log is append-only'); END"
+                )
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION docket_log_append_only() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            # '%%' is a literal '%' for the driver's paramstyle: plpgsql sees '%'
+            "RAISE EXCEPTION 'docket audit log is append-only (%% on %%)', TG_OP, TG_TABLE_NAME; "
+            "END $$"
+        )
+        for table in LOG_TABLES:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION docket_log_append_only()"
+            )
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION docket_log_append_only()"
+            )
+
+
+def drop_schema(conn: Connection) -> None:
+    """Drop the log tables (the downgrade of migration 0002)."""
+    if conn.dialect.name == "postgresql":
+        for table in LOG_TABLES:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+    metadata.drop_all(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS docket_log_append_only()")
+
+
+# --------------------------------------------------------------------------- entries
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log entry: the exact envelope bytes and what the log indexed about them."""
+
+    index: int
+    envelope: bytes
+    statement: dict[str, Any]
+    predicate_type: str
+    subject_name: str
+    subject_digest: str
+    logged_at: datetime
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return merkle.leaf_hash(self.envelope)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "logged_at": _ts(self.logged_at),
+            "predicate_type": self.predicate_type,
+            "subject": {"name": self.subject_name, "digest": self.subject_digest},
+            "leaf_hash": self.leaf_hash.hex(),
+            "statement": self.statement,
+        }
+
+
+def _entry_from_row(row: Any) -> LogEntry:
+    env = bytes(row.envelope)
+    info = statement_info(Envelope.from_bytes(env))
+    return LogEntry(
+        index=int(row.idx),
+        envelope=env,
+        statement=info.statement,
+        predicate_type=row.predicate_type,
+        subject_name=row.subject_name,
+        subject_digest=row.subject_digest,
+        logged_at=_parse_ts(row.logged_at),
+    )
+
+
+def _prepare(envelope: bytes) -> StatementInfo:
+    if b"\n" in envelope or b"\r" in envelope:
+        raise InputError("log entries must be single-line envelope JSON (no raw newlines)")
+    return statement_info(Envelope.from_bytes(envelope))
+
+
+def _default_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- the log
+
+
+class TransparencyLog:
+    """A signed, append-only Merkle log of DSSE envelopes. The constructor does no I/O."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: Signer,
+        origin: str,
+        *,
+        clock: Callable[[], datetime] = _default_clock,
+    ) -> None:
+        self._engine = engine
+        self._signer = signer
+        self._origin = origin
+        self._clock = clock
+
+    @classmethod
+    def reader(cls, engine: Engine, vkey: str | VerifierKey, origin: str) -> TransparencyLog:
+        """A log that can read, prove and verify but not append (no private key needed)."""
+        key = vkey if isinstance(vkey, VerifierKey) else parse_vkey(vkey)
+        return cls(engine, _ReadOnlySigner(key), origin)
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def vkey(self) -> str:
+        return VerifierKey(self._signer.name, self._signer.sigtype, self._signer.public_key).vkey
+
+    # ----------------------------------------------------------------- appends
+
+    def append_statements(
+        self, statements: Sequence[dict[str, Any]], signers: Sequence[Signer] | None = None
+    ) -> list[int]:
+        """DSSE-sign each statement (default: with the log key) and append them as one batch."""
+        use = list(signers) if signers else [self._signer]
+        return self.append_envelopes([sign_statement(s, use) for s in statements])
+
+    def append_envelopes(self, envelopes: Sequence[bytes]) -> list[int]:
+        """Append pre-signed envelopes (bytes stored verbatim) in one transaction."""
+        envs = [bytes(e) for e in envelopes]
+        infos = [_prepare(e) for e in envs]
+        return self._append(envs, infos, [self._signer])
+
+    def rotate_key(self, new_signer: Signer, *, reason: str = "", actor: str = "") -> int:
+        """Append a key-change entry (signed by the old and the new key) and switch keys.
+
+        The checkpoint of that batch is signed by the new key first, then the old one; from
+        then on only the new key signs.
+        """
+        old = self._signer
+        if new_signer.name != old.name:
+            raise InputError("a rotated log key must keep the log's key name (its origin)")
+        old_vkey = self.vkey
+        new_vkey = VerifierKey(new_signer.name, new_signer.sigtype, new_signer.public_key).vkey
+        stmt = make_statement(
+            self._origin,
+            hashlib.sha256(new_vkey.encode()).hexdigest(),
+            PREDICATE_KEY_CHANGE,
+            {
+                "old_vkey": old_vkey,
+                "new_vkey": new_vkey,
+                "reason": reason,
+                "actor": actor,
+                "time": _ts(self._clock()),
+            },
+        )
+        env = sign_statement(stmt, [old, new_signer])
+        (index,) = self._append([env], [_prepare(env)], [new_signer, old], expect_signer=old)
+        self._signer = new_signer
+        return index
+
+    def _append(
+        self,
+        envs: list[bytes],
+        infos: list[StatementInfo],
+        signers: list[Signer],
+        *,
+        expect_signer: Signer | None = None,
+    ) -> list[int]:
+        if not envs:
+            return []
+        now = _ts(self._clock())
+        expect = expect_signer or signers[0]
+        try:
+            conn_cm = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+            with conn_cm as conn, conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                size, _root, note = _head(conn)
+                if note is not None:
+                    self._check_head(note, expect)
+                frontier = _fetch_nodes(conn, merkle.perfect_nodes(0, size))
+                lhs = merkle.leaf_hashes(envs)
+                created, new_frontier = merkle.append_leaves(
+                    size, [frontier[n] for n in merkle.perfect_nodes(0, size)], lhs
+                )
+                new_size = size + len(envs)
+                root = merkle.fold(new_frontier)
+                conn.execute(
+                    insert(entries_t),
+                    [
+                        {
+                            "idx": size + i,
+                            "leaf_hash": lh,
+                            "envelope": env,
+                            "predicate_type": info.predicate_type,
+                            "subject_name": info.subject_name,
+                            "subject_digest": info.subject_digest,
+                            "logged_at": now,
+                        }
+                        for i, (env, lh, info) in enumerate(zip(envs, lhs, infos, strict=True))
+                    ],
+                )
+                if created:
+                    conn.execute(
+                        insert(nodes_t),
+                        [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in created],
+                    )
+                signed = sign_note(Checkpoint(self._origin, new_size, root).text(), signers)
+                conn.execute(
+                    insert(checkpoints_t),
+                    {
+                        "tree_size": new_size,
+                        "root_hash": root,
+                        "note": signed.render(),
+                        "created_at": now,
+                    },
+                )
+        except IntegrityError as exc:
+            raise InfrastructureError(f"log append conflict: {_first_line(exc)}") from exc
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"log append failed: {_first_line(exc)}") from exc
+        return list(range(size, new_size))
+
+    def _check_head(self, note_text: str, signer: Signer) -> None:
+        note = SignedNote.parse(note_text)
+        cp = Checkpoint.from_text(note.text)
+        if cp.origin != self._origin:
+            raise InputError(f"this log's origin is {cp.origin!r}, not {self._origin!r}")
+        first = note.signatures[0]
+        if (first.name, first.key_id.hex()) != (signer.name, signer.key_id):
+            raise InputError(
+                f"the log is signed by key {first.name}+{first.key_id.hex()}, not by "
+                f"{signer.name}+{signer.key_id} (rotated? reload the log key)"
+            )
+
+    # ----------------------------------------------------------------- reads
+
+    def size(self) -> int:
+        with self._read() as conn:
+            return _head(conn)[0]
+
+    def root(self) -> bytes:
+        with self._read() as conn:
+            return _head(conn)[1]
+
+    def entry(self, index: int) -> LogEntry:
+        with self._read() as conn:
+            row = conn.execute(select(entries_t).where(entries_t.c.idx == index)).first()
+        if row is None:
+            raise NotFoundError(f"no log entry {index}")
+        return _entry_from_row(row)
+
+    def entries(
+        self,
+        model: str | None = None,
+        since: datetime | date | str | None = None,
+        predicate_type: str | None = None,
+        *,
+        page: int = 1000,
+    ) -> Iterator[LogEntry]:
+        """Entries in log order, filtered by subject name, logged time and predicate type."""
+        q = select(entries_t).order_by(entries_t.c.idx)
+        if model is not None:
+            q = q.where(entries_t.c.subject_name == model)
+        if since is not None:
+            q = q.where(entries_t.c.logged_at >= _since_ts(since))
+        if predicate_type is not None:
+            q = q.where(entries_t.c.predicate_type == predicate_type)
+        last = -1
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(q.where(entries_t.c.idx > last).limit(page)).all()
+            for row in rows:
+                yield _entry_from_row(row)
+            if len(rows) < page:
+                return
+            last = int(rows[-1].idx)
+
+    def latest_checkpoint(self) -> str:
+        """The newest signed checkpoint note, with any witness cosignatures."""
+        with self._read() as conn:
+            size, _root, note = _head(conn)
+            if note is None:
+                raise NotFoundError("the log is empty: no checkpoint yet")
+            return _with_cosignatures(conn, size, note)
+
+    def checkpoint(self, size: int) -> str:
+        with self._read() as conn:
+            note = conn.execute(
+                select(checkpoints_t.c.note).where(checkpoints_t.c.tree_size == size)
+            ).scalar()
+            if note is None:
+                raise NotFoundError(f"no checkpoint at tree size {size}")
+            return _with_cosignatures(conn, size, note)
+
+    def checkpoints(self) -> list[str]:
+        """Every checkpoint, oldest first, with their cosignatures."""
+        with self._read() as conn:
+            return _all_checkpoints(conn)
+
+    def prove(self, index: int, size: int | None = None) -> str:
+        """A C2SP tlog-proof for entry ``index`` against the latest (or the given) checkpoint."""
+        with self._read() as conn:
+            if size is None:
+                size, _root, note = _head(conn)
+                if note is None:
+                    raise NotFoundError("the log is empty: no checkpoint yet")
+            else:
+                note = conn.execute(
+                    select(checkpoints_t.c.note).where(checkpoints_t.c.tree_size == size)
+                ).scalar()
+                if note is None:
+                    raise NotFoundError(f"no checkpoint at tree size {size}")
+            if not 0 <= index < size:
+                raise NotFoundError(f"no log entry {index} in a tree of size {size}")
+            plan = merkle.inclusion_plan(index, size)
+            found = _fetch_nodes(conn, [n for element in plan for n in element])
+            full = _with_cosignatures(conn, size, note)
+        return TlogProof(index, tuple(merkle.resolve(plan, found)), full).render()
+
+    def consistency(self, old: int, new: int) -> list[bytes]:
+        """RFC 6962 consistency proof between tree sizes ``old`` and ``new``."""
+        with self._read() as conn:
+            size = _head(conn)[0]
+            if not 0 < old <= new <= size:
+                raise InputError(f"need 0 < old <= new <= {size}, got {old}, {new}")
+            plan = merkle.consistency_plan(old, new)
+            found = _fetch_nodes(conn, [n for element in plan for n in element])
+        return merkle.resolve(plan, found)
+
+    def root_at(self, size: int) -> bytes:
+        """The root of the first ``size`` entries, from stored nodes."""
+        with self._read() as conn:
+            if size > _head(conn)[0]:
+                raise InputError(f"the log has fewer than {size} entries")
+            return merkle.compute_root_at(size, lambda nodes: _fetch_nodes(conn, nodes))
+
+    # ----------------------------------------------------------------- witnesses
+
+    def add_cosignature(self, size: int, line: NoteSignature) -> None:
+        """Store a witness's cosignature line for the checkpoint at ``size``."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(cosignatures_t),
+                    {
+                        "tree_size": size,
+                        "key_name": line.name,
+                        "key_id": line.key_id.hex(),
+                        "line": line.line(),
+                        "created_at": _ts(self._clock()),
+                    },
+                )
+        except IntegrityError as exc:
+            raise InputError(
+                f"checkpoint {size} is missing or already cosigned by {line.name}"
+            ) from exc
+
+    def witness(
+        self,
+        witness: Signer,
+        log_keys: Sequence[VerifierKey],
+        last_seen: str | None = None,
+        *,
+        timestamp: int | None = None,
+    ) -> tuple[NoteSignature, str]:
+        """Act as a witness: check the latest checkpoint against ``last_seen`` and cosign it.
+
+        Returns the cosignature and the checkpoint note to keep as the witness's new state.
+        """
+        current = self.latest_checkpoint()
+        note = SignedNote.parse(current)
+        verify_note(note, log_keys)
+        cp = Checkpoint.from_text(note.text)
+        if cp.origin != self._origin:
+            raise VerificationError(f"checkpoint origin {cp.origin!r} is not {self._origin!r}")
+        if last_seen is not None:
+            old_note = SignedNote.parse(last_seen)
+            verify_note(old_note, log_keys)
+            old = Checkpoint.from_text(old_note.text)
+            if old.origin != cp.origin:
+                raise VerificationError("the witness state is for another log")
+            if old.size > cp.size:
+                raise VerificationError(
+                    f"rollback: the log shrank from {old.size} to {cp.size} entries",
+                    index=cp.size,
+                )
+            if old.size > 0:
+                proof = self.consistency(old.size, cp.size)
+                if not merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root):
+                    raise VerificationError(
+                        f"fork: checkpoint {cp.size} is not consistent with {old.size}"
+                    )
+        ts = int(self._clock().timestamp()) if timestamp is None else timestamp
+        sig = cosign(note.text, witness, ts)
+        self.add_cosignature(cp.size, sig)
+        return sig, SignedNote(note.text, note.signatures).render()
+
+    # ----------------------------------------------------------------- audit
+
+    def verify(
+        self,
+        vkey: str | VerifierKey,
+        trusted_checkpoint: str | None = None,
+        witness_vkeys: Sequence[str | VerifierKey] = (),
+        min_witnesses: int = 0,
+        deep: bool = False,
+        progress: Callable[[int], None] | None = None,
+        *,
+        entry_vkeys: Sequence[str | VerifierKey] = (),
+        workers: int | None = None,
+    ) -> Any:
+        """Verify the whole log (see :func:`docket.log.verify.verify_source`)."""
+        from docket.log.verify import DbSource, verify_source
+
+        return verify_source(
+            DbSource(self._engine),
+            vkey,
+            trusted_checkpoint=trusted_checkpoint,
+            witness_vkeys=witness_vkeys,
+            min_witnesses=min_witnesses,
+            deep=deep,
+            progress=progress,
+            entry_vkeys=entry_vkeys,
+            workers=workers,
+        )
+
+    def export(self, out_dir: Path) -> Path:
+        """Write an offline audit bundle (entries, checkpoints, vkey) to ``out_dir``."""
+        from docket.log.bundle import export_bundle
+
+        return export_bundle(self, Path(out_dir))
+
+    # ----------------------------------------------------------------- helpers
+
+    def _read(self) -> Connection:
+        try:
+            return self._engine.connect()
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"database unreachable: {_first_line(exc)}") from exc
+
+
+class _ReadOnlySigner:
+    """Stands in for the log key when only reading: has the public half, refuses to sign."""
+
+    def __init__(self, key: VerifierKey) -> None:
+        self._key = key
+
+    @property
+    def name(self) -> str:
+        return self._key.name
+
+    @property
+    def key_id(self) -> str:
+        return self._key.key_id
+
+    @property
+    def sigtype(self) -> int:
+        return self._key.sigtype
+
+    @property
+    def public_key(self) -> bytes:
+        return self._key.public_key
+
+    def sign(self, message: bytes) -> bytes:
+        raise InputError("this log was opened read-only (no private key): cannot append")
+
+
+def _head(conn: Connection) -> tuple[int, bytes, str | None]:
+    row = conn.execute(
+        select(checkpoints_t.c.tree_size, checkpoints_t.c.root_hash, checkpoints_t.c.note)
+        .order_by(checkpoints_t.c.tree_size.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return 0, merkle.EMPTY_ROOT, None
+    return int(row.tree_size), bytes(row.root_hash), str(row.note)
+
+
+def _fetch_nodes(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """Look up perfect nodes: level 0 from the entries' leaf hashes, others from the nodes.
+
+    Uses prebuilt statements with a fixed number of bound slots (padded with -1), so they
+    compile once and each slot is a primary-key lookup on SQLite and PostgreSQL alike.
+    """
+    out: dict[merkle.Node, bytes] = {}
+    leaves = sorted({i for lv, i in nodes if lv == 0})
+    inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
+    for pos in range(0, len(leaves), _SLOTS[-1]):
+        part = leaves[pos : pos + _SLOTS[-1]]
+        stmt, k = _leaf_stmt(len(part))
+        params = {f"i{j}": (part[j] if j < len(part) else -1) for j in range(k)}
+        for idx, h in conn.execute(stmt, params):
+            out[(0, int(idx))] = bytes(h)
+    for pos in range(0, len(inner), _SLOTS[-1]):
+        part2 = inner[pos : pos + _SLOTS[-1]]
+        stmt, k = _node_stmt(len(part2))
+        params = {}
+        for j in range(k):
+            lv, ix = part2[j] if j < len(part2) else (-1, -1)
+            params[f"l{j}"] = lv
+            params[f"i{j}"] = ix
+        for lv, ix, h in conn.execute(stmt, params):
+            out[(int(lv), int(ix))] = bytes(h)
+    missing = [n for n in nodes if n not in out]
+    if missing:
+        raise VerificationError(f"the log's stored tree is missing node {missing[0]}")
+    return out
+
+
+_SLOTS = (4, 16, 64)
+_LEAF_STMTS: dict[int, Any] = {}
+_NODE_STMTS: dict[int, Any] = {}
+
+
+def _slots(n: int) -> int:
+    return next(k for k in _SLOTS if k >= n)
+
+
+def _leaf_stmt(n: int) -> tuple[Any, int]:
+    k = _slots(n)
+    if k not in _LEAF_STMTS:
+        _LEAF_STMTS[k] = select(entries_t.c.idx, entries_t.c.leaf_hash).where(
+            entries_t.c.idx.in_([bindparam(f"i{j}") for j in range(k)])
+        )
+    return _LEAF_STMTS[k], k
+
+
+def _node_stmt(n: int) -> tuple[Any, int]:
+    k = _slots(n)
+    if k not in _NODE_STMTS:
+        _NODE_STMTS[k] = select(nodes_t.c.level, nodes_t.c.idx, nodes_t.c.hash).where(
+            or_(
+                *(
+                    and_(nodes_t.c.level == bindparam(f"l{j}"), nodes_t.c.idx == bindparam(f"i{j}"))
+                    for j in range(k)
+                )
+            )
+        )
+    return _NODE_STMTS[k], k
+
+
+def _cosignature_lines(conn: Connection, size: int | None = None) -> dict[int, list[str]]:
+    q = select(cosignatures_t.c.tree_size, cosignatures_t.c.line).order_by(
+        cosignatures_t.c.tree_size, cosignatures_t.c.created_at, cosignatures_t.c.key_name
+    )
+    if size is not None:
+        q = q.where(cosignatures_t.c.tree_size == size)
+    out: dict[int, list[str]] = {}
+    for row in conn.execute(q):
+        out.setdefault(int(row.tree_size), []).append(str(row.line))
+    return out
+
+
+def _with_cosignatures(conn: Connection, size: int, note: str) -> str:
+    lines = _cosignature_lines(conn, size).get(size, [])
+    return note + "".join(lines)
+
+
+def _all_checkpoints(conn: Connection) -> list[str]:
+    cos = _cosignature_lines(conn)
+    rows = conn.execute(
+        select(checkpoints_t.c.tree_size, checkpoints_t.c.note).order_by(checkpoints_t.c.tree_size)
+    )
+    return [str(r.note) + "".join(cos.get(int(r.tree_size), [])) for r in rows]
+
+
+def count_entries(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(entries_t)).scalar_one())
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def open_log(
+    engine: Engine,
+    key_path: Path,
+    origin: str,
+    passphrase: str | bytes | None = None,
+    *,
+    clock: Callable[[], datetime] = _default_clock,
+) -> TransparencyLog:
+    """The workspace's log: load the log key (its name must be the origin) and wrap the engine."""
+    signer = load_signer(Path(key_path), passphrase)
+    if signer.name != origin:
+        raise InputError(
+            f"log key {key_path} is named {signer.name!r} but the log origin is {origin!r}"
+        )
+    return TransparencyLog(engine, signer, origin, clock=clock)
