@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 __all__ = ["bar_chart"]
 
-_FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\" font-size=\"12\""
+_FONT = 'font-family="system-ui, -apple-system, \'Segoe UI\', sans-serif" font-size="12"'
 _CHAR_PX = 6.6  # average glyph width at 12px, for laying out the label column
 _BAR = "#3b6ea5"
 _NEGATIVE = "#b5523b"
