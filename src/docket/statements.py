@@ -22,6 +22,7 @@ TRANSITION = f"{BASE}/transition/v1"
 APPROVAL = f"{BASE}/approval/v1"
 WAIVER = f"{BASE}/waiver/v1"
 KEY_CHANGE = f"{BASE}/key-change/v1"
+EVIDENCE = f"{BASE}/evidence/v1"
 ROSTER_CHANGE = f"{BASE}/roster-change/v1"
 VSA = "https://slsa.dev/verification_summary/v1"
 VERIFIER_ID = f"{BASE}/docket"
@@ -75,6 +76,15 @@ def registration(version: ModelVersion, model_signing_statement: dict[str, Any])
                 for e in version.evidence
             ],
         },
+    )
+
+
+def evidence_added(
+    version: ModelVersion, items: list[dict[str, Any]], actor: str
+) -> dict[str, Any]:
+    """Evidence attached to a version after its registration."""
+    return statement(
+        version, EVIDENCE, {"version": version.version, "actor": actor, "evidence": items}
     )
 
 

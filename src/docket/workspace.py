@@ -34,7 +34,7 @@ from docket.errors import (
     NotFoundError,
 )
 from docket.evidence import EvidenceStore
-from docket.model import DEFAULT_STAGES, ModelVersion
+from docket.model import DEFAULT_STAGES, Evidence, ModelVersion
 from docket.store._engine import make_engine
 
 if TYPE_CHECKING:
@@ -213,6 +213,73 @@ class Workspace:
         log_index = self._log_registration(version, resolved)
         return RegisterResult(version, created=True, log_index=log_index)
 
+    def attach_evidence(
+        self,
+        model: str,
+        version: str,
+        path: Path,
+        *,
+        kind: str,
+        name: str | None = None,
+        attributes: dict[str, Any] | None = None,
+        description: str = "",
+        actor: str = "",
+        now: datetime | None = None,
+    ) -> AttachResult:
+        """Attach a file produced after registration (a validation or drift report, an
+        explainability artifact) to a version: stored by digest, recorded, and logged.
+
+        Evidence is append-only: attaching the same kind/name again with the same bytes is a
+        no-op, with different bytes it is refused.
+        """
+        import mimetypes
+        import re
+
+        from docket import statements
+        from docket._canonical import sha256_file
+        from docket.errors import ConflictError
+        from docket.model import Evidence
+
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind):
+            raise InputError(f"evidence kind {kind!r}: use lowercase letters, digits and _")
+        now = now or datetime.now(UTC)
+        try:
+            digest, size = sha256_file(path)
+        except FileNotFoundError:
+            raise InputError(f"{path}: file not found") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        registry = self.registry()
+        v = registry.get_version(model, version)
+        name = name or path.name
+        for e in v.evidence:
+            if (e.kind, e.name) == (kind, name):
+                if e.sha256 == digest:
+                    return AttachResult(e, created=False, log_index=None)
+                raise ConflictError(
+                    f"{v.ref} already has {kind} evidence named {name!r} with other content"
+                )
+        ev = Evidence(
+            kind=kind,
+            name=name,
+            sha256=digest,
+            size=size,
+            media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            created_at=now,
+            attributes=dict(attributes or {}),
+            description=description,
+        )
+        added = self.evidence.put(path, digest)
+        try:
+            registry.add_evidence(model, version, [ev])
+        except BaseException:
+            if added:
+                self.evidence.remove(digest)
+            raise
+        item = {"kind": kind, "name": name, "digest": {"sha256": digest}, "size": size}
+        index = self.append_to_log(statements.evidence_added(v, [item], actor))
+        return AttachResult(ev, created=True, log_index=index)
+
     def _log_registration(self, version: ModelVersion, resolved: ResolvedManifest) -> int | None:
         from docket import statements
 
@@ -244,6 +311,13 @@ class Workspace:
             index,
         )
         return index
+
+
+@dataclass(frozen=True)
+class AttachResult:
+    evidence: Evidence
+    created: bool
+    log_index: int | None
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,12 @@ def register(cli: click.Group) -> None:
         show_default=True,
         help="Directory for MODEL-VERSION.explainability.json and .svg.",
     )
+    @click.option(
+        "--register/--no-register",
+        default=True,
+        show_default=True,
+        help="Attach the artifact and chart to the version as evidence (logged).",
+    )
     @format_option("text", "json")
     @pass_ctx
     def explain_cmd(
@@ -138,12 +144,14 @@ def register(cli: click.Group) -> None:
         repeats: int,
         seed: int,
         out: Path,
+        register: bool,
         fmt: str,
     ) -> None:
         """Permutation importance of MODEL@VERSION's skops model file on --data.
 
         Writes the explainability artifact (JSON, bound to the version's identity digest)
-        and its SVG chart, and prints the manifest evidence entry that attaches them.
+        and its SVG chart, and attaches both to the version as evidence of kind
+        ``explainability`` / ``explainability_chart`` (unless --no-register).
         """
         from docket.metrics.explain import explain_version
 
@@ -161,8 +169,29 @@ def register(cli: click.Group) -> None:
         json_path, svg_path = artifact.write(out, stem)
         info(f"wrote {json_path} and {svg_path}")
         entry = result.evidence_entry(json_path)
+        log_index = None
+        if register:
+            model, _, version = result.ref.partition("@")
+            ws = obj.workspace()
+            attrs = {"identity_sha256": result.identity_digest, "method": "permutation_importance"}
+            attached = ws.attach_evidence(
+                model, version, json_path, kind="explainability", attributes=attrs
+            )
+            ws.attach_evidence(
+                model, version, svg_path, kind="explainability_chart", attributes=attrs
+            )
+            log_index = attached.log_index
+            info(f"attached to {result.ref} as explainability evidence (log entry {log_index})")
         if fmt == "json":
-            emit_json({"artifact": dict(artifact.data), "evidence": entry, "chart": str(svg_path)})
+            emit_json(
+                {
+                    "artifact": dict(artifact.data),
+                    "evidence": entry,
+                    "chart": str(svg_path),
+                    "registered": register,
+                    "log_index": log_index,
+                }
+            )
             return
         rows = [
             [f["name"], _num(f["importance_mean"]), _num(f["importance_std"])]
@@ -170,10 +199,10 @@ def register(cli: click.Group) -> None:
         ]
         click.echo(f"{result.ref}: permutation importance, model sha256:{result.identity_digest}")
         click.echo(_table(["feature", "importance_mean", "importance_std"], rows))
-        info(
-            "attach it as evidence of kind 'explainability' in the version manifest: "
-            f"- kind: explainability, path: {json_path}"
-        )
+        if not register:
+            info(
+                f"not attached; later: docket evidence add {result.ref} {json_path} --kind explainability"
+            )
 
 
 def _label(text: str) -> int | str | bool:

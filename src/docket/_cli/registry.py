@@ -128,6 +128,87 @@ def register(cli: click.Group) -> None:
             return
         click.echo(_render_text(v))
 
+    @cli.group("evidence")
+    def evidence_group() -> None:
+        """Evidence attached to a version after registration."""
+
+    @evidence_group.command("add")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option(
+        "--kind", required=True, help="e.g. validation_report, drift_report, explainability"
+    )
+    @click.option("--name", help="Name of the evidence item (default: the file name).")
+    @click.option(
+        "--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="An attribute; repeat."
+    )
+    @click.option("--description", default="")
+    @click.option("--actor", default="", help="Who attaches it (recorded in the log).")
+    @format_option("text", "json")
+    @pass_ctx
+    def evidence_add(
+        obj: Ctx,
+        ref: str,
+        file: Path,
+        kind: str,
+        name: str | None,
+        attrs: tuple[str, ...],
+        description: str,
+        actor: str,
+        fmt: str,
+    ) -> None:
+        """Attach FILE to MODEL@VERSION as evidence of --kind (stored by digest, logged)."""
+        from docket.errors import InputError
+
+        model, version = parse_ref(ref)
+        if version is None:
+            raise InputError(f"{ref}: give MODEL@VERSION")
+        attributes: dict[str, Any] = {}
+        for a in attrs:
+            key, sep, value = a.partition("=")
+            if not sep or not key:
+                raise InputError(f"--attr {a!r}: expected KEY=VALUE")
+            attributes[key] = value
+        res = obj.workspace().attach_evidence(
+            model,
+            version,
+            file,
+            kind=kind,
+            name=name,
+            attributes=attributes,
+            description=description,
+            actor=actor,
+        )
+        if fmt == "json":
+            emit_json(
+                {
+                    **res.evidence.model_dump(mode="json"),
+                    "created": res.created,
+                    "log_index": res.log_index,
+                }
+            )
+        else:
+            what = "attached" if res.created else "already attached (identical)"
+            click.echo(
+                f"{ref}: {kind} {res.evidence.name} sha256:{res.evidence.sha256[:16]}… {what}"
+            )
+
+    @evidence_group.command("list")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @format_option("text", "json")
+    @pass_ctx
+    def evidence_list(obj: Ctx, ref: str, fmt: str) -> None:
+        """List the evidence of MODEL@VERSION."""
+        model, version = parse_ref(ref)
+        v = obj.workspace().registry().get_version(model, version)
+        if fmt == "json":
+            emit_json([e.model_dump(mode="json") for e in v.evidence])
+            return
+        for e in v.evidence:
+            click.echo(
+                f"{e.kind:<20} {e.name:<40} {e.size:>10}  sha256:{e.sha256[:16]}  {e.created_at.date()}"
+            )
+
     @cli.command("demo")
     @click.option(
         "--dir",

@@ -34,7 +34,7 @@ FEATURES = [
 ]
 PROXY = "postcode_risk"
 SENSITIVE = ["sex", "age_band", "ethnicity"]
-TRUSTED_TYPES = ["sklearn.linear_model._logistic.LogisticRegression"]
+TRUSTED_TYPES: list[str] = []  # scikit-learn pipelines of standard estimators need none
 
 
 def generate_applicants(n: int, seed: int) -> pd.DataFrame:
@@ -109,6 +109,8 @@ def write_version(
     """Train a model on the synthetic data and write a complete Docket version to ``out``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
     from skops.io import dump
 
     out.mkdir(parents=True, exist_ok=True)
@@ -116,10 +118,9 @@ def write_version(
     split = int(rows * 0.7)
     train, test = data.iloc[:split], data.iloc[split:]
     features = FEATURES + ([PROXY] if variant == "proxy" else [])
-    mu, sd = train[features].mean(), train[features].std().replace(0, 1)
-    model = LogisticRegression(max_iter=500, C=1.0)
-    model.fit(((train[features] - mu) / sd).to_numpy(), train["default"].to_numpy())
-    score = model.predict_proba(((test[features] - mu) / sd).to_numpy())[:, 1]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=1.0))
+    model.fit(train[features], train["default"].to_numpy())
+    score = model.predict_proba(test[features])[:, 1]
     threshold = 0.5 if variant == "fair" else 0.42
     pred = (score >= threshold).astype(int)
     if variant == "proxy":
@@ -130,16 +131,8 @@ def write_version(
     model_dir.mkdir(exist_ok=True)
     model_path = model_dir / "model.skops"
     dump(model, model_path)
-    (model_dir / "preprocessing.json").write_text(
-        json.dumps(
-            {
-                "features": features,
-                "mean": mu.round(10).tolist(),
-                "std": sd.round(10).tolist(),
-                "threshold": threshold,
-            },
-            indent=2,
-        )
+    (model_dir / "model.json").write_text(
+        json.dumps({"features": features, "threshold": threshold, "format": "skops"}, indent=2)
     )
     train_path = out / "train.csv"
     train.to_csv(train_path, index=False)

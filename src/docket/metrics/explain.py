@@ -217,7 +217,16 @@ def compute_permutation_importance(
     name = source_name(data_path)
     if target not in frame.columns:
         raise InputError(f"{name}: no column {target!r} (the target)")
-    x = frame.drop(columns=[target])
+    # A model fitted on a DataFrame knows its features: score on exactly those columns, so a
+    # table that also carries ids or sensitive attributes can be used as it is.
+    wanted = getattr(model, "feature_names_in_", None)
+    if wanted is not None:
+        missing = [str(c) for c in wanted if c not in frame.columns]
+        if missing:
+            raise InputError(f"{name}: missing feature column(s) {', '.join(missing)}")
+        x = frame[[str(c) for c in wanted]]
+    else:
+        x = frame.drop(columns=[target])
     y = frame[target]
     try:
         result = permutation_importance(

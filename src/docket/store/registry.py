@@ -55,6 +55,7 @@ class RegistryStore(Protocol):
     """What the core needs from storage."""
 
     def add_version(self, version: ModelVersion) -> None: ...
+    def add_evidence(self, model: str, version: str, evidence: Sequence[Evidence]) -> None: ...
     def get_model(self, name: str) -> Model: ...
     def list_models(self) -> list[tuple[Model, list[ModelVersion]]]: ...
     def get_version(self, model: str, version: str | None = None) -> ModelVersion: ...
@@ -118,6 +119,20 @@ def _version_from_rows(m: ModelRow, v: VersionRow, ev: Sequence[EvidenceRow]) ->
         ),
         manifest_sha256=v.manifest_sha256,
     )
+
+
+def _evidence_row(version_id: int, e: Evidence) -> dict[str, Any]:
+    return {
+        "version_id": version_id,
+        "kind": e.kind,
+        "name": e.name,
+        "sha256": e.sha256,
+        "size": e.size,
+        "media_type": e.media_type,
+        "created_at": e.created_at,
+        "attributes": e.attributes,
+        "description": e.description,
+    }
 
 
 def _first_line(exc: BaseException) -> str:
@@ -187,24 +202,19 @@ class SqlRegistry:
                 s.add(vrow)
                 s.flush()
                 assert vrow.id is not None
-                rows = [
-                    {
-                        "version_id": vrow.id,
-                        "kind": e.kind,
-                        "name": e.name,
-                        "sha256": e.sha256,
-                        "size": e.size,
-                        "media_type": e.media_type,
-                        "created_at": e.created_at,
-                        "attributes": e.attributes,
-                        "description": e.description,
-                    }
-                    for e in version.evidence
-                ]
+                rows = [_evidence_row(vrow.id, e) for e in version.evidence]
                 if rows:
                     s.execute(insert(EvidenceRow), rows)
         except IntegrityError as exc:
             raise ConflictError(f"{version.ref} is already registered") from exc
+
+    def add_evidence(self, model: str, version: str, evidence: Sequence[Evidence]) -> None:
+        """Attach evidence produced after registration (append-only: rows are never changed)."""
+        with self._session(write=True) as s:
+            _, v = self._version_rows(s, model, version)
+            assert v.id is not None
+            if evidence:
+                s.execute(insert(EvidenceRow), [_evidence_row(v.id, e) for e in evidence])
 
     def _version_rows(
         self, s: Session, model: str, version: str | None
@@ -426,6 +436,12 @@ class InMemoryRegistry:
         self._models[version.model.name] = version.model
         self._versions[key] = version
         self._order.append(key)
+
+    def add_evidence(self, model: str, version: str, evidence: Sequence[Evidence]) -> None:
+        v = self.get_version(model, version)
+        self._versions[(model, version)] = v.model_copy(
+            update={"evidence": (*v.evidence, *evidence)}
+        )
 
     def get_model(self, name: str) -> Model:
         if name not in self._models:
