@@ -8,6 +8,7 @@ every other command can be tried on it afterwards (``cd DIR && docket models``).
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,15 @@ def run_demo(directory: Path, *, rows: int = 4000, seed: int = 7, say: Say = pri
 
 
 def _steps() -> list[Callable[[DemoState, int, int, Say], None]]:
-    return [step_generate, step_register]
+    return [
+        step_generate,
+        step_register,
+        step_check,
+        step_explain,
+        step_promotions,
+        step_verify_log,
+        step_reports,
+    ]
 
 
 def step_generate(state: DemoState, rows: int, seed: int, say: Say) -> None:
@@ -70,3 +79,116 @@ def step_register(state: DemoState, rows: int, seed: int, say: Say) -> None:
             f"-- registered {v.ref}: identity sha256:{v.identity.sha256[:16]}…, "
             f"{len(v.evidence)} evidence files, log entry {res.log_index}"
         )
+
+
+def step_check(state: DemoState, rows: int, seed: int, say: Say) -> None:
+    """`docket check` for staging: 1.0.0 fails the fairness rule, 1.1.0 passes it."""
+    from docket.policy import EvaluationContext, evaluate, load_packs
+    from docket.promote import collect_inputs
+
+    packs = load_packs(["docket:baseline"])
+    ws = state.ws
+    registry = ws.registry()
+    now = datetime.now(UTC)
+    verdicts = {}
+    for version in state.manifests:
+        v = registry.get_version("credit-risk", version)
+        collected = collect_inputs(ws, v, "staging", now)
+        ctx = EvaluationContext(
+            now=now,
+            evidence=ws.evidence,
+            champion=registry.find_version_in_stage,
+            approvals=collected.approvals,
+            waivers=collected.waivers,
+        )
+        ev = evaluate(v, "staging", packs, ctx)
+        index = ws.record_evaluation(ev)
+        verdicts[version] = ev.verdict
+        say(f"-- docket check {v.ref} --stage staging: {ev.verdict.upper()} (log entry {index})")
+        for f in ev.findings:
+            if f.spec.type == "fairness.threshold":
+                say(f"     {f.status:<5} {f.spec.id}: {f.result.detail}")
+    if verdicts.get("1.0.0") != "fail" or verdicts.get("1.1.0") == "fail":
+        raise InputError(f"demo expected 1.0.0 to fail and 1.1.0 to pass, got {verdicts}")
+
+
+def step_explain(state: DemoState, rows: int, seed: int, say: Say) -> None:
+    """Permutation importance for each version, attached as evidence bound to its identity."""
+    from docket.metrics.explain import explain_version
+
+    for version, manifest in state.manifests.items():
+        result = explain_version(
+            state.ws, f"credit-risk@{version}", manifest.parent / "test.csv", target="default"
+        )
+        out = state.directory / "explainability"
+        json_path, svg_path = result.artifact.write(out, f"credit-risk-{version}")
+        attrs = {"identity_sha256": result.identity_digest}
+        res = state.ws.attach_evidence(
+            "credit-risk", version, json_path, kind="explainability", attributes=attrs
+        )
+        state.ws.attach_evidence(
+            "credit-risk", version, svg_path, kind="explainability_chart", attributes=attrs
+        )
+        top = max(result.artifact.data["features"], key=lambda f: f["importance_mean"])
+        say(
+            f"-- explain credit-risk@{version}: top feature {top['name']} "
+            f"({top['importance_mean']:.3f}); attached, log entry {res.log_index}"
+        )
+
+
+def step_promotions(state: DemoState, rows: int, seed: int, say: Say) -> None:
+    """Blocked by policy → approved and promoted → emergency waiver → rollback."""
+    from docket.promote import promotion_story
+
+    from datetime import timedelta
+
+    # The story's steps are an hour apart, ending now, so `docket history --at` works on it.
+    promotion_story(
+        state.ws,
+        "credit-risk",
+        "1.0.0",
+        "1.1.0",
+        keys_dir=state.directory / "keys",
+        say=say,
+        start=datetime.now(UTC) - timedelta(hours=7),
+    )
+
+
+def step_verify_log(state: DemoState, rows: int, seed: int, say: Say) -> None:
+    """Verify the whole signed log, export an offline bundle for an auditor."""
+    from docket.approvals import roster_vkeys
+
+    ws = state.ws
+    log = ws.audit_log()
+    report = log.verify(ws.vkey(), deep=True, entry_vkeys=roster_vkeys(ws))
+    if not report.ok:
+        raise InputError(f"demo log does not verify: {report.reason}")
+    say(
+        f"-- docket log verify --deep: OK, {report.size} entries, "
+        f"{report.checkpoints_checked} checkpoints, root {report.root.hex()[:16]}…"
+    )
+    bundle = log.export(state.directory / "audit-bundle")
+    state.outputs["bundle"] = bundle
+    (state.directory / "log.vkey").write_text(ws.vkey() + "\n")
+    say(
+        f"-- exported {bundle}; an auditor runs: docket log verify --bundle {bundle} --vkey $(cat log.vkey)"
+    )
+
+
+def step_reports(state: DemoState, rows: int, seed: int, say: Say) -> None:
+    """Model card and compliance report for the production version (HTML, PDF when available)."""
+    try:
+        from docket.report import render_card, render_report
+    except ImportError:  # reports not built into this version
+        return
+    out = state.directory / "reports"
+    for fmt in ("md", "html"):
+        path = render_card(
+            state.ws, "credit-risk", "1.1.0", fmt, out / f"credit-risk-1.1.0-card.{fmt}"
+        )
+        state.outputs[f"card-{fmt}"] = path
+    path = render_report(
+        state.ws, "credit-risk", "1.1.0", "html", out / "credit-risk-1.1.0-report.html"
+    )
+    state.outputs["report-html"] = path
+    say(f"-- model card and compliance report written under {out}")
