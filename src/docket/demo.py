@@ -8,9 +8,9 @@ every other command can be tried on it afterwards (``cd DIR && docket models``).
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from docket.errors import InputError
@@ -138,9 +138,9 @@ def step_explain(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 def step_promotions(state: DemoState, rows: int, seed: int, say: Say) -> None:
     """Blocked by policy → approved and promoted → emergency waiver → rollback."""
-    from docket.promote import promotion_story
-
     from datetime import timedelta
+
+    from docket.promote import promotion_story
 
     # The story's steps are an hour apart, ending now, so `docket history --at` works on it.
     promotion_story(
