@@ -1,0 +1,159 @@
+"""The approvals and promotion commands end to end, through the real entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from approvals_support import make_workspace
+
+from docket.workspace import Workspace
+from helpers import run_cli, small_manifest
+
+
+@pytest.fixture
+def cli_ws(tmp_path: Path, db_url: str) -> tuple[Workspace, list[str], dict[str, Path]]:
+    ws = make_workspace(tmp_path, db_url)
+    home = ["--home", str(ws.home), "--db", ws.db_url]
+    for version in ("1.0.0", "2.0.0"):
+        res = run_cli(*home, "register", small_manifest(tmp_path / version, version=version))
+        assert res.code == 0, res.err
+    keys: dict[str, Path] = {}
+    vkeys: dict[str, str] = {}
+    for who in ("vera", "rita", "eddie"):
+        keys[who] = tmp_path / "keys" / f"{who}.key"
+        res = run_cli("keys", "generate", "--name", f"{who}@example.com", "--out", keys[who])
+        assert res.code == 0, res.err
+        vkeys[who] = res.out.strip()
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(
+        "apiVersion: docket/v1\nkind: Roster\nmembers:\n"
+        f"  - id: vera@example.com\n    roles: [model-validator]\n    keys: ['{vkeys['vera']}']\n"
+        f"  - id: rita@example.com\n    roles: [risk-officer]\n    keys: ['{vkeys['rita']}']\n"
+        f"  - id: eddie@example.com\n    roles: [ml-engineer]\n    keys: ['{vkeys['eddie']}']\n"
+    )
+    res = run_cli(*home, "roster", "apply", roster, "--actor", "admin")
+    assert res.code == 0, res.err
+    assert "+ eddie@example.com (ml-engineer)" in res.out
+    yield ws, home, keys
+    ws.close()
+
+
+def test_cli_promotion_flow(cli_ws: tuple[Workspace, list[str], dict[str, Path]]) -> None:
+    _ws, home, keys = cli_ws
+    denied = run_cli(*home, "promote", "toy@1.0.0", "--to", "production", "--actor", "ci")
+    assert denied.code == 1
+    assert "DENIED" in denied.out and "missing: model-validator, risk-officer" in denied.out
+
+    refused = run_cli(
+        *home, "approve", "toy@1.0.0", "--stage", "production", "--key", keys["eddie"]
+    )
+    assert refused.code == 1
+    assert "holds ml-engineer" in refused.err
+
+    for who in ("vera", "rita"):
+        res = run_cli(
+            *home,
+            "approve",
+            "toy@1.0.0",
+            "--stage",
+            "production",
+            "--key",
+            keys[who],
+            "--comment",
+            "looks good",
+            "--expires-in",
+            "30",
+        )
+        assert res.code == 0, res.err
+    listed = run_cli(*home, "approvals", "toy@1.0.0", "--format", "json").json()
+    assert sorted(r["approver"] for r in listed) == ["rita@example.com", "vera@example.com"]
+
+    ok = run_cli(*home, "promote", "toy@1.0.0", "--to", "production", "--format", "json")
+    assert ok.code == 0, ok.err
+    assert ok.json()["outcome"] == "promoted"
+
+    # vera withdraws; 2.0.0 cannot reuse anything
+    res = run_cli(
+        *home,
+        "approve",
+        "toy@1.0.0",
+        "--stage",
+        "production",
+        "--key",
+        keys["vera"],
+        "--revoke",
+        "--reason",
+        "changed my mind",
+    )
+    assert res.code == 0, res.err
+    assert run_cli(*home, "approvals", "toy@1.0.0", "--format", "json").json()[0]["revoked"]
+    res = run_cli(*home, "promote", "toy@2.0.0", "--to", "production")
+    assert res.code == 1
+
+    hist = run_cli(*home, "history", "toy", "--format", "json", "--proofs")
+    assert hist.code == 0, hist.err
+    events = hist.json()["events"]
+    assert [e["kind"] for e in events] == ["denied", "promote", "denied"]
+    assert all(e["proof"] for e in events)
+    at = run_cli(*home, "history", "toy", "--at", "2100-01-01", "--format", "json").json()
+    assert at["stages_at"]["production"] == ["1.0.0"]
+    before = run_cli(*home, "history", "toy", "--at", "2000-01-01", "--format", "json").json()
+    assert before["stages_at"]["production"] == [] and before["events"] == []
+    text = run_cli(*home, "history", "toy", "--at", "2100-01-01")
+    assert "production: 1.0.0" in text.out
+
+    arch = run_cli(*home, "archive", "toy@2.0.0", "--actor", "ops")
+    assert arch.code == 0, arch.err
+    rb = run_cli(*home, "rollback", "toy", "--to", "2.0.0")
+    assert rb.code == 2 and "never in production" in rb.err
+
+    show = run_cli(*home, "roster", "show", "--format", "json").json()
+    assert len(show["members"]) == 3
+
+
+def test_cli_waive(cli_ws: tuple[Workspace, list[str], dict[str, Path]]) -> None:
+    _ws, home, keys = cli_ws
+    res = run_cli(
+        *home,
+        "waive",
+        "toy@1.0.0",
+        "--rule",
+        "auc-floor",
+        "--justification",
+        "pilot with a known low auc",
+        "--expires",
+        "2100-01-01",
+        "--key",
+        keys["rita"],
+    )
+    assert res.code == 0, res.err
+    res = run_cli(
+        *home,
+        "waive",
+        "toy@1.0.0",
+        "--rule",
+        "auc-floor",
+        "--justification",
+        "pilot with a known low auc",
+        "--expires",
+        "2100-01-01",
+        "--key",
+        keys["vera"],
+    )
+    assert res.code == 1 and "waivers need one of risk-officer" in res.err
+    res = run_cli(*home, "approvals", "toy", "--format", "json")
+    digest = res.json()[0]["digest"]
+    res = run_cli(*home, "revoke", "toy@1.0.0", "--digest", digest, "--key", keys["rita"])
+    assert res.code == 0, res.err
+
+
+def test_cli_bad_roster_is_located(
+    cli_ws: tuple[Workspace, list[str], dict[str, Path]], tmp_path: Path
+) -> None:
+    _, home, _ = cli_ws
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: docket/v1\nkind: Roster\nmembers:\n  - id: x\n    keys: [nope]\n")
+    res = run_cli(*home, "roster", "apply", bad)
+    assert res.code == 2
+    assert f"{bad}:5:" in res.err and "malformed verifier key" in res.err
