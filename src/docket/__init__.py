@@ -25,6 +25,35 @@ from docket.manifest import load_manifest
 from docket.model import Dataset, Evidence, Lineage, Model, ModelVersion
 from docket.workspace import RegisterResult, Workspace, init_workspace
 
+# Heavier parts of the API load on first use, so `import docket` stays cheap for a pipeline
+# that only registers versions.
+_LAZY = {
+    "EvaluationContext": "docket.policy",
+    "evaluate": "docket.policy",
+    "load_pack": "docket.policy",
+    "load_packs": "docket.policy",
+    "compute_fairness": "docket.metrics",
+    "compute_drift": "docket.metrics",
+    "TransparencyLog": "docket.log",
+    "verify_bundle": "docket.log",
+    "approve": "docket.approvals",
+    "promote": "docket.promote",
+    "rollback": "docket.promote",
+    "history": "docket.promote",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'docket' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 try:
     __version__ = _version("docket")
 except _PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -35,6 +64,7 @@ __all__ = [
     "ConflictError",
     "Dataset",
     "DocketError",
+    "EvaluationContext",
     "Evidence",
     "InfrastructureError",
     "InputError",
@@ -46,10 +76,21 @@ __all__ = [
     "NotFoundError",
     "PolicyLoadError",
     "RegisterResult",
+    "TransparencyLog",
     "VerificationError",
     "Workspace",
     "__version__",
+    "approve",
+    "compute_drift",
+    "compute_fairness",
     "compute_identity",
+    "evaluate",
+    "history",
     "init_workspace",
     "load_manifest",
+    "load_pack",
+    "load_packs",
+    "promote",
+    "rollback",
+    "verify_bundle",
 ]
