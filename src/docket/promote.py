@@ -786,6 +786,7 @@ def promotion_story(
             "emergency: the incumbent scorer is needed while 1.1 is investigated",
             t0 + 3 * step + timedelta(days=7),
             signers["rita@bank.example"],
+            stages=["production"],
             now=t0 + 4 * step,
         )
         say(f"-- rita signed a 7-day waiver of {rule} for {model}@{blocked}")
