@@ -120,3 +120,98 @@ def test_malformed_envelopes() -> None:
             Envelope.from_bytes(raw)
     with pytest.raises(InputError):
         sign_envelope(b"x", "t", [])
+
+
+# --------------------------------------------------------------------------- libsodium vs OpenSSL
+
+# the order of the Ed25519 group, for a non-canonical S (S + L encodes the same scalar)
+_L = 2**252 + 27742317777372353535851937790883648493
+
+
+def _ed25519_cases() -> list[tuple[str, bytes, bytes, bytes]]:
+    """(label, public key, message, signature): valid ones and many kinds of invalid ones."""
+    import hashlib
+
+    cases: list[tuple[str, bytes, bytes, bytes]] = []
+    for i in range(8):
+        seed = hashlib.sha256(b"agree-%d" % i).digest()
+        signer = Ed25519Signer.from_seed(seed, "agree.example/k")
+        other = Ed25519Signer.from_seed(hashlib.sha256(seed).digest(), "agree.example/k")
+        pk = signer.public_key
+        msg = b"message %d " % i * (i + 1)
+        sig = signer.sign(msg)
+        cases.append(("valid", pk, msg, sig))
+        cases.append(("empty message", pk, b"", signer.sign(b"")))
+        for bit in (0, 7, 100, 255, 256, 300, 511):
+            bad = bytearray(sig)
+            bad[bit // 8] ^= 1 << (bit % 8)
+            cases.append((f"sig bit {bit}", pk, msg, bytes(bad)))
+        cases.append(("message changed", pk, msg + b"!", sig))
+        cases.append(("other key", other.public_key, msg, sig))
+        cases.append(("short sig", pk, msg, sig[:63]))
+        cases.append(("long sig", pk, msg, sig + b"\0"))
+        cases.append(("empty sig", pk, msg, b""))
+        cases.append(("short key", pk[:31], msg, sig))
+        s = int.from_bytes(sig[32:], "little") + _L
+        cases.append(("non-canonical S", pk, msg, sig[:32] + s.to_bytes(32, "little")))
+        cases.append(("zero sig", pk, msg, bytes(64)))
+    small_order = bytes([1]) + bytes(31)  # the identity point
+    cases.append(("small-order key", small_order, b"x", bytes(64)))
+    cases.append(("small-order key, R=identity", small_order, b"x", small_order + bytes(32)))
+    cases.append(("non-canonical key", b"\xff" * 32, b"x", bytes(64)))
+    return cases
+
+
+def test_libsodium_agrees_with_cryptography() -> None:
+    from docket.signing import ed25519_verify, ed25519_verify_reference
+
+    cases = _ed25519_cases()
+    valid = 0
+    for label, pk, msg, sig in cases:
+        fast, ref = ed25519_verify(pk, msg, sig), ed25519_verify_reference(pk, msg, sig)
+        assert fast == ref, f"{label}: libsodium {fast}, cryptography {ref}"
+        valid += fast
+    # exactly the "valid" and "empty message" cases, plus the one OpenSSL accepts: a
+    # small-order key with R = identity and S = 0 (valid for any message under that key)
+    assert valid == 17
+
+
+def test_libsodium_is_never_laxer_than_cryptography() -> None:
+    """The fast path trusts libsodium's "valid": it must imply the reference's "valid"."""
+    from docket.signing import _sodium_verify, ed25519_verify_reference
+
+    stricter = []
+    for label, pk, msg, sig in _ed25519_cases():
+        fast, ref = _sodium_verify(pk, msg, sig), ed25519_verify_reference(pk, msg, sig)
+        assert ref or not fast, f"{label}: libsodium accepts what cryptography refuses"
+        if ref and not fast:
+            stricter.append(label)
+    assert stricter == ["small-order key, R=identity"]
+
+
+def test_libsodium_agrees_on_the_note_vectors(shared: Path) -> None:
+    import base64
+    import json
+
+    from docket.log.note import SignedNote
+    from docket.signing import ed25519_verify, ed25519_verify_reference
+
+    data = json.loads((shared / "vectors" / "signed_note.json").read_text())
+    keys = {k["id"]: parse_vkey(k["vkey"]) for k in data["keys"]}
+    checked = 0
+    for item in data["notes"] + data["checkpoints"]:
+        note = SignedNote.parse(item["signed_note"])
+        key = keys[item["key"]]
+        msg = note.text.encode()
+        for s in note.signatures:
+            if s.key_id != key.key_id_bytes:
+                continue
+            for m, sig in ((msg, s.signature), (msg + b"x", s.signature)):
+                fast = ed25519_verify(key.public_key, m, sig)
+                assert fast == ed25519_verify_reference(key.public_key, m, sig)
+                assert key.verify(m, sig) == key.verify_reference(m, sig) == fast
+            assert key.verify(msg, s.signature)
+            checked += 1
+    assert checked >= len(data["notes"])
+    for c in data["cosignature_timestamps"]:
+        assert len(base64.b64decode(c["sig_b64"])) == 76

@@ -35,6 +35,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+# libsodium (PyNaCl): Ed25519 verification ~2x faster than OpenSSL through `cryptography`
+from nacl.bindings import crypto_sign_open as _sodium_open
+from nacl.exceptions import BadSignatureError as _SodiumBadSignature
+
 from docket._canonical import canonical_json
 from docket._files import atomic_write_text, write_private
 from docket.errors import InfrastructureError, InputError, VerificationError
@@ -51,6 +55,8 @@ __all__ = [
     "Verifier",
     "VerifierKey",
     "b64decode",
+    "ed25519_verify",
+    "ed25519_verify_reference",
     "generate_key",
     "load_signer",
     "note_key_id",
@@ -91,6 +97,40 @@ def b64decode(text: str | bytes) -> bytes:
     s = s.replace(b"-", b"+").replace(b"_", b"/")
     s += b"=" * (-len(s) % 4)
     return base64.b64decode(s, validate=True)
+
+
+def ed25519_verify_reference(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Ed25519 verification with `cryptography` (OpenSSL): the reference implementation."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _sodium_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """libsodium's check alone. Stricter than OpenSSL: it also refuses small-order or
+    non-canonical public keys and R points, which OpenSSL's cofactorless check lets through."""
+    if len(signature) != 64 or len(public_key) != 32:
+        return False
+    try:
+        _sodium_open(signature + message, public_key)
+    except _SodiumBadSignature:
+        return False
+    return True
+
+
+def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Ed25519 verification on the hot path, with the verdict of the reference.
+
+    libsodium (PyNaCl, ~2x faster here) decides every signature it accepts: whatever it
+    accepts, OpenSSL accepts too. What it refuses is re-checked with
+    :func:`ed25519_verify_reference`, so the answer is always the reference's (a test checks
+    valid, mutated, malformed, small-order and vector cases) and only bad signatures pay twice.
+    """
+    return _sodium_verify(public_key, message, signature) or ed25519_verify_reference(
+        public_key, message, signature
+    )
 
 
 class Verifier(Protocol):
@@ -145,11 +185,11 @@ class VerifierKey:
         if len(self.public_key) != 32:
             raise InputError("an Ed25519 public key must be 32 bytes")
 
-    @property
+    @cached_property
     def key_id_bytes(self) -> bytes:
         return note_key_id(self.name, self.sigtype, self.public_key)
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return self.key_id_bytes.hex()
 
@@ -163,6 +203,10 @@ class VerifierKey:
         return Ed25519PublicKey.from_public_bytes(self.public_key)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
+        return ed25519_verify(self.public_key, message, signature)
+
+    def verify_reference(self, message: bytes, signature: bytes) -> bool:
+        """The same check with `cryptography` (the reference implementation)."""
         try:
             self._public.verify(signature, message)
         except (InvalidSignature, ValueError):

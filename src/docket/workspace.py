@@ -38,7 +38,7 @@ from docket.model import DEFAULT_STAGES, Evidence, ModelVersion
 from docket.store._engine import make_engine
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from docket.log import TransparencyLog
     from docket.manifest import ResolvedManifest
@@ -182,6 +182,8 @@ class Workspace:
         Everything that can fail on bad input fails before anything is written. Re-registering
         an identical manifest is a no-op; a different manifest for the same version is refused.
         """
+        from sqlalchemy.exc import SQLAlchemyError
+
         from docket.manifest import load_manifest
 
         now = now or datetime.now(UTC)
@@ -205,12 +207,22 @@ class Workspace:
             for f in resolved.files:
                 if self.evidence.put(f.source, f.sha256):
                     added.append(f.sha256)
-            registry.add_version(version)
+            # the registry rows, the log entry and its checkpoint: one transaction, so a
+            # crash or a refused append never leaves a registered but unlogged version
+            # load the log key before taking the writer lock (decrypting it can be slow)
+            log = self.audit_log() if self.log_key_path.is_file() else None
+            try:
+                conn = self.engine().connect().execution_options(sqlite_begin="IMMEDIATE")
+                with conn, conn.begin():
+                    registry.add_version_in(conn, version)
+                    log_index = self._log_registration(version, resolved, conn, log)
+            except SQLAlchemyError as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise InfrastructureError(f"registration failed: {first}") from exc
         except BaseException:
             for digest in added:
                 self.evidence.remove(digest)
             raise
-        log_index = self._log_registration(version, resolved)
         return RegisterResult(version, created=True, log_index=log_index)
 
     def attach_evidence(
@@ -280,17 +292,37 @@ class Workspace:
         index = self.append_to_log(statements.evidence_added(v, [item], actor))
         return AttachResult(ev, created=True, log_index=index)
 
-    def _log_registration(self, version: ModelVersion, resolved: ResolvedManifest) -> int | None:
+    def _log_registration(
+        self,
+        version: ModelVersion,
+        resolved: ResolvedManifest,
+        conn: Connection | None = None,
+        log: TransparencyLog | None = None,
+    ) -> int | None:
         from docket import statements
 
         stmt = statements.registration(version, resolved.identity.statement())
-        return self.append_to_log(stmt)
+        return self.append_to_log(stmt, conn=conn, log=log)
 
-    def append_to_log(self, statement: dict[str, Any]) -> int | None:
-        """Append one statement to the audit log when the workspace has one."""
-        if not self.log_key_path.is_file():
-            return None
-        log = self.audit_log()
+    def append_to_log(
+        self,
+        statement: dict[str, Any],
+        *,
+        conn: Connection | None = None,
+        log: TransparencyLog | None = None,
+    ) -> int | None:
+        """Append one statement to the audit log when the workspace has one.
+
+        With ``conn`` the append joins the caller's open transaction (see
+        :meth:`TransparencyLog.append_statements_in`) and commits with it. ``log`` is the
+        already opened audit log, if the caller has it.
+        """
+        if log is None:
+            if not self.log_key_path.is_file():
+                return None
+            log = self.audit_log()
+        if conn is not None:
+            return log.append_statements_in(conn, [statement])[0]
         return log.append_statements([statement])[0]
 
     def record_evaluation(self, evaluation: Any) -> int | None:

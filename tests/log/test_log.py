@@ -341,3 +341,78 @@ def test_alembic_migration_creates_log_schema(db_url: str, signer: Ed25519Signer
             conn.execute(text("DELETE FROM docket_log_entry"))
     finally:
         eng.dispose()
+
+
+def test_append_statements_in_a_callers_transaction(
+    log: TransparencyLog, engine: Engine, signer: Ed25519Signer
+) -> None:
+    log.append_statements([stmt(0)])
+    # rolled back with the caller's transaction: nothing stays
+    conn = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+    with conn:
+        tx = conn.begin()
+        assert log.append_statements_in(conn, [stmt(1), stmt(2)]) == [1, 2]
+        tx.rollback()
+    assert log.size() == 1 and len(log.checkpoints()) == 1
+    # committed with the caller's own write
+    conn = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+    with conn, conn.begin():
+        assert log.append_statements_in(conn, [stmt(3)]) == [1]
+        assert log.append_statements_in(conn, []) == []
+    assert log.size() == 2 and len(log.checkpoints()) == 2
+    assert log.entry(1).statement == stmt(3)
+    assert log.verify(signer.vkey, deep=True).ok
+    # a fresh log object (no cached frontier) appends on top of it
+    other = TransparencyLog(engine, signer, ORIGIN)
+    assert other.append_statements([stmt(4)]) == [2]
+    assert log.append_statements([stmt(5)]) == [3]
+    assert log.verify(signer.vkey, deep=True).ok
+    with engine.connect() as conn2, pytest.raises(InputError, match="transaction"):
+        log.append_statements_in(conn2, [stmt(6)])
+
+
+def test_deep_verify_in_parallel_finds_the_first_bad_entry(
+    log: TransparencyLog, engine: Engine, signer: Ed25519Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logtest_support import attack
+
+    from docket.log import verify as verify_mod
+
+    monkeypatch.setattr(verify_mod, "_DEEP_PARALLEL_MIN", 10)
+    monkeypatch.setattr(verify_mod, "_DEEP_CHUNK", 7)
+    log.append_statements([stmt(i) for i in range(60)])
+    report = log.verify(signer.vkey, deep=True, workers=2)
+    assert report.ok and report.signatures_checked == 60
+
+    def envelope(i: int) -> bytes:
+        with engine.connect() as conn:
+            q = text("SELECT envelope FROM docket_log_entry WHERE idx = :i")
+            return bytes(conn.execute(q, {"i": i}).scalar_one())
+
+    def deep() -> tuple[int | None, str]:
+        st = verify_mod._State()
+        try:
+            verify_mod._verify_deep(verify_mod.DbSource(engine), [signer.verifier], None, 2, st)
+        except verify_mod._Bad as bad:
+            return bad.index, bad.reason
+        assert st.signatures == 60
+        return None, ""
+
+    # still valid, but URL-safe unpadded base64: the fast path defers to the reference path
+    env = envelope(20)
+    sig = json.loads(env)["signatures"][0]["sig"]
+    odd = sig.replace("+", "-").replace("/", "_").rstrip("=")
+    attack(
+        engine,
+        "UPDATE docket_log_entry SET envelope = :e WHERE idx = 20",
+        {"e": env.replace(sig.encode(), odd.encode())},
+    )
+    assert deep() == (None, "")
+    # a bad signature at 40 and a hidden subject at 50: the first one is named
+    env = envelope(40)
+    sig = json.loads(env)["signatures"][0]["sig"]
+    bad = env.replace(sig.encode(), sig[:-8].encode() + b"AAAAAAA=")
+    attack(engine, "UPDATE docket_log_entry SET subject_name = 'x' WHERE idx = 50")
+    attack(engine, "UPDATE docket_log_entry SET envelope = :e WHERE idx = 40", {"e": bad})
+    index, reason = deep()
+    assert index == 40 and "bad DSSE signature" in reason

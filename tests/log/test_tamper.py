@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from logtest_support import attack, stmt
 from sqlalchemy import Engine, text
@@ -12,12 +14,36 @@ from docket.signing import Ed25519Signer
 SINGLE = 10  # entries 0..9 each in their own batch, then one batch of 6 (10..15)
 
 
+@pytest.fixture(params=["sequential", "parallel"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Structural verification in this process, or with worker processes over ranges."""
+    if request.param == "parallel":
+        # tiny ranges so a 16-entry log takes the multi-process structural path
+        from docket.log import verify as verify_mod
+
+        assert verify_mod._fork_ok()
+        monkeypatch.setattr(verify_mod, "_CHUNK_LEVEL", 2)
+        monkeypatch.setattr(verify_mod, "_CHUNK", 4)
+        monkeypatch.setattr(verify_mod, "_STRUCT_PARALLEL_MIN", 8)
+        real = verify_mod._stream_parallel
+
+        def counted(*args: Any, **kwargs: Any) -> None:
+            PARALLEL_CALLS.append(1)
+            real(*args, **kwargs)
+
+        monkeypatch.setattr(verify_mod, "_stream_parallel", counted)
+    return str(request.param)
+
+
 @pytest.fixture
-def filled(log: TransparencyLog) -> TransparencyLog:
+def filled(log: TransparencyLog, mode: str) -> TransparencyLog:
     for i in range(SINGLE):
         log.append_statements([stmt(i)])
     log.append_statements([stmt(i) for i in range(SINGLE, SINGLE + 6)])
     return log
+
+
+PARALLEL_CALLS: list[int] = []
 
 
 def _envelope(engine: Engine, idx: int) -> bytes:
@@ -34,6 +60,15 @@ def _check(log: TransparencyLog, vkey: str, index: int | None, words: str, **kw:
     assert not report.ok, "tampering went undetected"
     assert report.first_bad_index == index, report.reason
     assert words in (report.reason or ""), report.reason
+
+
+def test_untampered_log_verifies(filled: TransparencyLog, signer: Ed25519Signer, mode: str) -> None:
+    PARALLEL_CALLS.clear()
+    report = filled.verify(signer.vkey)
+    assert report.ok and report.entries_checked == SINGLE + 6, report.reason
+    assert filled.verify(signer.vkey, trusted_checkpoint=filled.checkpoint(8)).ok
+    assert filled.verify(signer.vkey, deep=True).ok
+    assert bool(PARALLEL_CALLS) == (mode == "parallel")
 
 
 @pytest.mark.parametrize("offset", [0, 17, 60, -3])

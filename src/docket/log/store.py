@@ -36,13 +36,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
-    bindparam,
     func,
     insert,
-    or_,
     select,
-    text,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -244,6 +240,25 @@ def _prepare(envelope: bytes) -> StatementInfo:
     return statement_info(Envelope.from_bytes(envelope))
 
 
+def _columns(info: StatementInfo) -> tuple[str, str, str]:
+    return info.predicate_type, info.subject_name, info.subject_digest
+
+
+def _plain_columns(stmt: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(predicate type, subject name, subject digest) of a checked statement, if all plain str.
+
+    Same values as :func:`statement_info` on the signed payload; ``None`` for anything
+    unusual (non-str name, no sha256 digest), which then goes through the envelope.
+    """
+    ptype = stmt.get("predicateType")
+    first = stmt["subject"][0]
+    name = first.get("name")
+    digest = first["digest"].get("sha256")
+    if type(ptype) is str and type(name) is str and name and type(digest) is str:
+        return ptype, name, digest
+    return None
+
+
 def _default_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -266,6 +281,8 @@ class TransparencyLog:
         self._signer = signer
         self._origin = origin
         self._clock = clock
+        self._cached_frontier: tuple[int, bytes, list[bytes]] | None = None
+        self._checked_head: tuple[str, str, str] | None = None
 
     @classmethod
     def reader(cls, engine: Engine, vkey: str | VerifierKey, origin: str) -> TransparencyLog:
@@ -295,14 +312,54 @@ class TransparencyLog:
         self, statements: Sequence[dict[str, Any]], signers: Sequence[Signer] | None = None
     ) -> list[int]:
         """DSSE-sign each statement (default: with the log key) and append them as one batch."""
-        use = list(signers) if signers else [self._signer]
-        return self.append_envelopes([sign_statement(s, use) for s in statements])
+        envs, cols = self._sign_all(statements, signers)
+        return self._append(envs, cols, [self._signer])
+
+    def append_statements_in(
+        self,
+        conn: Connection,
+        statements: Sequence[dict[str, Any]],
+        signers: Sequence[Signer] | None = None,
+    ) -> list[int]:
+        """Append inside the caller's transaction on ``conn``; nothing is committed here.
+
+        The caller's other writes, these entries and their checkpoint then commit together
+        or not at all. ``conn`` must be in a transaction: on SQLite begun with
+        ``BEGIN IMMEDIATE`` (``execution_options(sqlite_begin="IMMEDIATE")``) so the writer
+        lock is held from the start; on PostgreSQL this takes the log's advisory
+        transaction lock. Keep the transaction short: appends by others wait for it.
+        """
+        envs, cols = self._sign_all(statements, signers)
+        if not envs:
+            return []
+        if not conn.in_transaction():
+            raise InputError("append_statements_in needs a connection inside a transaction")
+        try:
+            return self._append_on(conn, envs, cols, [self._signer], self._signer)
+        except IntegrityError as exc:
+            raise InfrastructureError(f"log append conflict: {_first_line(exc)}") from exc
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"log append failed: {_first_line(exc)}") from exc
 
     def append_envelopes(self, envelopes: Sequence[bytes]) -> list[int]:
         """Append pre-signed envelopes (bytes stored verbatim) in one transaction."""
         envs = [bytes(e) for e in envelopes]
-        infos = [_prepare(e) for e in envs]
-        return self._append(envs, infos, [self._signer])
+        cols = [_columns(_prepare(e)) for e in envs]
+        return self._append(envs, cols, [self._signer])
+
+    def _sign_all(
+        self, statements: Sequence[dict[str, Any]], signers: Sequence[Signer] | None
+    ) -> tuple[list[bytes], list[tuple[str, str, str]]]:
+        use = list(signers) if signers else [self._signer]
+        envs: list[bytes] = []
+        cols: list[tuple[str, str, str]] = []
+        for stmt in statements:
+            env = sign_statement(stmt, use)
+            envs.append(env)
+            # the index columns straight from the statement when they are plain strings
+            # (what the envelope's payload parses back to); otherwise parse the envelope
+            cols.append(_plain_columns(stmt) or _columns(_prepare(env)))
+        return envs, cols
 
     def rotate_key(self, new_signer: Signer, *, reason: str = "", actor: str = "") -> int:
         """Append a key-change entry (signed by the old and the new key) and switch keys.
@@ -328,74 +385,111 @@ class TransparencyLog:
             },
         )
         env = sign_statement(stmt, [old, new_signer])
-        (index,) = self._append([env], [_prepare(env)], [new_signer, old], expect_signer=old)
+        (index,) = self._append(
+            [env], [_columns(_prepare(env))], [new_signer, old], expect_signer=old
+        )
         self._signer = new_signer
         return index
 
     def _append(
         self,
         envs: list[bytes],
-        infos: list[StatementInfo],
+        cols: list[tuple[str, str, str]],
         signers: list[Signer],
         *,
         expect_signer: Signer | None = None,
     ) -> list[int]:
         if not envs:
             return []
-        now = _ts(self._clock())
-        expect = expect_signer or signers[0]
         try:
             conn_cm = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
             with conn_cm as conn, conn.begin():
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-                size, _root, note = _head(conn)
-                if note is not None:
-                    self._check_head(note, expect)
-                frontier = _fetch_nodes(conn, merkle.perfect_nodes(0, size))
-                lhs = merkle.leaf_hashes(envs)
-                created, new_frontier = merkle.append_leaves(
-                    size, [frontier[n] for n in merkle.perfect_nodes(0, size)], lhs
-                )
-                new_size = size + len(envs)
-                root = merkle.fold(new_frontier)
-                conn.execute(
-                    insert(entries_t),
-                    [
-                        {
-                            "idx": size + i,
-                            "leaf_hash": lh,
-                            "envelope": env,
-                            "predicate_type": info.predicate_type,
-                            "subject_name": info.subject_name,
-                            "subject_digest": info.subject_digest,
-                            "logged_at": now,
-                        }
-                        for i, (env, lh, info) in enumerate(zip(envs, lhs, infos, strict=True))
-                    ],
-                )
-                if created:
-                    conn.execute(
-                        insert(nodes_t),
-                        [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in created],
-                    )
-                signed = sign_note(Checkpoint(self._origin, new_size, root).text(), signers)
-                conn.execute(
-                    insert(checkpoints_t),
-                    {
-                        "tree_size": new_size,
-                        "root_hash": root,
-                        "note": signed.render(),
-                        "created_at": now,
-                    },
-                )
+                out = self._append_on(conn, envs, cols, signers, expect_signer or signers[0])
         except IntegrityError as exc:
             raise InfrastructureError(f"log append conflict: {_first_line(exc)}") from exc
         except SQLAlchemyError as exc:
             raise InfrastructureError(f"log append failed: {_first_line(exc)}") from exc
+        return out
+
+    def _append_on(
+        self,
+        conn: Connection,
+        envs: list[bytes],
+        cols: list[tuple[str, str, str]],
+        signers: list[Signer],
+        expect: Signer,
+    ) -> list[int]:
+        """Lock, read and check the head, insert leaves, nodes and the signed checkpoint.
+
+        Runs on ``conn`` in its current transaction; commits nothing. Driver-level SQL with
+        ``executemany``: the per-row cost is the DBAPI's, not the SQL layer's.
+        """
+        sql = _sql(conn)
+        dbapi = conn.dialect.loaded_dbapi
+        # the transaction's own DBAPI cursor: no per-statement SQL-layer overhead
+        cur = conn.connection.cursor()
+        try:
+            if conn.dialect.name == "postgresql":
+                cur.execute(sql.lock, (_PG_LOCK_KEY,))
+            cur.execute(sql.head)
+            row = cur.fetchone()
+            if row is None:
+                size, old_root = 0, merkle.EMPTY_ROOT
+            else:
+                size, old_root = int(row[0]), bytes(row[1])
+                self._check_head(str(row[2]), expect)
+            frontier = self._frontier(cur, sql, size, old_root)
+            now = _ts(self._clock())
+            sha = hashlib.sha256
+            lhs = [sha(b"\x00" + e).digest() for e in envs]
+            created, new_frontier = merkle.append_leaves(size, frontier, lhs)
+            new_size = size + len(envs)
+            root = merkle.fold(new_frontier)
+            rows = [
+                (size + i, lh, env, c[0], c[1], c[2], now)
+                for i, (env, lh, c) in enumerate(zip(envs, lhs, cols, strict=True))
+            ]
+            if len(rows) == 1:
+                cur.execute(sql.insert_entry, rows[0])
+            else:
+                cur.executemany(sql.insert_entry, rows)
+            if len(created) == 1:
+                cur.execute(sql.insert_node, created[0])
+            elif created:
+                cur.executemany(sql.insert_node, created)
+            signed = sign_note(Checkpoint(self._origin, new_size, root).text(), signers)
+            rendered = signed.render()
+            cur.execute(sql.insert_checkpoint, (new_size, root, rendered, now))
+        except dbapi.IntegrityError as exc:
+            raise InfrastructureError(f"log append conflict: {_first_line(exc)}") from exc
+        except dbapi.Error as exc:
+            raise InfrastructureError(f"log append failed: {_first_line(exc)}") from exc
+        finally:
+            cur.close()
+        # (size, root) determines the frontier (the root commits to every leaf), so this
+        # cache stays correct even if the caller's transaction is rolled back; likewise the
+        # note we just wrote passes the head check for its first signer
+        self._cached_frontier = (new_size, root, new_frontier)
+        self._checked_head = (rendered, signers[0].name, signers[0].key_id)
         return list(range(size, new_size))
 
+    def _frontier(self, cur: Any, sql: _Sql, size: int, root: bytes) -> list[bytes]:
+        """Hashes of ``perfect_nodes(0, size)``: from the last append, or from the tables."""
+        cached = self._cached_frontier
+        if cached is not None and cached[0] == size and cached[1] == root:
+            return cached[2]
+        nodes = merkle.perfect_nodes(0, size)
+
+        def run(query: str, params: Any) -> list[Any]:
+            cur.execute(query, params)
+            return list(cur.fetchall())
+
+        found = _fetch_nodes_raw(run, sql, nodes)
+        return [found[n] for n in nodes]
+
     def _check_head(self, note_text: str, signer: Signer) -> None:
+        if self._checked_head == (note_text, signer.name, signer.key_id):
+            return
         note = SignedNote.parse(note_text)
         cp = Checkpoint.from_text(note.text)
         if cp.origin != self._origin:
@@ -406,6 +500,7 @@ class TransparencyLog:
                 f"the log is signed by key {first.name}+{first.key_id.hex()}, not by "
                 f"{signer.name}+{signer.key_id} (rotated? reload the log key)"
             )
+        self._checked_head = (note_text, signer.name, signer.key_id)
 
     # ----------------------------------------------------------------- reads
 
@@ -473,23 +568,43 @@ class TransparencyLog:
             return _all_checkpoints(conn)
 
     def prove(self, index: int, size: int | None = None) -> str:
-        """A C2SP tlog-proof for entry ``index`` against the latest (or the given) checkpoint."""
-        with self._read() as conn:
+        """A C2SP tlog-proof for entry ``index`` against the latest (or the given) checkpoint.
+
+        Two driver-level queries on a pooled connection: the checkpoint with its
+        cosignatures, then every proof node (leaf hashes and stored nodes) at once.
+        """
+        sql = _sql(self._engine)
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        raw = self._raw()
+        try:
+            cur = raw.cursor()
             if size is None:
-                size, _root, note = _head(conn)
-                if note is None:
-                    raise NotFoundError("the log is empty: no checkpoint yet")
+                cur.execute(sql.head_with_cosignatures)
             else:
-                note = conn.execute(
-                    select(checkpoints_t.c.note).where(checkpoints_t.c.tree_size == size)
-                ).scalar()
-                if note is None:
-                    raise NotFoundError(f"no checkpoint at tree size {size}")
+                cur.execute(sql.checkpoint_with_cosignatures, (size,))
+            rows = cur.fetchall()
+            if not rows:
+                raise NotFoundError(
+                    "the log is empty: no checkpoint yet"
+                    if size is None
+                    else f"no checkpoint at tree size {size}"
+                )
+            size = int(rows[0][0])
+            full = str(rows[0][2]) + "".join(str(r[3]) for r in rows if r[3] is not None)
             if not 0 <= index < size:
                 raise NotFoundError(f"no log entry {index} in a tree of size {size}")
             plan = merkle.inclusion_plan(index, size)
-            found = _fetch_nodes(conn, [n for element in plan for n in element])
-            full = _with_cosignatures(conn, size, note)
+
+            def run(query: str, params: Any) -> list[Any]:
+                cur.execute(query, params)
+                return list(cur.fetchall())
+
+            found = _fetch_nodes_raw(run, sql, [n for element in plan for n in element])
+            cur.close()
+        except dbapi_error as exc:
+            raise InfrastructureError(f"database error: {_first_line(exc)}") from exc
+        finally:
+            raw.close()
         return TlogProof(index, tuple(merkle.resolve(plan, found)), full).render()
 
     def consistency(self, old: int, new: int) -> list[bytes]:
@@ -607,6 +722,13 @@ class TransparencyLog:
 
     # ----------------------------------------------------------------- helpers
 
+    def _raw(self) -> Any:
+        """A pooled DBAPI connection (close() returns it to the pool, rolled back)."""
+        try:
+            return self._engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"database unreachable: {_first_line(exc)}") from exc
+
     def _read(self) -> Connection:
         try:
             return self._engine.connect()
@@ -651,67 +773,109 @@ def _head(conn: Connection) -> tuple[int, bytes, str | None]:
     return int(row.tree_size), bytes(row.root_hash), str(row.note)
 
 
+_COSIGNED = (
+    "SELECT c.tree_size, c.root_hash, c.note, s.line FROM ({}) c "
+    "LEFT JOIN docket_log_cosignature s ON s.tree_size = c.tree_size "
+    "ORDER BY s.created_at, s.key_name"
+)
+_HEAD = (
+    "SELECT tree_size, root_hash, note FROM docket_log_checkpoint ORDER BY tree_size DESC LIMIT 1"
+)
+_AT = "SELECT tree_size, root_hash, note FROM docket_log_checkpoint WHERE tree_size = ?"
+_LEAVES = "SELECT 0, idx, leaf_hash FROM docket_log_entry WHERE idx IN ({})"
+_INNER = "SELECT level, idx, hash FROM docket_log_node WHERE {}"
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """Driver-level SQL for the hot paths, in the driver's placeholder style.
+
+    Only placeholders are ever substituted into these strings; values are always bound.
+    """
+
+    ph: str
+    lock: str = "SELECT pg_advisory_xact_lock(?)"
+    head: str = _HEAD
+    head_with_cosignatures: str = _COSIGNED.format(_HEAD)
+    checkpoint_with_cosignatures: str = _COSIGNED.format(_AT)
+    insert_entry: str = (
+        "INSERT INTO docket_log_entry (idx, leaf_hash, envelope, predicate_type, "
+        "subject_name, subject_digest, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    insert_node: str = "INSERT INTO docket_log_node (level, idx, hash) VALUES (?, ?, ?)"
+    insert_checkpoint: str = (
+        "INSERT INTO docket_log_checkpoint (tree_size, root_hash, note, created_at) "
+        "VALUES (?, ?, ?, ?)"
+    )
+
+    def styled(self) -> _Sql:
+        """The same statements with the driver's placeholder instead of ``?``."""
+        if self.ph == "?":
+            return self
+        fields = {k: v.replace("?", self.ph) for k, v in vars(self).items() if k != "ph"}
+        return _Sql(ph=self.ph, **fields)
+
+    def nodes(self, leaves: int, inner: int) -> str:
+        """One query for ``leaves`` leaf hashes and ``inner`` stored nodes (slot counts)."""
+        parts = []
+        if leaves:
+            parts.append(_LEAVES.format(", ".join([self.ph] * leaves)))
+        if inner:
+            parts.append(_INNER.format(" OR ".join(["(level = ? AND idx = ?)"] * inner)))
+        return " UNION ALL ".join(parts).replace("?", self.ph)
+
+
+def _make_sql(ph: str) -> _Sql:
+    return _Sql(ph=ph).styled()
+
+
+_SQL_QMARK = _make_sql("?")
+_SQL_FORMAT = _make_sql("%s")
+
+
+def _sql(conn: Connection | Any) -> _Sql:
+    """The SQL set for a SQLAlchemy connection (or engine)."""
+    return _SQL_QMARK if conn.dialect.paramstyle in ("qmark", "numeric") else _SQL_FORMAT
+
+
+_SLOTS = (4, 8, 16, 32, 64)
+
+
+def _slots(n: int) -> int:
+    return 0 if n == 0 else next(k for k in _SLOTS if k >= n)
+
+
 def _fetch_nodes(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
     """Look up perfect nodes: level 0 from the entries' leaf hashes, others from the nodes.
 
-    Uses prebuilt statements with a fixed number of bound slots (padded with -1), so they
-    compile once and each slot is a primary-key lookup on SQLite and PostgreSQL alike.
+    One statement per up to 64 leaves and 64 inner nodes, with the slot counts rounded up
+    (padded with -1) so few distinct statements exist and the drivers' statement caches hit.
+    Each slot is a primary-key lookup on SQLite and PostgreSQL alike.
     """
+    return _fetch_nodes_raw(conn.exec_driver_sql, _sql(conn), nodes)
+
+
+def _fetch_nodes_raw(
+    execute: Callable[[str, Any], Any], sql: _Sql, nodes: Sequence[merkle.Node]
+) -> dict[merkle.Node, bytes]:
     out: dict[merkle.Node, bytes] = {}
     leaves = sorted({i for lv, i in nodes if lv == 0})
     inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
-    for pos in range(0, len(leaves), _SLOTS[-1]):
-        part = leaves[pos : pos + _SLOTS[-1]]
-        stmt, k = _leaf_stmt(len(part))
-        params = {f"i{j}": (part[j] if j < len(part) else -1) for j in range(k)}
-        for idx, h in conn.execute(stmt, params):
-            out[(0, int(idx))] = bytes(h)
-    for pos in range(0, len(inner), _SLOTS[-1]):
-        part2 = inner[pos : pos + _SLOTS[-1]]
-        stmt, k = _node_stmt(len(part2))
-        params = {}
-        for j in range(k):
-            lv, ix = part2[j] if j < len(part2) else (-1, -1)
-            params[f"l{j}"] = lv
-            params[f"i{j}"] = ix
-        for lv, ix, h in conn.execute(stmt, params):
+    top = _SLOTS[-1]
+    for pos in range(0, max(len(leaves), len(inner)), top):
+        part = leaves[pos : pos + top]
+        part2 = inner[pos : pos + top]
+        kl, ki = _slots(len(part)), _slots(len(part2))
+        params: list[int] = part + [-1] * (kl - len(part))
+        for lv, ix in part2:
+            params += (lv, ix)
+        params += [-1, -1] * (ki - len(part2))
+        for lv, ix, h in execute(sql.nodes(kl, ki), tuple(params)):
             out[(int(lv), int(ix))] = bytes(h)
     missing = [n for n in nodes if n not in out]
     if missing:
         raise VerificationError(f"the log's stored tree is missing node {missing[0]}")
     return out
-
-
-_SLOTS = (4, 16, 64)
-_LEAF_STMTS: dict[int, Any] = {}
-_NODE_STMTS: dict[int, Any] = {}
-
-
-def _slots(n: int) -> int:
-    return next(k for k in _SLOTS if k >= n)
-
-
-def _leaf_stmt(n: int) -> tuple[Any, int]:
-    k = _slots(n)
-    if k not in _LEAF_STMTS:
-        _LEAF_STMTS[k] = select(entries_t.c.idx, entries_t.c.leaf_hash).where(
-            entries_t.c.idx.in_([bindparam(f"i{j}") for j in range(k)])
-        )
-    return _LEAF_STMTS[k], k
-
-
-def _node_stmt(n: int) -> tuple[Any, int]:
-    k = _slots(n)
-    if k not in _NODE_STMTS:
-        _NODE_STMTS[k] = select(nodes_t.c.level, nodes_t.c.idx, nodes_t.c.hash).where(
-            or_(
-                *(
-                    and_(nodes_t.c.level == bindparam(f"l{j}"), nodes_t.c.idx == bindparam(f"i{j}"))
-                    for j in range(k)
-                )
-            )
-        )
-    return _NODE_STMTS[k], k
 
 
 def _cosignature_lines(conn: Connection, size: int | None = None) -> dict[int, list[str]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
@@ -139,6 +139,55 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def _insert_version(s: Session, version: ModelVersion) -> None:
+    """Add a version's model (created or updated), version and evidence rows; flush."""
+    m = version.model
+    row = s.get(ModelRow, m.name)
+    if row is None:
+        s.add(
+            ModelRow(
+                name=m.name,
+                owner=m.owner,
+                risk_tier=_tier(m.risk_tier),
+                description=m.description,
+                tags=list(m.tags),
+                created_at=version.registered_at,
+            )
+        )
+    else:
+        row.owner, row.risk_tier = m.owner, m.risk_tier
+        row.description, row.tags = m.description, list(m.tags)
+    vrow = VersionRow(
+        model_name=m.name,
+        version=version.version,
+        stage=version.stage,
+        author=version.author,
+        created_at=version.created_at,
+        registered_at=version.registered_at,
+        identity_sha256=version.identity.sha256,
+        identity=version.identity.model_dump(mode="json"),
+        lineage=version.lineage.model_dump(mode="json"),
+        metrics=dict(version.metrics),
+        documentation=dict(version.documentation),
+        manifest_sha256=version.manifest_sha256,
+    )
+    s.add(vrow)
+    s.flush()
+    assert vrow.id is not None
+    rows = [_evidence_row(vrow.id, e) for e in version.evidence]
+    if rows:
+        s.execute(insert(EvidenceRow), rows)
+
+
+def _infrastructure(exc: SQLAlchemyError) -> InfrastructureError:
+    text = str(exc)
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return InfrastructureError(
+            "the database has no Docket schema: run `docket db upgrade` (or `docket init`)"
+        )
+    return InfrastructureError(f"database error: {_first_line(exc)}")
+
+
 class SqlRegistry:
     """The registry on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
@@ -158,55 +207,29 @@ class SqlRegistry:
         except IntegrityError:
             raise
         except SQLAlchemyError as exc:
-            text = str(exc)
-            if "no such table" in text or ("relation" in text and "does not exist" in text):
-                raise InfrastructureError(
-                    "the database has no Docket schema: run `docket db upgrade` (or `docket init`)"
-                ) from exc
-            raise InfrastructureError(f"database error: {_first_line(exc)}") from exc
+            raise _infrastructure(exc) from exc
 
     # -- versions ---------------------------------------------------------------------------
     def add_version(self, version: ModelVersion) -> None:
-        m = version.model
         try:
             with self._session(write=True) as s:
-                row = s.get(ModelRow, m.name)
-                if row is None:
-                    s.add(
-                        ModelRow(
-                            name=m.name,
-                            owner=m.owner,
-                            risk_tier=_tier(m.risk_tier),
-                            description=m.description,
-                            tags=list(m.tags),
-                            created_at=version.registered_at,
-                        )
-                    )
-                else:
-                    row.owner, row.risk_tier = m.owner, m.risk_tier
-                    row.description, row.tags = m.description, list(m.tags)
-                vrow = VersionRow(
-                    model_name=m.name,
-                    version=version.version,
-                    stage=version.stage,
-                    author=version.author,
-                    created_at=version.created_at,
-                    registered_at=version.registered_at,
-                    identity_sha256=version.identity.sha256,
-                    identity=version.identity.model_dump(mode="json"),
-                    lineage=version.lineage.model_dump(mode="json"),
-                    metrics=dict(version.metrics),
-                    documentation=dict(version.documentation),
-                    manifest_sha256=version.manifest_sha256,
-                )
-                s.add(vrow)
-                s.flush()
-                assert vrow.id is not None
-                rows = [_evidence_row(vrow.id, e) for e in version.evidence]
-                if rows:
-                    s.execute(insert(EvidenceRow), rows)
+                _insert_version(s, version)
         except IntegrityError as exc:
             raise ConflictError(f"{version.ref} is already registered") from exc
+
+    def add_version_in(self, conn: Connection, version: ModelVersion) -> None:
+        """:meth:`add_version` on ``conn``, inside the caller's transaction; commits nothing.
+
+        So that other writes (the version's audit-log entry) commit with it or not at all.
+        On SQLite, begin ``conn`` with ``BEGIN IMMEDIATE`` (``sqlite_begin="IMMEDIATE"``).
+        """
+        try:
+            with Session(bind=conn) as s:
+                _insert_version(s, version)
+        except IntegrityError as exc:
+            raise ConflictError(f"{version.ref} is already registered") from exc
+        except SQLAlchemyError as exc:
+            raise _infrastructure(exc) from exc
 
     def add_evidence(self, model: str, version: str, evidence: Sequence[Evidence]) -> None:
         """Attach evidence produced after registration (append-only: rows are never changed)."""
