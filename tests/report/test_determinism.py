@@ -1,0 +1,46 @@
+"""Same records, same bytes: no wall clock, everything sorted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from docket.report import (
+    build_card_context,
+    build_portfolio_context,
+    build_report_context,
+    render_card,
+    render_document,
+    render_report,
+)
+from docket.workspace import Workspace
+
+
+@pytest.mark.parametrize("document", ["card", "report"])
+def test_rendering_twice_gives_identical_html(demo_home: Path, document: str) -> None:
+    outputs = []
+    for _ in range(2):
+        with Workspace.open(demo_home) as ws:  # a fresh connection each time
+            build = build_card_context if document == "card" else build_report_context
+            outputs.append(render_document(document, build(ws, "credit-risk", "1.1.0"), "html"))
+    assert outputs[0] == outputs[1]
+    assert b"credit-risk@1.1.0" in outputs[0]
+
+
+def test_written_files_are_identical(demo_ws: Workspace, tmp_path: Path) -> None:
+    a = render_card(demo_ws, "credit-risk", "1.0.0", "md", tmp_path / "a.md")
+    b = render_card(demo_ws, "credit-risk", "1.0.0", "md", tmp_path / "b.md")
+    assert a.read_bytes() == b.read_bytes()
+    c = render_report(demo_ws, "credit-risk", "1.0.0", "html", tmp_path / "c.html")
+    d = render_report(demo_ws, "credit-risk", "1.0.0", "html", tmp_path / "d.html")
+    assert c.read_bytes() == d.read_bytes()
+
+
+def test_dates_come_from_records(demo_ws: Workspace) -> None:
+    ctx = build_report_context(demo_ws, "credit-risk", "1.1.0")
+    log = demo_ws.audit_log()
+    head = log.entry(log.size() - 1).logged_at
+    assert ctx["date"] == head.strftime("%Y-%m-%dT%H:%M:%SZ")
+    portfolio = build_portfolio_context(demo_ws)
+    assert portfolio["period"]["as_of"] == ctx["date"]
