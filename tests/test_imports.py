@@ -22,6 +22,14 @@ CORE_MODULES = [
     "docket.metrics",
     "docket.metrics.fairness",
     "docket.policy",
+    "docket.approvals",
+    "docket.promote",
+    "docket.attest",
+    "docket.report",
+    "docket.report.context",
+    "docket.report.html",
+    "docket.report.card",
+    "docket.integrations.mlflow",
 ]
 FORBIDDEN = ("click", "rich", "weasyprint")
 

@@ -176,19 +176,24 @@ def step_verify_log(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 
 def step_reports(state: DemoState, rows: int, seed: int, say: Say) -> None:
-    """Model card and compliance report for the production version (HTML, PDF when available)."""
-    try:
-        from docket.report import render_card, render_report
-    except ImportError:  # reports not built into this version
-        return
+    """Model card, compliance report and portfolio (HTML; PDF too when docket[pdf] is installed)."""
+    import importlib.util
+
+    from docket.report import render_card, render_portfolio, render_report
+
     out = state.directory / "reports"
-    for fmt in ("md", "html"):
+    pdf = importlib.util.find_spec("weasyprint") is not None
+    for fmt in ("md", "html", *(("pdf",) if pdf else ())):
         path = render_card(
             state.ws, "credit-risk", "1.1.0", fmt, out / f"credit-risk-1.1.0-card.{fmt}"
         )
         state.outputs[f"card-{fmt}"] = path
-    path = render_report(
-        state.ws, "credit-risk", "1.1.0", "html", out / "credit-risk-1.1.0-report.html"
-    )
-    state.outputs["report-html"] = path
-    say(f"-- model card and compliance report written under {out}")
+    for fmt in ("html", *(("pdf",) if pdf else ())):
+        path = render_report(
+            state.ws, "credit-risk", "1.1.0", fmt, out / f"credit-risk-1.1.0-report.{fmt}"
+        )
+        state.outputs[f"report-{fmt}"] = path
+    state.outputs["portfolio-html"] = render_portfolio(state.ws, "html", out / "portfolio.html")
+    if not pdf:
+        say("-- (PDF skipped: install docket[pdf] for WeasyPrint)")
+    say(f"-- model card, compliance report and portfolio written under {out}")
