@@ -18,6 +18,12 @@ _TEMPLATES = click.option(
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Directory of Jinja2 templates overriding the shipped ones (same file names).",
 )
+_OUT = click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (default: stdout; required for pdf).",
+)
 
 
 def _ref(ref: str) -> tuple[str, str | None]:
@@ -54,12 +60,7 @@ def register(cli: click.Group) -> None:
         show_default=True,
         help="md carries Hugging Face front matter; pdf needs docket[pdf].",
     )
-    @click.option(
-        "--out",
-        "-o",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Output file (default: stdout).",
-    )
+    @_OUT
     @_TEMPLATES
     @pass_ctx
     def card_cmd(obj: Ctx, ref: str, fmt: str, out: Path | None, templates: Path | None) -> None:
@@ -83,12 +84,7 @@ def register(cli: click.Group) -> None:
         show_default=True,
         help="pdf needs docket[pdf].",
     )
-    @click.option(
-        "--out",
-        "-o",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Output file (default: stdout; required for pdf).",
-    )
+    @_OUT
     @click.option(
         "--stage", help="Report the latest evaluation for this target stage (default: the latest)."
     )
