@@ -61,6 +61,8 @@ from docket.signing import (
 from docket.store._approval_tables import ApprovalStore, SignedRow, ts
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from docket.workspace import Workspace
 
 __all__ = [
@@ -391,18 +393,24 @@ def apply_roster(
         found = old.signer_of(env)
         if found is None or not found[0].roles & ROSTER_ADMIN_ROLES:
             raise ApprovalRefused(f"key {signer.key_id} is not a roster-admin key in the roster")
-        index = _append_envelope(ws, env)
+        envelope: Envelope | None = env
     else:
         envelope = _sign_statement(stmt, signer) if signer is not None else None
-        index = _append_envelope(ws, envelope) if envelope is not None else _append(ws, stmt)
-    store.add_roster(
-        applied_at=now,
-        digest=roster.digest,
-        document=roster.to_dict(),
-        diff=diff,
-        actor=actor,
-        log_index=index,
-    )
+    with ws.write_transaction("roster change") as conn:
+        index = (
+            _append_envelope(ws, envelope, conn)
+            if envelope is not None
+            else _append(ws, stmt, conn)
+        )
+        store.add_roster(
+            applied_at=now,
+            digest=roster.digest,
+            document=roster.to_dict(),
+            diff=diff,
+            actor=actor,
+            log_index=index,
+            conn=conn,
+        )
     return RosterChange(roster.digest, prev, diff, now, actor, index, True)
 
 
@@ -416,14 +424,21 @@ def _require_log(ws: Workspace) -> None:
         )
 
 
-def _append(ws: Workspace, stmt: dict[str, Any]) -> int:
+def _append(ws: Workspace, stmt: dict[str, Any], conn: Connection | None = None) -> int:
+    """Log ``stmt``; with ``conn``, inside that transaction (with the rows that index it)."""
     _require_log(ws)
-    return ws.audit_log().append_statements([stmt])[0]
+    log = ws.audit_log()
+    if conn is not None:
+        return log.append_statements_in(conn, [stmt])[0]
+    return log.append_statements([stmt])[0]
 
 
-def _append_envelope(ws: Workspace, env: Envelope) -> int:
+def _append_envelope(ws: Workspace, env: Envelope, conn: Connection | None = None) -> int:
     _require_log(ws)
-    return ws.audit_log().append_envelopes([env.to_bytes()])[0]
+    log = ws.audit_log()
+    if conn is not None:
+        return log.append_envelopes_in(conn, [env.to_bytes()])[0]
+    return log.append_envelopes([env.to_bytes()])[0]
 
 
 def _sign_statement(stmt: Mapping[str, Any], signer: Signer) -> Envelope:
@@ -723,22 +738,24 @@ def record_approval(
     store = approvals_store(ws)
     if store.by_digest(digest) is not None:
         raise ConflictError(f"this approval ({digest[:12]}…) is already recorded")
-    index = _append_envelope(ws, envelope)
-    store.add_signed(
-        kind="approval",
-        digest=digest,
-        model=model,
-        version=version,
-        stage=stage,
-        rule="",
-        approver=checked.member.id,
-        key_id=checked.key.key_id,
-        signed_at=checked.signed_at,
-        recorded_at=now,
-        expires_at=checked.expires_at,
-        envelope=raw,
-        log_index=index,
-    )
+    with ws.write_transaction("recording the approval") as conn:
+        index = _append_envelope(ws, envelope, conn)
+        store.add_signed(
+            kind="approval",
+            digest=digest,
+            model=model,
+            version=version,
+            stage=stage,
+            rule="",
+            approver=checked.member.id,
+            key_id=checked.key.key_id,
+            signed_at=checked.signed_at,
+            recorded_at=now,
+            expires_at=checked.expires_at,
+            envelope=raw,
+            log_index=index,
+            conn=conn,
+        )
     return ApprovalRecord(
         kind="approval",
         digest=digest,
@@ -878,23 +895,25 @@ def record_waiver(
     store = approvals_store(ws)
     if store.by_digest(digest) is not None:
         raise ConflictError(f"this waiver ({digest[:12]}…) is already recorded")
-    index = _append_envelope(ws, envelope)
     stages = pred.get("stages")
-    store.add_signed(
-        kind="waiver",
-        digest=digest,
-        model=model,
-        version=version,
-        stage=",".join(stages) if stages else "",
-        rule=str(pred["rule"]),
-        approver=checked.member.id,
-        key_id=checked.key.key_id,
-        signed_at=checked.signed_at,
-        recorded_at=now,
-        expires_at=checked.expires_at,
-        envelope=raw,
-        log_index=index,
-    )
+    with ws.write_transaction("recording the waiver") as conn:
+        index = _append_envelope(ws, envelope, conn)
+        store.add_signed(
+            kind="waiver",
+            digest=digest,
+            model=model,
+            version=version,
+            stage=",".join(stages) if stages else "",
+            rule=str(pred["rule"]),
+            approver=checked.member.id,
+            key_id=checked.key.key_id,
+            signed_at=checked.signed_at,
+            recorded_at=now,
+            expires_at=checked.expires_at,
+            envelope=raw,
+            log_index=index,
+            conn=conn,
+        )
     return ApprovalRecord(
         kind="waiver",
         digest=digest,
@@ -1007,15 +1026,17 @@ def revoke(
         },
     }
     env = _sign_statement(stmt, signer)
-    index = _append_envelope(ws, env)
-    store.add_revocation(
-        approval_digest=row.digest,
-        revoker=member.id,
-        reason=reason,
-        revoked_at=now,
-        envelope=env.to_bytes(),
-        log_index=index,
-    )
+    with ws.write_transaction("recording the revocation") as conn:
+        index = _append_envelope(ws, env, conn)
+        store.add_revocation(
+            approval_digest=row.digest,
+            revoker=member.id,
+            reason=reason,
+            revoked_at=now,
+            envelope=env.to_bytes(),
+            log_index=index,
+            conn=conn,
+        )
     return index
 
 

@@ -330,9 +330,9 @@ def record_decision(
 ) -> PromotionDecision:
     """Step 7: log the VSA and the transition(s) (or the denial), then move the stages.
 
-    The log batch holds the demotion and the promotion together; ``apply_transitions``
-    applies both in one transaction and refuses if a stage changed underneath
-    (``ConflictError``), in which case an ``aborted`` entry is logged and the caller retries.
+    The log batch (the demotion and the promotion) and the stage changes are written in one
+    transaction. If a stage changed underneath (``ConflictError``) nothing is written, an
+    ``aborted`` entry records the attempt and the caller retries.
     """
     log = ws.audit_log()
     eval_index = None
@@ -397,11 +397,15 @@ def record_decision(
             details=details,
         )
     )
-    indexes = log.append_statements(stmts)
-    records = [replace(r, log_index=i) for r, i in zip(records, indexes, strict=True)]
+    registry = ws.registry()
     try:
-        ws.registry().apply_transitions(records)
+        # the log entries and the stage changes commit together or not at all
+        with ws.write_transaction("promotion") as conn:
+            indexes = log.append_statements_in(conn, stmts)
+            records = [replace(r, log_index=i) for r, i in zip(records, indexes, strict=True)]
+            registry.apply_transitions_in(conn, records)
     except ConflictError as exc:
+        # nothing was written; the attempt is still on the record
         abort = statements.transition(
             version,
             from_stage=version.stage,
@@ -409,8 +413,8 @@ def record_decision(
             actor=decision.actor,
             at=decision.at,
             kind="aborted",
-            reason=f"not applied: {exc.message}; entries {indexes} are void",
-            details={"voids": indexes},
+            reason=f"not applied: {exc.message}",
+            details={},
         )
         log.append_statements([abort])
         raise

@@ -14,6 +14,8 @@ Layout of ``.docket/`` (or ``$DOCKET_HOME``)::
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -142,6 +144,26 @@ class Workspace:
 
         return SqlRegistry(self.engine())
 
+    @contextmanager
+    def write_transaction(self, what: str = "write") -> Iterator[Connection]:
+        """One database transaction for writes that must land together or not at all.
+
+        Log appends (``append_statements_in``/``append_envelopes_in``) and the index rows
+        that point at them (versions, transitions, approvals) go through it, so a crash or a
+        refused write never leaves one without the other. On SQLite it begins with
+        ``BEGIN IMMEDIATE`` (the writer lock from the start). Keep it short: other writers
+        wait for it.
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            conn = self.engine().connect().execution_options(sqlite_begin="IMMEDIATE")
+            with conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InfrastructureError(f"{what} failed: {first}") from exc
+
     def audit_log(self) -> TransparencyLog:
         from docket.log import open_log
 
@@ -182,8 +204,6 @@ class Workspace:
         Everything that can fail on bad input fails before anything is written. Re-registering
         an identical manifest is a no-op; a different manifest for the same version is refused.
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
         from docket.manifest import load_manifest
 
         now = now or datetime.now(UTC)
@@ -211,14 +231,9 @@ class Workspace:
             # crash or a refused append never leaves a registered but unlogged version
             # load the log key before taking the writer lock (decrypting it can be slow)
             log = self.audit_log() if self.log_key_path.is_file() else None
-            try:
-                conn = self.engine().connect().execution_options(sqlite_begin="IMMEDIATE")
-                with conn, conn.begin():
-                    registry.add_version_in(conn, version)
-                    log_index = self._log_registration(version, resolved, conn, log)
-            except SQLAlchemyError as exc:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise InfrastructureError(f"registration failed: {first}") from exc
+            with self.write_transaction("registration") as conn:
+                registry.add_version_in(conn, version)
+                log_index = self._log_registration(version, resolved, conn, log)
         except BaseException:
             for digest in added:
                 self.evidence.remove(digest)

@@ -330,6 +330,17 @@ class TransparencyLog:
         transaction lock. Keep the transaction short: appends by others wait for it.
         """
         envs, cols = self._sign_all(statements, signers)
+        return self._append_in(conn, envs, cols)
+
+    def append_envelopes_in(self, conn: Connection, envelopes: Sequence[bytes]) -> list[int]:
+        """:meth:`append_envelopes` inside the caller's transaction on ``conn`` (see
+        :meth:`append_statements_in`); nothing is committed here."""
+        envs = [bytes(e) for e in envelopes]
+        return self._append_in(conn, envs, [_columns(_prepare(e)) for e in envs])
+
+    def _append_in(
+        self, conn: Connection, envs: list[bytes], cols: list[tuple[str, str, str]]
+    ) -> list[int]:
         if not envs:
             return []
         if not conn.in_transaction():

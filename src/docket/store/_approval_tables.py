@@ -197,8 +197,13 @@ class ApprovalStore:
         self._engine = engine
 
     @contextmanager
-    def _conn(self, write: bool = False) -> Iterator[Connection]:
+    def _conn(self, write: bool = False, outer: Connection | None = None) -> Iterator[Connection]:
+        """A connection in a transaction: ``outer`` (the caller's, committed by the caller,
+        e.g. together with the log entry these rows index) or a new one committed here."""
         try:
+            if outer is not None:
+                yield outer
+                return
             conn = self._engine.connect()
             if write:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -231,9 +236,10 @@ class ApprovalStore:
         expires_at: datetime | None,
         envelope: bytes,
         log_index: int | None,
+        conn: Connection | None = None,
     ) -> None:
         try:
-            with self._conn(write=True) as c:
+            with self._conn(write=True, outer=conn) as c:
                 c.execute(
                     insert(approvals_t),
                     {
@@ -281,8 +287,9 @@ class ApprovalStore:
         revoked_at: datetime,
         envelope: bytes,
         log_index: int | None,
+        conn: Connection | None = None,
     ) -> None:
-        with self._conn(write=True) as c:
+        with self._conn(write=True, outer=conn) as c:
             c.execute(
                 insert(revocations_t),
                 {
@@ -326,8 +333,9 @@ class ApprovalStore:
         diff: dict[str, Any],
         actor: str,
         log_index: int | None,
+        conn: Connection | None = None,
     ) -> None:
-        with self._conn(write=True) as c:
+        with self._conn(write=True, outer=conn) as c:
             c.execute(
                 insert(roster_t),
                 {

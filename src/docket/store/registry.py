@@ -382,35 +382,48 @@ class SqlRegistry:
     def apply_transitions(self, records: Sequence[TransitionRecord]) -> None:
         """Record transitions and move stages, all in one transaction."""
         with self._session(write=True) as s:
-            for r in records:
-                if r.kind != "denied":
-                    _, v = self._version_rows(s, r.model, r.version)
-                    res = s.execute(
-                        update(VersionRow)
-                        .where(
-                            col(VersionRow.id) == v.id,
-                            col(VersionRow.stage) == (r.from_stage or v.stage),
-                        )
-                        .values(stage=r.to_stage)
+            self._apply_transitions(s, records)
+
+    def apply_transitions_in(self, conn: Connection, records: Sequence[TransitionRecord]) -> None:
+        """:meth:`apply_transitions` inside the caller's transaction on ``conn`` (commits
+        nothing), so the transitions' log entries and these rows commit together or not at all."""
+        try:
+            with Session(bind=conn) as s:
+                self._apply_transitions(s, records)
+                s.flush()
+        except SQLAlchemyError as exc:
+            raise _infrastructure(exc) from exc
+
+    def _apply_transitions(self, s: Session, records: Sequence[TransitionRecord]) -> None:
+        for r in records:
+            if r.kind != "denied":
+                _, v = self._version_rows(s, r.model, r.version)
+                res = s.execute(
+                    update(VersionRow)
+                    .where(
+                        col(VersionRow.id) == v.id,
+                        col(VersionRow.stage) == (r.from_stage or v.stage),
                     )
-                    if getattr(res, "rowcount", 1) != 1:
-                        raise ConflictError(
-                            f"{r.model}@{r.version} is no longer in stage {r.from_stage!r}"
-                        )
-                s.add(
-                    TransitionRow(
-                        model_name=r.model,
-                        version=r.version,
-                        from_stage=r.from_stage,
-                        to_stage=r.to_stage,
-                        actor=r.actor,
-                        at=r.at,
-                        kind=r.kind,
-                        reason=r.reason,
-                        details=r.details,
-                        log_index=r.log_index,
-                    )
+                    .values(stage=r.to_stage)
                 )
+                if getattr(res, "rowcount", 1) != 1:
+                    raise ConflictError(
+                        f"{r.model}@{r.version} is no longer in stage {r.from_stage!r}"
+                    )
+            s.add(
+                TransitionRow(
+                    model_name=r.model,
+                    version=r.version,
+                    from_stage=r.from_stage,
+                    to_stage=r.to_stage,
+                    actor=r.actor,
+                    at=r.at,
+                    kind=r.kind,
+                    reason=r.reason,
+                    details=r.details,
+                    log_index=r.log_index,
+                )
+            )
 
     def transitions(self, model: str | None = None) -> list[TransitionRecord]:
         with self._session() as s:
