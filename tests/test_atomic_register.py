@@ -55,3 +55,27 @@ def test_failed_log_append_writes_no_registry_rows(tmp_path: Path, db_url: str) 
         assert reader.size() == 1 and len(reader.checkpoints()) == 1
     finally:
         ws.close()
+
+
+def test_failed_log_append_attaches_no_evidence(tmp_path: Path, db_url: str) -> None:
+    ws = init_workspace(tmp_path / ".docket", db_url=db_url)
+    try:
+        ws.register(small_manifest(tmp_path / "v1", version="1.0.0"))
+        registry = ws.registry()
+        rows_before = registry.count_rows()
+        blobs_before = _blobs(ws)
+        report = tmp_path / "validation.md"
+        report.write_text("# independent validation\nall good\n")
+        # a different log key: the append after the evidence row is refused
+        ws.log_key_path.unlink()
+        ws.log_vkey_path.unlink()
+        generate_key(ws.log_key_path, ws.config.log_origin)
+        with pytest.raises(InputError, match="signed by key"):
+            ws.attach_evidence("toy", "1.0.0", report, kind="validation_report")
+        assert registry.count_rows() == rows_before
+        names = [e.name for e in registry.get_version("toy", "1.0.0").evidence]
+        assert "validation.md" not in names
+        assert _blobs(ws) == blobs_before
+        assert ws.audit_log().size() == 1
+    finally:
+        ws.close()

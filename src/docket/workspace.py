@@ -296,15 +296,19 @@ class Workspace:
             attributes=dict(attributes or {}),
             description=description,
         )
+        item = {"kind": kind, "name": name, "digest": {"sha256": digest}, "size": size}
+        stmt = statements.evidence_added(v, [item], actor)
+        log = self.audit_log() if self.log_key_path.is_file() else None
         added = self.evidence.put(path, digest)
         try:
-            registry.add_evidence(model, version, [ev])
+            # the evidence row and its log entry commit together or not at all
+            with self.write_transaction("attaching evidence") as conn:
+                registry.add_evidence(model, version, [ev], conn=conn)
+                index = self.append_to_log(stmt, conn=conn, log=log)
         except BaseException:
             if added:
                 self.evidence.remove(digest)
             raise
-        item = {"kind": kind, "name": name, "digest": {"sha256": digest}, "size": size}
-        index = self.append_to_log(statements.evidence_added(v, [item], actor))
         return AttachResult(ev, created=True, log_index=index)
 
     def _log_registration(
@@ -346,17 +350,22 @@ class Workspace:
 
         version: ModelVersion = evaluation.version
         stmt = statements.evaluation(self, evaluation)
-        index = self.append_to_log(stmt)
         result = evaluation.to_dict()
-        self.registry().add_evaluation(
-            version,
-            evaluation.stage,
-            result["verdict"],
-            evaluation.evaluated_at,
-            {p["name"]: p["sha256"] for p in result.get("policies", [])},
-            result,
-            index,
-        )
+        registry = self.registry()
+        log = self.audit_log() if self.log_key_path.is_file() else None
+        # the evaluation row and its log entry (a VSA) commit together or not at all
+        with self.write_transaction("recording the evaluation") as conn:
+            index = self.append_to_log(stmt, conn=conn, log=log)
+            registry.add_evaluation(
+                version,
+                evaluation.stage,
+                result["verdict"],
+                evaluation.evaluated_at,
+                {p["name"]: p["sha256"] for p in result.get("policies", [])},
+                result,
+                index,
+                conn=conn,
+            )
         return index
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
         # tiny ranges so a 16-entry log takes the multi-process structural path
         from docket.log import verify as verify_mod
 
-        assert verify_mod._fork_ok()
+        assert verify_mod._fork_ok(), f"threads alive: {threading.enumerate()}"
         monkeypatch.setattr(verify_mod, "_CHUNK_LEVEL", 2)
         monkeypatch.setattr(verify_mod, "_CHUNK", 4)
         monkeypatch.setattr(verify_mod, "_STRUCT_PARALLEL_MIN", 8)

@@ -195,8 +195,15 @@ class SqlRegistry:
         self._engine = engine
 
     @contextmanager
-    def _session(self, write: bool = False) -> Iterator[Session]:
+    def _session(self, write: bool = False, outer: Connection | None = None) -> Iterator[Session]:
+        """A session on a new connection (committed here when ``write``), or on ``outer``: the
+        caller's transaction, e.g. with the log entry these rows index; committed by the caller."""
         try:
+            if outer is not None:
+                with Session(bind=outer) as session:
+                    yield session
+                    session.flush()
+                return
             conn = self._engine.connect()
             if write and self._engine.dialect.name == "sqlite":
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -224,16 +231,21 @@ class SqlRegistry:
         On SQLite, begin ``conn`` with ``BEGIN IMMEDIATE`` (``sqlite_begin="IMMEDIATE"``).
         """
         try:
-            with Session(bind=conn) as s:
+            with self._session(write=True, outer=conn) as s:
                 _insert_version(s, version)
         except IntegrityError as exc:
             raise ConflictError(f"{version.ref} is already registered") from exc
-        except SQLAlchemyError as exc:
-            raise _infrastructure(exc) from exc
 
-    def add_evidence(self, model: str, version: str, evidence: Sequence[Evidence]) -> None:
+    def add_evidence(
+        self,
+        model: str,
+        version: str,
+        evidence: Sequence[Evidence],
+        *,
+        conn: Connection | None = None,
+    ) -> None:
         """Attach evidence produced after registration (append-only: rows are never changed)."""
-        with self._session(write=True) as s:
+        with self._session(write=True, outer=conn) as s:
             _, v = self._version_rows(s, model, version)
             assert v.id is not None
             if evidence:
@@ -335,8 +347,10 @@ class SqlRegistry:
         policy_digests: dict[str, Any],
         result: dict[str, Any],
         log_index: int | None,
+        *,
+        conn: Connection | None = None,
     ) -> int:
-        with self._session(write=True) as s:
+        with self._session(write=True, outer=conn) as s:
             _, v = self._version_rows(s, version.model.name, version.version)
             assert v.id is not None
             row = EvaluationRow(
@@ -387,12 +401,8 @@ class SqlRegistry:
     def apply_transitions_in(self, conn: Connection, records: Sequence[TransitionRecord]) -> None:
         """:meth:`apply_transitions` inside the caller's transaction on ``conn`` (commits
         nothing), so the transitions' log entries and these rows commit together or not at all."""
-        try:
-            with Session(bind=conn) as s:
-                self._apply_transitions(s, records)
-                s.flush()
-        except SQLAlchemyError as exc:
-            raise _infrastructure(exc) from exc
+        with self._session(write=True, outer=conn) as s:
+            self._apply_transitions(s, records)
 
     def _apply_transitions(self, s: Session, records: Sequence[TransitionRecord]) -> None:
         for r in records:
