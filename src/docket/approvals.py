@@ -434,11 +434,15 @@ def _append(ws: Workspace, stmt: dict[str, Any], conn: Connection | None = None)
 
 
 def _append_envelope(ws: Workspace, env: Envelope, conn: Connection | None = None) -> int:
+    return _append_bytes(ws, env.to_bytes(), conn)
+
+
+def _append_bytes(ws: Workspace, raw: bytes, conn: Connection | None = None) -> int:
     _require_log(ws)
     log = ws.audit_log()
     if conn is not None:
-        return log.append_envelopes_in(conn, [env.to_bytes()])[0]
-    return log.append_envelopes([env.to_bytes()])[0]
+        return log.append_envelopes_in(conn, [raw])[0]
+    return log.append_envelopes([raw])[0]
 
 
 def _sign_statement(stmt: Mapping[str, Any], signer: Signer) -> Envelope:
@@ -738,15 +742,34 @@ def record_approval(
     store = approvals_store(ws)
     if store.by_digest(digest) is not None:
         raise ConflictError(f"this approval ({digest[:12]}…) is already recorded")
-    with ws.write_transaction("recording the approval") as conn:
-        index = _append_envelope(ws, envelope, conn)
+    return _record_signed(
+        ws, store, "approval", raw, digest, checked, model, version, stage, "", now
+    )
+
+
+def _record_signed(
+    ws: Workspace,
+    store: ApprovalStore,
+    kind: str,
+    raw: bytes,
+    digest: str,
+    checked: _Checked,
+    model: str,
+    version: str,
+    stage: str,
+    rule: str,
+    now: datetime,
+) -> ApprovalRecord:
+    """Log a checked approval or waiver and index it, in one transaction."""
+    with ws.write_transaction(f"recording the {kind}") as conn:
+        index = _append_bytes(ws, raw, conn)
         store.add_signed(
-            kind="approval",
+            kind=kind,
             digest=digest,
             model=model,
             version=version,
             stage=stage,
-            rule="",
+            rule=rule,
             approver=checked.member.id,
             key_id=checked.key.key_id,
             signed_at=checked.signed_at,
@@ -757,7 +780,7 @@ def record_approval(
             conn=conn,
         )
     return ApprovalRecord(
-        kind="approval",
+        kind=kind,
         digest=digest,
         model=model,
         version=version,
@@ -767,6 +790,7 @@ def record_approval(
         signed_at=checked.signed_at,
         expires_at=checked.expires_at,
         log_index=index,
+        rule=rule,
     )
 
 
@@ -896,36 +920,18 @@ def record_waiver(
     if store.by_digest(digest) is not None:
         raise ConflictError(f"this waiver ({digest[:12]}…) is already recorded")
     stages = pred.get("stages")
-    with ws.write_transaction("recording the waiver") as conn:
-        index = _append_envelope(ws, envelope, conn)
-        store.add_signed(
-            kind="waiver",
-            digest=digest,
-            model=model,
-            version=version,
-            stage=",".join(stages) if stages else "",
-            rule=str(pred["rule"]),
-            approver=checked.member.id,
-            key_id=checked.key.key_id,
-            signed_at=checked.signed_at,
-            recorded_at=now,
-            expires_at=checked.expires_at,
-            envelope=raw,
-            log_index=index,
-            conn=conn,
-        )
-    return ApprovalRecord(
-        kind="waiver",
-        digest=digest,
-        model=model,
-        version=version,
-        stage=",".join(stages) if stages else "",
-        approver=checked.member.id,
-        roles=checked.member.roles,
-        signed_at=checked.signed_at,
-        expires_at=checked.expires_at,
-        log_index=index,
-        rule=str(pred["rule"]),
+    return _record_signed(
+        ws,
+        store,
+        "waiver",
+        raw,
+        digest,
+        checked,
+        model,
+        version,
+        ",".join(stages) if stages else "",
+        str(pred["rule"]),
+        now,
     )
 
 
