@@ -795,6 +795,12 @@ _HEAD = (
 _AT = "SELECT tree_size, root_hash, note FROM docket_log_checkpoint WHERE tree_size = ?"
 _LEAVES = "SELECT 0, idx, leaf_hash FROM docket_log_entry WHERE idx IN ({})"
 _INNER = "SELECT level, idx, hash FROM docket_log_node WHERE {}"
+_PG_NODES = (
+    "SELECT 0, idx, leaf_hash FROM docket_log_entry WHERE idx = ANY(%s::bigint[]) "
+    "UNION ALL SELECT n.level, n.idx, n.hash FROM docket_log_node n "
+    "JOIN unnest(%s::smallint[], %s::bigint[]) AS k(level, idx) "
+    "ON n.level = k.level AND n.idx = k.idx"
+)
 
 
 @dataclass(frozen=True)
@@ -859,9 +865,10 @@ def _slots(n: int) -> int:
 def _fetch_nodes(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
     """Look up perfect nodes: level 0 from the entries' leaf hashes, others from the nodes.
 
-    One statement per up to 64 leaves and 64 inner nodes, with the slot counts rounded up
-    (padded with -1) so few distinct statements exist and the drivers' statement caches hit.
-    Each slot is a primary-key lookup on SQLite and PostgreSQL alike.
+    SQLite: one statement per up to 64 leaves and 64 inner nodes, with the slot counts rounded
+    up (padded with -1) so few distinct statements exist and the statement cache hits.
+    PostgreSQL: one fixed statement with array parameters (prepared once per connection).
+    Every lookup is a primary-key lookup.
     """
     return _fetch_nodes_raw(conn.exec_driver_sql, _sql(conn), nodes)
 
@@ -872,6 +879,13 @@ def _fetch_nodes_raw(
     out: dict[merkle.Node, bytes] = {}
     leaves = sorted({i for lv, i in nodes if lv == 0})
     inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
+    if sql.ph == "%s":
+        # PostgreSQL: one statement whatever the counts, with array parameters, so psycopg
+        # prepares it once per connection and the server does not re-plan it per call
+        arrays = (leaves, [lv for lv, _ in inner], [ix for _, ix in inner])
+        for lv, ix, h in execute(_PG_NODES, arrays):
+            out[(int(lv), int(ix))] = bytes(h)
+        leaves, inner = [], []
     top = _SLOTS[-1]
     for pos in range(0, max(len(leaves), len(inner)), top):
         part = leaves[pos : pos + top]
