@@ -203,7 +203,8 @@ class DbSource:
         raw = self._engine.raw_connection()
         try:
             if self._engine.dialect.name == "postgresql":
-                cur = raw.driver_connection.cursor(name="docket_log_verify")  # type: ignore[union-attr]
+                # binary results: bytea arrives as raw bytes, not hex text twice the size
+                cur = raw.driver_connection.cursor(name="docket_log_verify", binary=True)  # type: ignore[union-attr]
                 cur.itersize = batch
             else:
                 cur = raw.cursor()
@@ -564,7 +565,10 @@ def _structure_chunk(task: tuple[int, int, list[int]]) -> StructResult:
     assert _W_ENGINE is not None
     raw = _W_ENGINE.raw_connection()
     try:
-        cur = raw.cursor()
+        if _W_ENGINE.dialect.name == "postgresql":  # binary results, as in DbSource._stream
+            cur = raw.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
+        else:
+            cur = raw.cursor()
         cur.execute(_W_QUERY, (start, end))
         rows = cur.fetchall()
         cur.close()
