@@ -427,10 +427,9 @@ def _require_log(ws: Workspace) -> None:
 def _append(ws: Workspace, stmt: dict[str, Any], conn: Connection | None = None) -> int:
     """Log ``stmt``; with ``conn``, inside that transaction (with the rows that index it)."""
     _require_log(ws)
-    log = ws.audit_log()
-    if conn is not None:
-        return log.append_statements_in(conn, [stmt])[0]
-    return log.append_statements([stmt])[0]
+    index = ws.append_to_log(stmt, conn=conn)
+    assert index is not None  # the log key exists
+    return index
 
 
 def _append_envelope(ws: Workspace, env: Envelope, conn: Connection | None = None) -> int:

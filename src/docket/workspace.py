@@ -230,7 +230,7 @@ class Workspace:
             # the registry rows, the log entry and its checkpoint: one transaction, so a
             # crash or a refused append never leaves a registered but unlogged version
             # load the log key before taking the writer lock (decrypting it can be slow)
-            log = self.audit_log() if self.log_key_path.is_file() else None
+            log = self._open_log()
             with self.write_transaction("registration") as conn:
                 registry.add_version_in(conn, version)
                 log_index = self._log_registration(version, resolved, conn, log)
@@ -298,7 +298,7 @@ class Workspace:
         )
         item = {"kind": kind, "name": name, "digest": {"sha256": digest}, "size": size}
         stmt = statements.evidence_added(v, [item], actor)
-        log = self.audit_log() if self.log_key_path.is_file() else None
+        log = self._open_log()
         added = self.evidence.put(path, digest)
         try:
             # the evidence row and its log entry commit together or not at all
@@ -323,6 +323,11 @@ class Workspace:
         stmt = statements.registration(version, resolved.identity.statement())
         return self.append_to_log(stmt, conn=conn, log=log)
 
+    def _open_log(self) -> TransparencyLog | None:
+        """The audit log, or None when the workspace has no log key. Callers that then take
+        the writer lock open it first: decrypting the key can be slow."""
+        return self.audit_log() if self.log_key_path.is_file() else None
+
     def append_to_log(
         self,
         statement: dict[str, Any],
@@ -337,9 +342,9 @@ class Workspace:
         already opened audit log, if the caller has it.
         """
         if log is None:
-            if not self.log_key_path.is_file():
-                return None
-            log = self.audit_log()
+            log = self._open_log()
+        if log is None:
+            return None
         if conn is not None:
             return log.append_statements_in(conn, [statement])[0]
         return log.append_statements([statement])[0]
@@ -352,7 +357,7 @@ class Workspace:
         stmt = statements.evaluation(self, evaluation)
         result = evaluation.to_dict()
         registry = self.registry()
-        log = self.audit_log() if self.log_key_path.is_file() else None
+        log = self._open_log()
         # the evaluation row and its log entry (a VSA) commit together or not at all
         with self.write_transaction("recording the evaluation") as conn:
             index = self.append_to_log(stmt, conn=conn, log=log)

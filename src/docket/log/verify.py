@@ -807,12 +807,7 @@ def _verify_deep(
     # fork: workers start in milliseconds with everything imported (spawn re-imports the
     # world per worker). The pool is made before this process opens its cursor; workers
     # never touch inherited connections. Spawn when threads are running (fork is unsafe).
-    method = (
-        "fork"
-        if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-        else "spawn"
-    )
-    ctx = multiprocessing.get_context(method)
+    ctx = multiprocessing.get_context("fork" if _fork_ok() else "spawn")
     with ProcessPoolExecutor(
         nworkers, mp_context=ctx, initializer=_init_worker, initargs=(vkeys,)
     ) as pool:
