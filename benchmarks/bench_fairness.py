@@ -1,13 +1,13 @@
-"""Benchmark: Docket's fairness metrics against fairlearn's MetricFrame, side by side.
+"""Benchmark: Ordinance's fairness metrics against fairlearn's MetricFrame, side by side.
 
 Prints three figures for a synthetic table (default 10M rows, two sensitive features with
 5 x 4 = 20 intersectional groups, labels, predictions and a score):
 
-1. speed ratio: Docket's ``compute_fairness`` on the in-memory DataFrame vs ``MetricFrame``
+1. speed ratio: Ordinance's ``compute_fairness`` on the in-memory DataFrame vs ``MetricFrame``
    computing the same metrics (7 rates + count) on the same rows. MetricFrame is timed on a
    sample (``--mf-rows``, default 1M) and scaled linearly to the full table -- its cost is
    linear in the rows (one pandas groupby, then each metric per group);
-2. end to end: ``docket metrics fairness`` on the table written as CSV, in a subprocess;
+2. end to end: ``ordinance metrics fairness`` on the table written as CSV, in a subprocess;
 3. peak memory: peak RSS while computing (table + working memory) over the table's
    in-memory size, for the DataFrame and for the CLI reading the CSV.
 
@@ -57,8 +57,8 @@ def make_table(rows: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def time_docket(df: pd.DataFrame, repeats: int = 3) -> float:
-    from docket.metrics.fairness import compute_fairness
+def time_ordinance(df: pd.DataFrame, repeats: int = 3) -> float:
+    from ordinance.metrics.fairness import compute_fairness
 
     best = float("inf")
     for _ in range(repeats):
@@ -139,7 +139,7 @@ def memory_child(rows: int) -> None:
     """In a fresh process: build the table, then sample RSS while computing."""
     import gc
 
-    from docket.metrics.fairness import compute_fairness
+    from ordinance.metrics.fairness import compute_fairness
 
     df = make_table(rows)
     table_bytes = int(df.memory_usage(deep=True).sum())
@@ -183,7 +183,7 @@ def main() -> None:
         cli_child(args.cli_child)
         return
 
-    print(f"# Docket fairness benchmark: {args.rows:,} rows, 2 sensitive features, 20 groups")
+    print(f"# Ordinance fairness benchmark: {args.rows:,} rows, 2 sensitive features, 20 groups")
     print(f"# {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     t = time.perf_counter()
     df = make_table(args.rows)
@@ -192,12 +192,12 @@ def main() -> None:
         f"{df.memory_usage(deep=True).sum() / 2**20:,.0f} MiB in memory"
     )
 
-    docket_s = time_docket(df)
+    ordinance_s = time_ordinance(df)
     mf_rows = min(args.mf_rows, args.rows)
     mf_s = time_metricframe(df.iloc[:mf_rows])
     mf_scaled = mf_s * args.rows / mf_rows
     print("\n## 1. speed, in memory (same metrics: 7 rates + count, difference + ratio)")
-    print(f"docket compute_fairness   {docket_s:9.3f} s  ({docket_s / args.rows * 1e9:.1f} ns/row)")
+    print(f"ordinance compute_fairness   {ordinance_s:9.3f} s  ({ordinance_s / args.rows * 1e9:.1f} ns/row)")
     scaled = (
         ""
         if mf_rows == args.rows
@@ -206,7 +206,7 @@ def main() -> None:
     print(
         f"fairlearn MetricFrame     {mf_scaled:9.3f} s  ({mf_s / mf_rows * 1e6:.1f} us/row{scaled})"
     )
-    ratio = mf_scaled / docket_s
+    ratio = mf_scaled / ordinance_s
     print(
         f"speed ratio               {ratio:9.0f}x   target >= 100x: "
         f"{'PASS' if ratio >= 100 else 'FAIL'}"
@@ -232,7 +232,7 @@ def main() -> None:
 
     if args.skip_cli:
         return
-    tmp = Path(tempfile.mkdtemp(prefix="docket-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="ordinance-bench-"))
     try:
         csv = args.keep or tmp / "predictions.csv"
         t = time.perf_counter()
@@ -243,12 +243,12 @@ def main() -> None:
         table_bytes = int(df.memory_usage(deep=True).sum())
         del df
         print(
-            f"\n## 2. end to end: docket metrics fairness on a {csv.stat().st_size / 2**20:,.0f}"
+            f"\n## 2. end to end: ordinance metrics fairness on a {csv.stat().st_size / 2**20:,.0f}"
             f" MiB CSV (written in {time.perf_counter() - t:.1f} s)"
         )
-        docket = shutil.which("docket") or "docket"
+        ordinance = shutil.which("ordinance") or "ordinance"
         cmd = [
-            docket,
+            ordinance,
             "metrics",
             "fairness",
             str(csv),

@@ -22,13 +22,13 @@ import time
 from collections.abc import Generator
 from pathlib import Path
 
-from docket.log import PREDICATE_REGISTRATION, TransparencyLog, create_schema, make_statement
-from docket.log.dsse import sign_statement
-from docket.log.verify import DbSource, _State, _verify_deep
-from docket.signing import Ed25519Signer
-from docket.store._engine import make_engine
+from ordinance.log import PREDICATE_REGISTRATION, TransparencyLog, create_schema, make_statement
+from ordinance.log.dsse import sign_statement
+from ordinance.log.verify import DbSource, _State, _verify_deep
+from ordinance.signing import Ed25519Signer
+from ordinance.store._engine import make_engine
 
-ORIGIN = "bench.docket.local/log"
+ORIGIN = "bench.ordinance.local/log"
 
 
 def statement(i: int) -> dict[str, object]:
@@ -88,7 +88,7 @@ def main() -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
         create_schema(conn)
-    signer = Ed25519Signer.from_seed(hashlib.sha256(b"docket bench key").digest(), ORIGIN)
+    signer = Ed25519Signer.from_seed(hashlib.sha256(b"ordinance bench key").digest(), ORIGIN)
     log = TransparencyLog(engine, signer, ORIGIN)
     print(f"backend: {engine.dialect.name}; cores: {os.cpu_count()}; target size {args.entries:,}")
     print(f"load average at start: {load()}")

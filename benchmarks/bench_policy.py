@@ -17,10 +17,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from docket._canonical import sha256_hex
-from docket.evidence import EvidenceStore
-from docket.model import CodeRef, Dataset, Evidence, Identity, Lineage, Model, ModelVersion
-from docket.policy import Approval, EvaluationContext, evaluate, load_pack
+from ordinance._canonical import sha256_hex
+from ordinance.evidence import EvidenceStore
+from ordinance.model import CodeRef, Dataset, Evidence, Identity, Lineage, Model, ModelVersion
+from ordinance.policy import Approval, EvaluationContext, evaluate, load_pack
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 RULES = [
@@ -33,7 +33,7 @@ RULES = [
 
 
 def pack_text(n: int = 30) -> str:
-    lines = ["apiVersion: docket/v1", "kind: PolicyPack", "metadata: {name: bench}", "rules:"]
+    lines = ["apiVersion: ordinance/v1", "kind: PolicyPack", "metadata: {name: bench}", "rules:"]
     for i in range(n):
         rtype, params = RULES[i % len(RULES)]
         lines += [

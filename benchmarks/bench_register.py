@@ -1,4 +1,4 @@
-"""Benchmark: `docket register` of a version with 10,000 evidence rows over 50 files.
+"""Benchmark: `ordinance register` of a version with 10,000 evidence rows over 50 files.
 
 Prints the wall time of the CLI end to end (a fresh process, as a pipeline runs it) and of
 the in-process Python API. Target: under 2 s.
@@ -40,7 +40,7 @@ def build_manifest(root: Path, version: str, rows: int, files: int, fmt: str = "
         for i in range(rows)
     ]
     doc = {
-        "apiVersion": "docket/v1",
+        "apiVersion": "ordinance/v1",
         "model": {"name": "bench", "owner": "perf"},
         "version": version,
         "author": "bench@example.com",
@@ -71,14 +71,14 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="database URL (default: the workspace's SQLite)")
     args = ap.parse_args()
 
-    from docket.workspace import init_workspace
+    from ordinance.workspace import init_workspace
 
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / ".docket"
+        home = Path(tmp) / ".ordinance"
         init_workspace(home, db_url=args.db).close()
-        env = {**os.environ, "DOCKET_HOME": str(home)}
+        env = {**os.environ, "ORDINANCE_HOME": str(home)}
         if args.db:
-            env["DOCKET_DB"] = args.db
+            env["ORDINANCE_DB"] = args.db
         cli_times = []
         for r in range(args.repeat):
             m = build_manifest(
@@ -86,7 +86,7 @@ def main() -> None:
             )
             t0 = time.perf_counter()
             out = subprocess.run(
-                [sys.executable, "-m", "docket", "register", str(m)],
+                [sys.executable, "-m", "ordinance", "register", str(m)],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -94,7 +94,7 @@ def main() -> None:
             cli_times.append(time.perf_counter() - t0)
             if out.returncode != 0:
                 sys.exit(f"register failed: {out.stderr}")
-        from docket.workspace import Workspace
+        from ordinance.workspace import Workspace
 
         api_times = []
         with Workspace.open(home, db_url=args.db) as ws:

@@ -37,20 +37,20 @@ def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def setup_demo(directory: Path) -> Path:
-    from docket.demo import run_demo
-    from docket.policy import EvaluationContext, evaluate, load_packs
-    from docket.workspace import Workspace
+    from ordinance.demo import run_demo
+    from ordinance.policy import EvaluationContext, evaluate, load_packs
+    from ordinance.workspace import Workspace
 
     run_demo(directory, say=lambda _s: None)
-    home = directory / ".docket"
+    home = directory / ".ordinance"
     with Workspace.open(home) as ws:
         registry = ws.registry()
         packs = load_packs(
             [
-                "docket:baseline",
-                "docket:eu-ai-act-high-risk",
-                "docket:bank-model-risk",
-                "docket:nist-ai-rmf",
+                "ordinance:baseline",
+                "ordinance:eu-ai-act-high-risk",
+                "ordinance:bank-model-risk",
+                "ordinance:nist-ai-rmf",
             ]
         )
         v = registry.get_version("credit-risk", "1.0.0")
@@ -63,11 +63,11 @@ def setup_demo(directory: Path) -> Path:
 
 def setup_portfolio(directory: Path, n_versions: int, template: dict[str, Any]) -> Path:
     """``n_versions`` versions of 100 models, straight into the registry (no files)."""
-    from docket.model import CodeRef, Dataset, Identity, Lineage, Model, ModelVersion
-    from docket.store.registry import TransitionRecord
-    from docket.workspace import init_workspace
+    from ordinance.model import CodeRef, Dataset, Identity, Lineage, Model, ModelVersion
+    from ordinance.store.registry import TransitionRecord
+    from ordinance.workspace import init_workspace
 
-    home = directory / ".docket"
+    home = directory / ".ordinance"
     ws = init_workspace(home)
     registry = ws.registry()
     n_models = min(100, n_versions)
@@ -126,13 +126,13 @@ def main() -> None:
     ap.add_argument("--versions", type=int, default=1000)
     args = ap.parse_args()
 
-    from docket.report import (
+    from ordinance.report import (
         build_card_context,
         build_portfolio_context,
         build_report_context,
         render_document,
     )
-    from docket.workspace import Workspace
+    from ordinance.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

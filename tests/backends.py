@@ -12,7 +12,7 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _pg_url() -> str | None:
-    url = os.environ.get("DOCKET_TEST_PG_URL", DEFAULT_PG_URL)
+    url = os.environ.get("ORDINANCE_TEST_PG_URL", DEFAULT_PG_URL)
     if url in ("", "none", "off"):
         return None
     return url
@@ -25,7 +25,7 @@ def pg_available() -> tuple[str | None, str]:
     """(url, reason) — url is None when PostgreSQL cannot be reached."""
     url = _pg_url()
     if url is None:
-        return None, "PostgreSQL tests disabled (DOCKET_TEST_PG_URL is empty)"
+        return None, "PostgreSQL tests disabled (ORDINANCE_TEST_PG_URL is empty)"
     if "ok" not in _PG_STATUS:
         try:
             import psycopg
@@ -43,11 +43,11 @@ def pg_available() -> tuple[str | None, str]:
 
 
 def pg_url_or_skip() -> str:
-    """The PostgreSQL URL; skip with the reason (or fail, when DOCKET_REQUIRE_PG is set)."""
+    """The PostgreSQL URL; skip with the reason (or fail, when ORDINANCE_REQUIRE_PG is set)."""
     url, why = pg_available()
     if url is None:
-        if os.environ.get("DOCKET_REQUIRE_PG"):
-            pytest.fail(f"DOCKET_REQUIRE_PG is set but {why}")
+        if os.environ.get("ORDINANCE_REQUIRE_PG"):
+            pytest.fail(f"ORDINANCE_REQUIRE_PG is set but {why}")
         pytest.skip(why)
     return url
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _shared_dir() -> Path | None:
-    env = os.environ.get("DOCKET_SHARED")
+    env = os.environ.get("ORDINANCE_SHARED")
     for cand in ([Path(env)] if env else []) + [REPO.parent / "shared", REPO / ".." / "shared"]:
         if cand.is_dir():
             return cand.resolve()
@@ -27,18 +27,18 @@ def shared() -> Path:
     d = _shared_dir()
     if d is None:
         pytest.skip(
-            "../shared is absent (set DOCKET_SHARED): public vectors and data sets unavailable"
+            "../shared is absent (set ORDINANCE_SHARED): public vectors and data sets unavailable"
         )
     return d
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     url, why = pg_available()
-    lines = [f"docket storage backends: sqlite{' + postgresql (' + url + ')' if url else ''}"]
+    lines = [f"ordinance storage backends: sqlite{' + postgresql (' + url + ')' if url else ''}"]
     if url is None:
-        lines.append(f"docket: PostgreSQL tests SKIPPED: {why}")
+        lines.append(f"ordinance: PostgreSQL tests SKIPPED: {why}")
     d = _shared_dir()
-    lines.append(f"docket shared data: {d if d else 'ABSENT (tests needing it are skipped)'}")
+    lines.append(f"ordinance shared data: {d if d else 'ABSENT (tests needing it are skipped)'}")
     return lines
 
 
@@ -46,6 +46,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL on each backend (PostgreSQL skipped with a reason)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'docket.db'}"
+        yield f"sqlite:///{tmp_path / 'ordinance.db'}"
         return
     yield from fresh_pg_schema(pg_url_or_skip())

@@ -24,8 +24,8 @@ class Result:
 
 
 def run_cli(*args: str | Path) -> Result:
-    """Run ``docket ARGS`` in-process through the real entry point (error handler included)."""
-    from docket._cli import main
+    """Run ``ordinance ARGS`` in-process through the real entry point (error handler included)."""
+    from ordinance._cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
@@ -45,7 +45,7 @@ def small_manifest(
     (directory / "datasheet.md").write_text("# data\n")
     (directory / "train.csv").write_text("a,b\n1,2\n")
     doc: dict[str, Any] = {
-        "apiVersion": "docket/v1",
+        "apiVersion": "ordinance/v1",
         "model": {"name": name, "owner": "team-a", "risk_tier": "high", "tags": ["t"]},
         "version": version,
         "author": "alice@example.com",

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from docket.errors import InputError
-from docket.signing import generate_key
-from docket.workspace import Workspace, init_workspace
 from helpers import small_manifest
+from ordinance.errors import InputError
+from ordinance.signing import generate_key
+from ordinance.workspace import Workspace, init_workspace
 
 
 def _blobs(ws: Workspace) -> set[Path]:
@@ -17,7 +17,7 @@ def _blobs(ws: Workspace) -> set[Path]:
 
 
 def test_register_logs_in_the_same_transaction(tmp_path: Path, db_url: str) -> None:
-    ws = init_workspace(tmp_path / ".docket", db_url=db_url)
+    ws = init_workspace(tmp_path / ".ordinance", db_url=db_url)
     try:
         res = ws.register(small_manifest(tmp_path / "v1", version="1.0.0"))
         assert res.created and res.log_index == 0
@@ -33,7 +33,7 @@ def test_register_logs_in_the_same_transaction(tmp_path: Path, db_url: str) -> N
 
 
 def test_failed_log_append_writes_no_registry_rows(tmp_path: Path, db_url: str) -> None:
-    home = tmp_path / ".docket"
+    home = tmp_path / ".ordinance"
     ws = init_workspace(home, db_url=db_url)
     try:
         assert ws.register(small_manifest(tmp_path / "v1", version="1.0.0")).log_index == 0
@@ -58,7 +58,7 @@ def test_failed_log_append_writes_no_registry_rows(tmp_path: Path, db_url: str) 
 
 
 def test_failed_log_append_attaches_no_evidence(tmp_path: Path, db_url: str) -> None:
-    ws = init_workspace(tmp_path / ".docket", db_url=db_url)
+    ws = init_workspace(tmp_path / ".ordinance", db_url=db_url)
     try:
         ws.register(small_manifest(tmp_path / "v1", version="1.0.0"))
         registry = ws.registry()

@@ -9,7 +9,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docket._canonical import canonical_json
+from ordinance._canonical import canonical_json
 
 _scalars = (
     st.none()

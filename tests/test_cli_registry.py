@@ -1,4 +1,4 @@
-"""`docket init / register / models / show` through the real entry point, on both backends."""
+"""`ordinance init / register / models / show` through the real entry point, on both backends."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from helpers import run_cli, small_manifest
 
 
 def test_init_register_models_show(tmp_path: Path, db_url: str) -> None:
-    home = tmp_path / ".docket"
+    home = tmp_path / ".ordinance"
     r = run_cli("--home", home, "--db", db_url, "init")
     assert r.code == 0, r.err
     assert (home / "config.yaml").is_file()
@@ -58,16 +58,16 @@ def test_init_register_models_show(tmp_path: Path, db_url: str) -> None:
     assert r.code == 0 and "toy@2.0.0" in r.out
 
     r = run_cli("--home", home, "--db", db_url, "show", "toy@9")
-    assert r.code == 2 and r.err.startswith("docket: error: unknown version toy@9")
+    assert r.code == 2 and r.err.startswith("ordinance: error: unknown version toy@9")
 
 
 def test_missing_workspace_is_exit_2(tmp_path: Path) -> None:
     r = run_cli("--home", tmp_path / "nowhere", "models")
-    assert r.code == 2 and "no Docket workspace" in r.err
+    assert r.code == 2 and "no Ordinance workspace" in r.err
 
 
 def test_unreachable_database_is_exit_3(tmp_path: Path) -> None:
-    home = tmp_path / ".docket"
+    home = tmp_path / ".ordinance"
     assert run_cli("--home", home, "init").code == 0
     r = run_cli(
         "--home", home, "--db", "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1", "models"
@@ -81,22 +81,22 @@ def test_usage_error_is_exit_2(tmp_path: Path) -> None:
     assert r.code == 2
 
 
-def test_python_m_docket_and_console_script(tmp_path: Path) -> None:
-    env = {**os.environ, "DOCKET_HOME": str(tmp_path / ".docket")}
+def test_python_m_ordinance_and_console_script(tmp_path: Path) -> None:
+    env = {**os.environ, "ORDINANCE_HOME": str(tmp_path / ".ordinance")}
     out = subprocess.run(
-        [sys.executable, "-m", "docket", "--version"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "ordinance", "--version"], capture_output=True, text=True, env=env
     )
-    assert out.returncode == 0 and "docket" in out.stdout
+    assert out.returncode == 0 and "ordinance" in out.stdout
     out = subprocess.run(
-        [sys.executable, "-m", "docket", "models"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "ordinance", "models"], capture_output=True, text=True, env=env
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
 
 
 def test_python_api_registers_without_a_subprocess(tmp_path: Path) -> None:
-    import docket
+    import ordinance
 
-    ws = docket.init_workspace(tmp_path / ".docket")
+    ws = ordinance.init_workspace(tmp_path / ".ordinance")
     try:
         res = ws.register(small_manifest(tmp_path / "m"))
         assert res.created and res.version.ref == "toy@1.0.0"

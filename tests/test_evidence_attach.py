@@ -1,4 +1,4 @@
-"""Evidence attached after registration: stored, logged, append-only; `docket explain` uses it."""
+"""Evidence attached after registration: stored, logged, append-only; `ordinance explain` uses it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from helpers import run_cli, small_manifest
 
 
 def _ws(tmp_path: Path, db_url: str) -> Path:
-    home = tmp_path / ".docket"
+    home = tmp_path / ".ordinance"
     assert run_cli("--home", home, "--db", db_url, "init").code == 0
     return home
 
@@ -80,11 +80,11 @@ def test_attach_rejects_bad_input(tmp_path: Path, db_url: str) -> None:
 
 @pytest.mark.slow
 def test_explain_registers_an_artifact_bound_to_its_version(tmp_path: Path) -> None:
-    from docket.examples.credit_risk import write_version
-    from docket.policy import EvaluationContext, evaluate, load_pack
-    from docket.workspace import Workspace
+    from ordinance.examples.credit_risk import write_version
+    from ordinance.policy import EvaluationContext, evaluate, load_pack
+    from ordinance.workspace import Workspace
 
-    home = tmp_path / ".docket"
+    home = tmp_path / ".ordinance"
     assert run_cli("--home", home, "init").code == 0
     v1 = write_version(tmp_path / "v1", version="1.0.0", variant="proxy", rows=800)
     v2 = write_version(tmp_path / "v2", version="1.1.0", variant="fair", rows=800)
@@ -108,7 +108,7 @@ def test_explain_registers_an_artifact_bound_to_its_version(tmp_path: Path) -> N
     assert r.json()["registered"] is True
     pack = tmp_path / "xai.yaml"
     pack.write_text(
-        "apiVersion: docket/v1\nkind: PolicyPack\nmetadata: {name: xai}\nrules:\n"
+        "apiVersion: ordinance/v1\nkind: PolicyPack\nmetadata: {name: xai}\nrules:\n"
         "  - id: importance\n    type: explainability.required\n"
         "    params: {kinds: [permutation_importance]}\n"
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from docket.identity import compute_identity
+from ordinance.identity import compute_identity
 
 
 def _cases(shared: Path) -> list[dict]:
@@ -73,7 +73,7 @@ def test_sorting_is_by_path_components(tmp_path: Path) -> None:
 
 
 def test_missing_model_path_is_input_error(tmp_path: Path) -> None:
-    from docket.errors import InputError
+    from ordinance.errors import InputError
 
     with pytest.raises(InputError):
         compute_identity(tmp_path / "nope")

@@ -7,29 +7,29 @@ import subprocess
 import sys
 
 CORE_MODULES = [
-    "docket",
-    "docket.errors",
-    "docket.model",
-    "docket.manifest",
-    "docket.identity",
-    "docket.workspace",
-    "docket.store",
-    "docket.store.registry",
-    "docket.evidence",
-    "docket.statements",
-    "docket.signing",
-    "docket.log",
-    "docket.metrics",
-    "docket.metrics.fairness",
-    "docket.policy",
-    "docket.approvals",
-    "docket.promote",
-    "docket.attest",
-    "docket.report",
-    "docket.report.context",
-    "docket.report.html",
-    "docket.report.card",
-    "docket.integrations.mlflow",
+    "ordinance",
+    "ordinance.errors",
+    "ordinance.model",
+    "ordinance.manifest",
+    "ordinance.identity",
+    "ordinance.workspace",
+    "ordinance.store",
+    "ordinance.store.registry",
+    "ordinance.evidence",
+    "ordinance.statements",
+    "ordinance.signing",
+    "ordinance.log",
+    "ordinance.metrics",
+    "ordinance.metrics.fairness",
+    "ordinance.policy",
+    "ordinance.approvals",
+    "ordinance.promote",
+    "ordinance.attest",
+    "ordinance.report",
+    "ordinance.report.context",
+    "ordinance.report.html",
+    "ordinance.report.card",
+    "ordinance.integrations.mlflow",
 ]
 FORBIDDEN = ("click", "rich", "weasyprint")
 
@@ -55,6 +55,6 @@ def test_core_imports_no_cli_or_renderers() -> None:
 
 
 def test_cli_module_is_the_one_that_imports_click() -> None:
-    code = "import sys, docket._cli; print('click' in sys.modules)"
+    code = "import sys, ordinance._cli; print('click' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"

@@ -10,12 +10,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from docket.errors import ManifestError
-from docket.manifest import json_schema, load_manifest
-from docket.workspace import init_workspace
 from helpers import run_cli, small_manifest
+from ordinance.errors import ManifestError
+from ordinance.manifest import json_schema, load_manifest
+from ordinance.workspace import init_workspace
 
-LOCATED = re.compile(r"^docket: error: \S+manifest\.yaml(:\d+(:\d+)?)?: ")
+LOCATED = re.compile(r"^ordinance: error: \S+manifest\.yaml(:\d+(:\d+)?)?: ")
 
 
 def test_valid_manifest_resolves_and_hashes(tmp_path: Path) -> None:
@@ -65,10 +65,10 @@ def test_line_number_points_at_the_field(tmp_path: Path) -> None:
 
 def test_duplicate_keys_and_bad_yaml(tmp_path: Path) -> None:
     p = tmp_path / "manifest.yaml"
-    p.write_text("apiVersion: docket/v1\nversion: 1\nversion: 2\n")
+    p.write_text("apiVersion: ordinance/v1\nversion: 1\nversion: 2\n")
     with pytest.raises(ManifestError, match=r"manifest\.yaml:3:1: version: duplicate key"):
         load_manifest(p)
-    p.write_text("apiVersion: [docket\n")
+    p.write_text("apiVersion: [ordinance\n")
     with pytest.raises(ManifestError, match=r"manifest\.yaml:\d+:\d+: invalid YAML"):
         load_manifest(p)
 
@@ -95,7 +95,7 @@ def test_published_schema_is_current() -> None:
 
     published = Path(__file__).parent.parent / "docs" / "schemas" / "manifest-v1.schema.json"
     assert json.loads(published.read_text()) == json.loads(json.dumps(json_schema())), (
-        "regenerate with: python -m docket.manifest > docs/schemas/manifest-v1.schema.json"
+        "regenerate with: python -m ordinance.manifest > docs/schemas/manifest-v1.schema.json"
     )
 
 
@@ -106,7 +106,7 @@ def test_schema_accepts_a_valid_manifest(tmp_path: Path) -> None:
     jsonschema.validate(doc, json_schema())
 
 
-# -- property tests: random and mutated manifests through `docket register` ---------------
+# -- property tests: random and mutated manifests through `ordinance register` ---------------
 
 _BASE: dict[str, str] = {}
 
@@ -120,20 +120,20 @@ def _valid_text(tmp: Path) -> str:
 @pytest.fixture(scope="module")
 def ws_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ws")
-    init_workspace(root / ".docket")
+    init_workspace(root / ".ordinance")
     small_manifest(root / "m")
     return root
 
 
 def _snapshot(root: Path) -> tuple[dict[str, int], list[str]]:
-    from docket.workspace import Workspace
+    from ordinance.workspace import Workspace
 
-    ws = Workspace.open(root / ".docket")
+    ws = Workspace.open(root / ".ordinance")
     try:
         counts = ws.registry().count_rows()
     finally:
         ws.close()
-    blobs = sorted(str(p) for p in (root / ".docket" / "evidence").rglob("*") if p.is_file())
+    blobs = sorted(str(p) for p in (root / ".ordinance" / "evidence").rglob("*") if p.is_file())
     return counts, blobs
 
 
@@ -141,7 +141,7 @@ def _assert_rejected(ws_dir: Path, text: str) -> None:
     mdir = ws_dir / "m"
     (mdir / "manifest.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
     before = _snapshot(ws_dir)
-    res = run_cli("--home", ws_dir / ".docket", "register", mdir / "manifest.yaml")
+    res = run_cli("--home", ws_dir / ".ordinance", "register", mdir / "manifest.yaml")
     if res.code == 0:  # a mutation that is still a valid manifest: fine, but then undo nothing
         return
     assert res.code == 2, res.err

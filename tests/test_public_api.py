@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import docket
+import ordinance
 
 
 def test_all_names_exist_and_are_sorted() -> None:
-    assert docket.__all__ == sorted(docket.__all__)
-    for name in docket.__all__:
-        assert hasattr(docket, name), name
+    assert ordinance.__all__ == sorted(ordinance.__all__)
+    for name in ordinance.__all__:
+        assert hasattr(ordinance, name), name
 
 
 def test_public_objects_have_docstrings() -> None:
-    for name in docket.__all__:
-        obj = getattr(docket, name)
+    for name in ordinance.__all__:
+        obj = getattr(ordinance, name)
         if callable(obj):
             assert obj.__doc__, f"{name} has no docstring"
 
 
 def test_private_modules_are_private() -> None:
-    public = {n for n in dir(docket) if not n.startswith("_")}
-    extra = public - set(docket.__all__) - {"annotations"}
+    public = {n for n in dir(ordinance) if not n.startswith("_")}
+    extra = public - set(ordinance.__all__) - {"annotations"}
     # Submodules are importable by path but are not part of the curated surface.
     import types
 
-    assert all(isinstance(getattr(docket, n), types.ModuleType) for n in extra), extra
+    assert all(isinstance(getattr(ordinance, n), types.ModuleType) for n in extra), extra

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from docket._canonical import canonical_json
-from docket.errors import InfrastructureError, InputError, VerificationError
-from docket.signing import (
+from ordinance._canonical import canonical_json
+from ordinance.errors import InfrastructureError, InputError, VerificationError
+from ordinance.signing import (
     PAYLOAD_TYPE_INTOTO,
     SIGTYPE_COSIGNATURE_V1,
     Ed25519Signer,
@@ -27,14 +27,14 @@ from docket.signing import (
 
 def test_generate_key_private_0600_and_vkey(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "log.key"
-    vkey = generate_key(path, "docket.local/acme")
+    vkey = generate_key(path, "ordinance.local/acme")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert vkey_path_for(path) == tmp_path / "keys" / "log.vkey"
     assert read_vkey(vkey_path_for(path)).vkey == vkey
     signer = load_signer(path)
     assert isinstance(signer, Signer)
     assert signer.vkey == vkey
-    assert signer.name == "docket.local/acme"
+    assert signer.name == "ordinance.local/acme"
     assert len(signer.key_id) == 8
     assert b"PRIVATE KEY" in path.read_bytes()
 
@@ -163,7 +163,7 @@ def _ed25519_cases() -> list[tuple[str, bytes, bytes, bytes]]:
 
 
 def test_libsodium_agrees_with_cryptography() -> None:
-    from docket.signing import ed25519_verify, ed25519_verify_reference
+    from ordinance.signing import ed25519_verify, ed25519_verify_reference
 
     cases = _ed25519_cases()
     valid = 0
@@ -178,7 +178,7 @@ def test_libsodium_agrees_with_cryptography() -> None:
 
 def test_libsodium_is_never_laxer_than_cryptography() -> None:
     """The fast path trusts libsodium's "valid": it must imply the reference's "valid"."""
-    from docket.signing import _sodium_verify, ed25519_verify_reference
+    from ordinance.signing import _sodium_verify, ed25519_verify_reference
 
     stricter = []
     for label, pk, msg, sig in _ed25519_cases():
@@ -193,8 +193,8 @@ def test_libsodium_agrees_on_the_note_vectors(shared: Path) -> None:
     import base64
     import json
 
-    from docket.log.note import SignedNote
-    from docket.signing import ed25519_verify, ed25519_verify_reference
+    from ordinance.log.note import SignedNote
+    from ordinance.signing import ed25519_verify, ed25519_verify_reference
 
     data = json.loads((shared / "vectors" / "signed_note.json").read_text())
     keys = {k["id"]: parse_vkey(k["vkey"]) for k in data["keys"]}

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from docket.errors import ConflictError, InfrastructureError, NotFoundError
-from docket.model import Evidence, Identity, Lineage, Model, ModelVersion
-from docket.store import InMemoryRegistry, SqlRegistry, TransitionRecord, make_engine
-from docket.store.migrate import current_revision, head_revision, upgrade
+from ordinance.errors import ConflictError, InfrastructureError, NotFoundError
+from ordinance.model import Evidence, Identity, Lineage, Model, ModelVersion
+from ordinance.store import InMemoryRegistry, SqlRegistry, TransitionRecord, make_engine
+from ordinance.store.migrate import current_revision, head_revision, upgrade
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -82,14 +82,14 @@ def test_migrated_schema_matches_the_tables(db_url: str) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    import docket.store._tables  # noqa: F401  (registers the tables)
+    import ordinance.store._tables  # noqa: F401  (registers the tables)
 
     engine = make_engine(db_url)
     try:
         upgrade(engine)
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": False})
-            registry_tables = {t for t in SQLModel.metadata.tables if t.startswith("docket_")}
+            registry_tables = {t for t in SQLModel.metadata.tables if t.startswith("ordinance_")}
             diff = [
                 d
                 for d in compare_metadata(ctx, SQLModel.metadata)
@@ -163,7 +163,7 @@ def test_evaluations_round_trip(store: object) -> None:
 def test_missing_schema_is_an_infrastructure_error(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        with pytest.raises(InfrastructureError, match="docket db upgrade"):
+        with pytest.raises(InfrastructureError, match="ordinance db upgrade"):
             SqlRegistry(engine).get_version("m")
     finally:
         engine.dispose()

@@ -14,33 +14,33 @@ WORK="$PWD"
 rm -rf "$WORK/auditor" "$WORK/bundle" "$WORK/early" "$WORK/tampered"
 
 echo "== 1. the model team: a workspace with some history"
-export DOCKET_HOME="$WORK/team/.docket"
-export DOCKET_ACTOR="model-team"
+export ORDINANCE_HOME="$WORK/team/.ordinance"
+export ORDINANCE_ACTOR="model-team"
 python "$EXAMPLES/credit-risk/generate.py" "$WORK/team/data" --rows 2000
-docket init
-docket register "$WORK/team/data/v1.0.0/manifest.yaml"
-docket log export --out "$WORK/early"            # the log as it was then (used in step 6)
-docket register "$WORK/team/data/v1.1.0/manifest.yaml"
-docket check credit-risk@1.0.0 --stage staging || true    # failed checks are logged too
-docket promote credit-risk@1.1.0 --to staging
+ordinance init
+ordinance register "$WORK/team/data/v1.0.0/manifest.yaml"
+ordinance log export --out "$WORK/early"            # the log as it was then (used in step 6)
+ordinance register "$WORK/team/data/v1.1.0/manifest.yaml"
+ordinance check credit-risk@1.0.0 --stage staging || true    # failed checks are logged too
+ordinance promote credit-risk@1.1.0 --to staging
 
 echo "== 2. the auditor's first visit: the verifier key (out of band) and today's checkpoint"
 mkdir -p "$WORK/auditor"
-cp "$DOCKET_HOME/keys/log.vkey" "$WORK/auditor/trusted.vkey"
-docket log checkpoint > "$WORK/auditor/checkpoint-first-visit.txt"
+cp "$ORDINANCE_HOME/keys/log.vkey" "$WORK/auditor/trusted.vkey"
+ordinance log checkpoint > "$WORK/auditor/checkpoint-first-visit.txt"
 
 echo "== 3. later: more history, then the team exports the whole log for the audit"
-docket archive credit-risk@1.0.0
-docket log export --out "$WORK/bundle"
-unset DOCKET_HOME
+ordinance archive credit-risk@1.0.0
+ordinance log export --out "$WORK/bundle"
+unset ORDINANCE_HOME
 
 echo "== 4. the auditor, offline: no database, no workspace, only the bundle and the key"
 cd "$WORK/auditor"
-offline() { env -u DOCKET_HOME -u DOCKET_DB docket "$@"; }
+offline() { env -u ORDINANCE_HOME -u ORDINANCE_DB ordinance "$@"; }
 offline log verify --bundle "$WORK/bundle" --vkey trusted.vkey \
   --trusted-checkpoint checkpoint-first-visit.txt --deep
 offline log verify --bundle "$WORK/bundle" --vkey trusted.vkey --format json > verified.json
-test ! -e .docket   # verifying created no workspace
+test ! -e .ordinance   # verifying created no workspace
 
 expect_rejected() {  # $1: what; the rest: a command that must exit 1
   local what="$1"; shift

@@ -5,7 +5,7 @@
 writes OUT_DIR/v1.0.0 (uses a postcode proxy for ethnicity; fails the fairness rule)
 and OUT_DIR/v1.1.0 (proxy removed; passes), each with a manifest.yaml to register:
 
-    docket register OUT_DIR/v1.0.0/manifest.yaml
+    ordinance register OUT_DIR/v1.0.0/manifest.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from docket.examples.credit_risk import write_version
+from ordinance.examples.credit_risk import write_version
 
 
 def main() -> None:

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from docket.approvals import Member, Roster
-from docket.signing import Ed25519Signer
-from docket.workspace import Workspace, init_workspace
+from ordinance.approvals import Member, Roster
+from ordinance.signing import Ed25519Signer
+from ordinance.workspace import Workspace, init_workspace
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 PACK = """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: PolicyPack
 metadata: {name: prod-gate, version: "1"}
 rules:
@@ -33,7 +33,7 @@ rules:
 """
 
 STAGING_PACK = """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: PolicyPack
 metadata: {name: staging-gate, version: "1"}
 rules:
@@ -89,9 +89,9 @@ def make_workspace(root: Path, db_url: str) -> Workspace:
     (root / "packs" / "prod.yaml").write_text(PACK)
     (root / "packs" / "staging.yaml").write_text(STAGING_PACK)
     ws = init_workspace(
-        root / ".docket",
+        root / ".ordinance",
         db_url=db_url,
-        origin="docket.local/test",
+        origin="ordinance.local/test",
         policies={
             "staging": [str(root / "packs" / "staging.yaml")],
             "production": [str(root / "packs" / "prod.yaml")],

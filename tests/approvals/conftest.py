@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from approvals_support import HOUR, T0, People, make_people, make_workspace
 
-from docket.approvals import apply_roster
-from docket.workspace import Workspace
 from helpers import small_manifest
+from ordinance.approvals import apply_roster
+from ordinance.workspace import Workspace
 
 
 @pytest.fixture

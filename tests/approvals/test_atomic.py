@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from approvals_support import HOUR, T0, People
 
-from docket.approvals import approve, collect_approvals, roster_vkeys
-from docket.errors import ConflictError, InfrastructureError
-from docket.promote import promote
-from docket.store._approval_tables import ApprovalStore
-from docket.store.registry import SqlRegistry
-from docket.workspace import Workspace
+from ordinance.approvals import approve, collect_approvals, roster_vkeys
+from ordinance.errors import ConflictError, InfrastructureError
+from ordinance.promote import promote
+from ordinance.store._approval_tables import ApprovalStore
+from ordinance.store.registry import SqlRegistry
+from ordinance.workspace import Workspace
 
 
 def _kinds(ws: Workspace, start: int) -> list[str]:

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from approvals_support import HOUR, T0, People
 
-from docket import statements
-from docket._canonical import canonical_json
-from docket.approvals import approve
-from docket.attest import attestation, verify_attestation
-from docket.errors import NotFoundError
-from docket.promote import promote
-from docket.signing import PAYLOAD_TYPE_INTOTO, Ed25519Signer, Envelope, sign_envelope
-from docket.workspace import Workspace
 from helpers import run_cli
+from ordinance import statements
+from ordinance._canonical import canonical_json
+from ordinance.approvals import approve
+from ordinance.attest import attestation, verify_attestation
+from ordinance.errors import NotFoundError
+from ordinance.promote import promote
+from ordinance.signing import PAYLOAD_TYPE_INTOTO, Ed25519Signer, Envelope, sign_envelope
+from ordinance.workspace import Workspace
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_genuine_attestation_verifies(promoted: Workspace) -> None:
         env,
         ws.vkey(),
         model_digest=_digest(ws),
-        expect_levels=["DOCKET_POLICY_PROD_GATE"],
+        expect_levels=["ORDINANCE_POLICY_PROD_GATE"],
         resource_uri="models:/toy/1.0.0",
     )
     assert report.ok, report.to_dict()
@@ -118,7 +118,7 @@ def test_cli_attest_and_verify(promoted: Workspace, tmp_path: Path) -> None:
         "--model-digest",
         _digest(ws),
         "--expect-level",
-        "DOCKET_POLICY_PROD_GATE",
+        "ORDINANCE_POLICY_PROD_GATE",
         "--format",
         "json",
     )

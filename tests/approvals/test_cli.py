@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from approvals_support import make_workspace
 
-from docket.workspace import Workspace
 from helpers import run_cli, small_manifest
+from ordinance.workspace import Workspace
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def cli_ws(tmp_path: Path, db_url: str) -> tuple[Workspace, list[str], dict[str,
         vkeys[who] = res.out.strip()
     roster = tmp_path / "roster.yaml"
     roster.write_text(
-        "apiVersion: docket/v1\nkind: Roster\nmembers:\n"
+        "apiVersion: ordinance/v1\nkind: Roster\nmembers:\n"
         f"  - id: vera@example.com\n    roles: [model-validator]\n    keys: ['{vkeys['vera']}']\n"
         f"  - id: rita@example.com\n    roles: [risk-officer]\n    keys: ['{vkeys['rita']}']\n"
         f"  - id: eddie@example.com\n    roles: [ml-engineer]\n    keys: ['{vkeys['eddie']}']\n"
@@ -153,7 +153,7 @@ def test_cli_bad_roster_is_located(
 ) -> None:
     _, home, _ = cli_ws
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: docket/v1\nkind: Roster\nmembers:\n  - id: x\n    keys: [nope]\n")
+    bad.write_text("apiVersion: ordinance/v1\nkind: Roster\nmembers:\n  - id: x\n    keys: [nope]\n")
     res = run_cli(*home, "roster", "apply", bad)
     assert res.code == 2
     assert f"{bad}:5:" in res.err and "malformed verifier key" in res.err

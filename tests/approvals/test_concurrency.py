@@ -1,4 +1,4 @@
-"""Concurrent `docket promote` processes for different versions of one model."""
+"""Concurrent `ordinance promote` processes for different versions of one model."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ from datetime import UTC, datetime
 import pytest
 from approvals_support import People
 
-from docket import statements
-from docket.approvals import approve, roster_vkeys
-from docket.workspace import Workspace
+from ordinance import statements
+from ordinance.approvals import approve, roster_vkeys
+from ordinance.workspace import Workspace
 
 VERSIONS = ("1.0.0", "2.0.0", "3.0.0")
 
 
 def _spawn(ws: Workspace, version: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "DOCKET_ACTOR": f"proc-{version}"}
-    env.pop("DOCKET_HOME", None)
-    env.pop("DOCKET_DB", None)
-    cmd = [sys.executable, "-m", "docket", "--home", str(ws.home), "--db", ws.db_url]
+    env = {**os.environ, "ORDINANCE_ACTOR": f"proc-{version}"}
+    env.pop("ORDINANCE_HOME", None)
+    env.pop("ORDINANCE_DB", None)
+    cmd = [sys.executable, "-m", "ordinance", "--home", str(ws.home), "--db", ws.db_url]
     cmd += ["promote", f"toy@{version}", "--to", "production", "--format", "json"]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from approvals_support import DAY, HOUR, T0, People
 
-from docket import statements
-from docket.approvals import (
+from ordinance import statements
+from ordinance.approvals import (
     APPROVAL_REFUSED,
     ApprovalRefused,
     apply_roster,
@@ -21,9 +21,9 @@ from docket.approvals import (
     revoke,
     sign_approval,
 )
-from docket.errors import CheckFailed
-from docket.promote import promote
-from docket.workspace import Workspace
+from ordinance.errors import CheckFailed
+from ordinance.promote import promote
+from ordinance.workspace import Workspace
 
 
 def _refusals(ws: Workspace) -> list[dict[str, object]]:
@@ -42,7 +42,7 @@ def _denials(ws: Workspace, version: str) -> list[str]:
 
 def _inject(ws: Workspace, env: bytes, *, version: str, approver: str, at: object) -> None:
     """Write an approval row straight into the index (an attacker with database access)."""
-    from docket._canonical import sha256_hex
+    from ordinance._canonical import sha256_hex
 
     approvals_store(ws).add_signed(
         kind="approval",

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from approvals_support import DAY, HOUR, T0, People
 
-from docket import statements
-from docket.approvals import ApprovalRefused, approve, collect_waivers, revoke, waive
-from docket.errors import InputError
-from docket.promote import archive as archive_version
-from docket.promote import history, holder_at, promote, rollback
-from docket.workspace import Workspace
 from helpers import small_manifest
+from ordinance import statements
+from ordinance.approvals import ApprovalRefused, approve, collect_waivers, revoke, waive
+from ordinance.errors import InputError
+from ordinance.promote import archive as archive_version
+from ordinance.promote import history, holder_at, promote, rollback
+from ordinance.workspace import Workspace
 
 
 def _approve_both(ws: Workspace, people: People, version: str, at: object) -> None:
@@ -174,7 +174,7 @@ def test_expired_or_revoked_waiver_does_not_apply(
 
 
 def test_author_cannot_waive(ws: Workspace, people: People, tmp_path: Path) -> None:
-    from docket.approvals import apply_roster
+    from ordinance.approvals import apply_roster
 
     apply_roster(ws, people.roster(alice=frozenset({"risk-officer"})), actor="a", now=T0 + HOUR)
     with pytest.raises(ApprovalRefused, match="author and cannot waive"):

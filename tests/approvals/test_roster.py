@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from approvals_support import HOUR, T0, People
 
-from docket import statements
-from docket.approvals import (
+from ordinance import statements
+from ordinance.approvals import (
     ApprovalRefused,
     Member,
     Roster,
@@ -21,13 +21,13 @@ from docket.approvals import (
     roster_at,
     roster_diff,
 )
-from docket.errors import InputError, PolicyLoadError
-from docket.workspace import Workspace
+from ordinance.errors import InputError, PolicyLoadError
+from ordinance.workspace import Workspace
 
 
 def test_parse_and_digest_is_order_independent(people: People) -> None:
     text = f"""\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: Roster
 members:
   - id: vera@example.com
@@ -58,7 +58,7 @@ members:
 def test_bad_rosters_are_located(people: People, body: str, where: str, problem: str) -> None:
     body = body.replace("[K]", f"['{people.vera.vkey}']").replace("[K2]", f"['{people.rita.vkey}']")
     with pytest.raises(PolicyLoadError) as exc:
-        parse_roster("apiVersion: docket/v1\nkind: Roster\n" + body, "r.yaml")
+        parse_roster("apiVersion: ordinance/v1\nkind: Roster\n" + body, "r.yaml")
     assert where in exc.value.message and problem in exc.value.message.lower()
 
 
@@ -126,7 +126,7 @@ def test_diff_added_and_removed(people: People) -> None:
 
 def test_core_modules_do_not_import_the_cli() -> None:
     code = (
-        "import sys, docket.approvals, docket.promote, docket.attest\n"
+        "import sys, ordinance.approvals, ordinance.promote, ordinance.attest\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click','rich','weasyprint')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -136,8 +136,8 @@ def test_core_modules_do_not_import_the_cli() -> None:
 def test_story_runs(tmp_path: Path, db_url: str) -> None:
     from approvals_support import make_workspace
 
-    from docket.promote import holder_at, promotion_story
     from helpers import small_manifest
+    from ordinance.promote import holder_at, promotion_story
 
     ws = make_workspace(tmp_path, db_url)
     for v, auc in (("1.0.0", 0.6), ("1.1.0", 0.9)):

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from approvals_support import DAY, HOUR, T0, People
 
-from docket.approvals import approve
-from docket.promote import holder_at, promote
-from docket.workspace import Workspace
+from ordinance.approvals import approve
+from ordinance.promote import holder_at, promote
+from ordinance.workspace import Workspace
 
 
 def test_promote_with_two_approvals(ws: Workspace, people: People) -> None:

@@ -1,7 +1,7 @@
-"""The CI templates in examples/ci only call `docket` commands and options that exist.
+"""The CI templates in examples/ci only call `ordinance` commands and options that exist.
 
 Every `run:` (GitHub Actions) and `script:`/`before_script:` (GitLab CI) line is scanned for
-`docket ...` invocations; each is parsed by the real click command tree with
+`ordinance ...` invocations; each is parsed by the real click command tree with
 ``make_context(resilient_parsing=False)`` after substituting CI variables with placeholder
 values. Nothing is executed. A failing case names the template, the job and the command.
 """
@@ -64,11 +64,11 @@ def _substitute(text: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", var, text)
 
 
-def _docket_argvs(script: str, env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+def _ordinance_argvs(script: str, env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
     text = re.sub(r"\\\n\s*", " ", script)  # shell line continuations
     for raw in text.splitlines():
         line = _substitute(raw.strip(), env)
-        if "docket" not in line or line.startswith("#"):
+        if "ordinance" not in line or line.startswith("#"):
             continue
         lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
         lexer.whitespace_split = True
@@ -87,7 +87,7 @@ def _docket_argvs(script: str, env: dict[str, str]) -> Iterator[tuple[str, list[
                     next(it, None)  # the redirection target
                 else:
                     words.append(tok)
-            if words and words[0] == "docket":
+            if words and words[0] == "ordinance":
                 yield raw.strip(), words[1:]
 
 
@@ -127,7 +127,7 @@ def _invocations() -> list[Invocation]:
     found: list[Invocation] = []
     for path in TEMPLATES:
         for where, script, env in _scripts(path):
-            for line, argv in _docket_argvs(script, env):
+            for line, argv in _ordinance_argvs(script, env):
                 found.append(Invocation(path.name, where, line, tuple(argv)))
     return found
 
@@ -161,11 +161,11 @@ def _create_required_paths(cmd: click.Command, ctx: click.Context, args: list[st
 
 
 def _parse(argv: tuple[str, ...]) -> str:
-    """Resolve and parse ``docket ARGV`` without running it; return the command path."""
-    from docket._cli import cli
+    """Resolve and parse ``ordinance ARGV`` without running it; return the command path."""
+    from ordinance._cli import cli
 
     cmd: click.Command = cli
-    names = ["docket"]
+    names = ["ordinance"]
     args = list(argv)
     parent: click.Context | None = None
     while True:
@@ -192,18 +192,18 @@ def test_templates_exist() -> None:
 
 
 @pytest.mark.parametrize("inv", INVOCATIONS, ids=lambda inv: inv.id)
-def test_every_docket_command_in_a_template_parses(
+def test_every_ordinance_command_in_a_template_parses(
     inv: Invocation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    for var in ("DOCKET_HOME", "DOCKET_DB", "DOCKET_ACTOR"):
+    for var in ("ORDINANCE_HOME", "ORDINANCE_DB", "ORDINANCE_ACTOR"):
         monkeypatch.delenv(var, raising=False)
     try:
         _parse(inv.argv)
     except click.exceptions.NoSuchOption as exc:
         pytest.fail(f"{inv.template} [{inv.where}]: {exc.format_message()}\n  in: {inv.line}")
     except click.UsageError as exc:
-        cmd = exc.ctx.command_path if exc.ctx else "docket"
+        cmd = exc.ctx.command_path if exc.ctx else "ordinance"
         pytest.fail(
             f"{inv.template} [{inv.where}]: `{cmd}`: {exc.format_message()}\n  in: {inv.line}"
         )
@@ -237,15 +237,15 @@ def test_manual_approval_uses_a_protected_environment() -> None:
 
 def test_gitlab_gate_reports_junit_and_promotes_manually() -> None:
     doc = yaml.safe_load((CI_DIR / "gitlab-ci.yml").read_text())
-    assert doc["policy-gate"]["artifacts"]["reports"]["junit"] == "docket-junit.xml"
+    assert doc["policy-gate"]["artifacts"]["reports"]["junit"] == "ordinance-junit.xml"
     assert doc["promote-production"]["rules"][0]["when"] == "manual"
 
 
 def test_the_scanner_finds_chained_and_continued_commands() -> None:
-    script = 'docket register "$MANIFEST" --format json > r.json && echo ok\n' + (
-        "docket check a@1 \\\n  --stage production || true\necho docket is not a command here"
+    script = 'ordinance register "$MANIFEST" --format json > r.json && echo ok\n' + (
+        "ordinance check a@1 \\\n  --stage production || true\necho ordinance is not a command here"
     )
-    found = [argv for _, argv in _docket_argvs(script, {})]
+    found = [argv for _, argv in _ordinance_argvs(script, {})]
     assert found == [
         ["register", "models/credit-risk/manifest.yaml", "--format", "json"],
         ["check", "a@1", "--stage", "production"],

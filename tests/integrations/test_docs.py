@@ -16,7 +16,7 @@ DOCS = [
     *sorted((REPO / "examples").glob("*/README.md")),
 ]
 _LINK = re.compile(r"\]\(([^)\s#]+)(#[^)\s]*)?\)")
-_COMMAND = re.compile(r"^\s*(?:\$ )?docket ((?:[a-z][a-z-]* ?){1,2})", re.MULTILINE)
+_COMMAND = re.compile(r"^\s*(?:\$ )?ordinance ((?:[a-z][a-z-]* ?){1,2})", re.MULTILINE)
 
 
 def test_the_expected_documents_exist() -> None:
@@ -47,7 +47,7 @@ def test_relative_links_resolve(doc: Path) -> None:
 def test_commands_in_code_blocks_exist(doc: Path) -> None:
     import click
 
-    from docket._cli import cli
+    from ordinance._cli import cli
 
     text = doc.read_text()
     blocks = "\n".join(re.findall(r"```(?:bash|console|sh)?\n(.*?)```", text, re.DOTALL))

@@ -1,6 +1,6 @@
 """Every example under examples/ runs as documented, in a fresh directory, as a subprocess.
 
-The scripts call only documented `docket` commands; each checks its own story (a check that
+The scripts call only documented `ordinance` commands; each checks its own story (a check that
 must fail exits 1, a tampered bundle is rejected) and exits non-zero if the story breaks.
 These tests then check the files the scripts leave behind.
 """
@@ -23,10 +23,10 @@ pytestmark = pytest.mark.slow
 
 
 def _run(example: str, work: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKET_")}
-    # `docket` and `python` resolve to the interpreter running the tests.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDINANCE_")}
+    # `ordinance` and `python` resolve to the interpreter running the tests.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONWARNINGS"] = "error::DeprecationWarning:docket"
+    env["PYTHONWARNINGS"] = "error::DeprecationWarning:ordinance"
     proc = subprocess.run(
         ["bash", str(EXAMPLES / example / "run.sh"), str(work)],
         capture_output=True,
@@ -72,6 +72,6 @@ def test_auditor_verifies_offline_and_catches_tampering(tmp_path: Path) -> None:
     proc = _run("auditor", work)
     verified = json.loads((work / "auditor" / "verified.json").read_text())
     assert verified["ok"] is True and verified["size"] >= 5
-    assert not (work / "auditor" / ".docket").exists()
+    assert not (work / "auditor" / ".ordinance").exists()
     assert proc.stdout.count("rejected, as it should be") == 2
     assert "truncated or rolled back" in proc.stderr

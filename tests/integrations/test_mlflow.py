@@ -1,7 +1,7 @@
-"""`docket import mlflow` against a real MLflow (SQLite tracking store + model registry).
+"""`ordinance import mlflow` against a real MLflow (SQLite tracking store + model registry).
 
 A real scikit-learn run is logged with params, metrics, a dataset input, a git commit tag,
-a prediction table and a model artifact, registered in MLflow, then imported into Docket;
+a prediction table and a model artifact, registered in MLflow, then imported into Ordinance;
 the imported lineage is checked against the run. No mocks.
 """
 
@@ -20,7 +20,7 @@ from helpers import run_cli
 
 pytest.importorskip("mlflow")
 
-# MLflow warns from inside its own code, none of it Docket's to fix: its SQLAlchemy store
+# MLflow warns from inside its own code, none of it Ordinance's to fix: its SQLAlchemy store
 # uses the ``noload`` strategy SQLAlchemy 2.1 deprecates, its pandas digest calls
 # ``DataFrame.all`` positionally (pandas 4 deprecation), and it says a file: source matches
 # two equal source classes; importing ``mlflow.pyfunc`` warns about its own ``Any`` type
@@ -79,7 +79,7 @@ def _log_version(root: Path, *, c: float, seed: int, experiment_id: str) -> str:
             {
                 "mlflow.source.git.commit": COMMIT,
                 "mlflow.source.git.repoURL": REPO_URL,
-                "docket.evidence.predictions": json.dumps(
+                "ordinance.evidence.predictions": json.dumps(
                     {
                         "path": "eval/predictions.csv",
                         "attributes": {"y_true": "y", "y_pred": "yhat", "sensitive": ["sex"]},
@@ -114,11 +114,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
             exp = client.create_experiment("credit", artifact_location=(root / "art").as_uri())
             client.create_registered_model(
                 "credit",
-                tags={"docket.owner": "credit-risk-team", "docket.risk_tier": "high"},
+                tags={"ordinance.owner": "credit-risk-team", "ordinance.risk_tier": "high"},
                 description="Scores consumer credit applications.",
             )
             run_id = _log_version(root, c=1.0, seed=1, experiment_id=exp)
-            client.set_model_version_tag("credit", "1", "docket.doc.intended_use", "testing")
+            client.set_model_version_tag("credit", "1", "ordinance.doc.intended_use", "testing")
             client.set_registered_model_alias("credit", "champion", "1")
             yield Store(uri, root, run_id, root / "train-1.csv", root / "run-1" / "predictions.csv")
         finally:
@@ -133,7 +133,7 @@ def _sha256(path: Path) -> str:
 
 
 def _workspace(tmp_path: Path) -> Path:
-    home = tmp_path / ".docket"
+    home = tmp_path / ".ordinance"
     assert run_cli("--home", home, "init").code == 0
     return home
 
@@ -162,7 +162,7 @@ def test_imported_lineage_matches_the_run(tmp_path: Path, store: Store) -> None:
     import mlflow
     from mlflow import MlflowClient
 
-    from docket.identity import compute_identity
+    from ordinance.identity import compute_identity
 
     home = _workspace(tmp_path)
     [imported] = _import(home, store, "--version", "1")
@@ -207,7 +207,7 @@ def test_imported_lineage_matches_the_run(tmp_path: Path, store: Store) -> None:
     expected = compute_identity(Path(download), name="credit").root_digest
     assert shown["identity"]["sha256"] == imported["identity"] == expected
 
-    # The run artifact named by the docket.evidence tag is stored as evidence.
+    # The run artifact named by the ordinance.evidence tag is stored as evidence.
     [pred] = [e for e in shown["evidence"] if e["kind"] == "predictions"]
     assert pred["sha256"] == _sha256(store.preds_csv)
     assert pred["attributes"] == {"y_true": "y", "y_pred": "yhat", "sensitive": ["sex"]}
@@ -251,7 +251,7 @@ def test_import_all_versions_then_changed_facts_are_refused(tmp_path: Path, stor
 
         # Changing what a version was registered with is refused (a record never changes).
         mlflow.MlflowClient(tracking_uri=store.uri).set_model_version_tag(
-            "credit", "2", "docket.doc.limitations", "changed after import"
+            "credit", "2", "ordinance.doc.limitations", "changed after import"
         )
         r = run_cli(
             "--home", home, "import", "mlflow", "--tracking-uri", store.uri, "--model", "credit",
@@ -266,14 +266,14 @@ def test_unknown_model_and_version_are_input_errors(tmp_path: Path, store: Store
     home = _workspace(tmp_path)
     base = ("--home", home, "import", "mlflow", "--tracking-uri", store.uri)
     r = run_cli(*base, "--model", "nope")
-    assert r.code == 2 and r.err.startswith("docket: error: MLflow:"), r.err
+    assert r.code == 2 and r.err.startswith("ordinance: error: MLflow:"), r.err
     r = run_cli(*base, "--model", "credit", "--version", "99")
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
     r = run_cli(*base, "--model", "credit", "--as", "bad name!")
     assert r.code == 2 and "--as NAME" in r.err
 
 
-def test_docket_name_and_owner_options(tmp_path: Path, store: Store) -> None:
+def test_ordinance_name_and_owner_options(tmp_path: Path, store: Store) -> None:
     home = _workspace(tmp_path)
     [out] = _import(home, store, "--version", "1", "--as", "credit-scorer", "--owner", "risk")
     assert out["model"] == "credit-scorer"
@@ -284,11 +284,11 @@ def test_docket_name_and_owner_options(tmp_path: Path, store: Store) -> None:
 def test_module_imports_mlflow_lazily_and_says_which_extra_is_missing() -> None:
     code = (
         "import sys\n"
-        "import docket.integrations.mlflow as m\n"
+        "import ordinance.integrations.mlflow as m\n"
         "assert 'mlflow' not in sys.modules, 'imported mlflow eagerly'\n"
         "assert 'click' not in sys.modules, 'the core imported click'\n"
         "sys.modules['mlflow'] = None\n"
-        "from docket.errors import MissingExtraError\n"
+        "from ordinance.errors import MissingExtraError\n"
         "try:\n"
         "    m.client('sqlite:///x.db')\n"
         "except MissingExtraError as e:\n"
@@ -297,5 +297,5 @@ def test_module_imports_mlflow_lazily_and_says_which_extra_is_missing() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert (
         out.stdout.strip()
-        == "3 this needs the optional 'mlflow' package: pip install 'docket[mlflow]'"
+        == "3 this needs the optional 'mlflow' package: pip install 'ordinance[mlflow]'"
     )

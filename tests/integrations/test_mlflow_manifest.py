@@ -1,7 +1,7 @@
 """The MLflow → manifest mapping as a pure function (runs without the mlflow extra).
 
 These build :class:`VersionFacts` values directly — the same frozen values `read_version`
-returns — and check the manifest Docket would register, including that it is byte-for-byte
+returns — and check the manifest Ordinance would register, including that it is byte-for-byte
 deterministic and that it validates against the real manifest schema.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from docket.errors import InputError
-from docket.integrations.mlflow import (
+from ordinance.errors import InputError
+from ordinance.integrations.mlflow import (
     MANIFEST_HEADER,
     DatasetInput,
     VersionFacts,
@@ -25,7 +25,7 @@ from docket.integrations.mlflow import (
     manifest_document,
     render_manifest,
 )
-from docket.manifest import load_manifest
+from ordinance.manifest import load_manifest
 
 SHA = "ab" * 32
 MLMODEL = {
@@ -47,8 +47,8 @@ def _facts(**over: object) -> VersionFacts:
         "source": "models:/m-1",
         "aliases": ("champion",),
         "model_description": "Scores applications.",
-        "model_tags": {"docket.owner": "credit-team", "docket.doc.limitations": "retail only"},
-        "version_tags": {"docket.risk_tier": "high", "docket.doc.limitations": "retail, EU"},
+        "model_tags": {"ordinance.owner": "credit-team", "ordinance.doc.limitations": "retail only"},
+        "version_tags": {"ordinance.risk_tier": "high", "ordinance.doc.limitations": "retail, EU"},
         "run_id": "r1",
         "params": {"C": "1.0", "max_iter": "200"},
         "metrics": {"auc": 0.8, "loss": float("nan")},
@@ -69,7 +69,7 @@ def _facts(**over: object) -> VersionFacts:
 
 def test_mapping() -> None:
     doc, warnings = manifest_document(
-        _facts(), docket_name="credit", owner=None, mlmodel=MLMODEL, evidence=[]
+        _facts(), ordinance_name="credit", owner=None, mlmodel=MLMODEL, evidence=[]
     )
     assert doc["model"] == {
         "name": "credit",
@@ -95,17 +95,17 @@ def test_mapping() -> None:
         "sklearn": "1.5.0",
     }
     assert doc["metrics"] == {"auc": 0.8}
-    # The version's docket.doc.* tag wins over the registered model's.
+    # The version's ordinance.doc.* tag wins over the registered model's.
     assert doc["documentation"] == {"limitations": "retail, EU", "summary": "Scores applications."}
     assert len(warnings) == 2
-    assert "holdout" in warnings[0] and "docket.dataset.holdout.sha256" in warnings[0]
+    assert "holdout" in warnings[0] and "ordinance.dataset.holdout.sha256" in warnings[0]
     assert "loss" in warnings[1]
 
 
 def test_owner_option_wins_and_missing_commit_or_run_is_a_warning() -> None:
     doc, warnings = manifest_document(
         _facts(run_tags={}, run_id=None, datasets=(), model_tags={}, version_tags={}),
-        docket_name="c2",
+        ordinance_name="c2",
         owner="risk",
         mlmodel={},
         evidence=[],
@@ -118,10 +118,10 @@ def test_owner_option_wins_and_missing_commit_or_run_is_a_warning() -> None:
 
 def test_rendering_is_deterministic_and_ignores_aliases() -> None:
     a, _ = manifest_document(
-        _facts(), docket_name="credit", owner=None, mlmodel=MLMODEL, evidence=[]
+        _facts(), ordinance_name="credit", owner=None, mlmodel=MLMODEL, evidence=[]
     )
     moved = _facts(aliases=("challenger",), params={"max_iter": "200", "C": "1.0"})
-    b, _ = manifest_document(moved, docket_name="credit", owner=None, mlmodel=MLMODEL, evidence=[])
+    b, _ = manifest_document(moved, ordinance_name="credit", owner=None, mlmodel=MLMODEL, evidence=[])
     assert render_manifest(a) == render_manifest(b)
     assert render_manifest(a).startswith(MANIFEST_HEADER)
 
@@ -134,7 +134,7 @@ def test_generated_manifest_loads_with_the_real_schema(tmp_path: Path) -> None:
     facts = _facts(
         run_tags={
             "mlflow.source.git.commit": "c0ffee",
-            "docket.evidence.predictions": json.dumps(
+            "ordinance.evidence.predictions": json.dumps(
                 {"path": "eval/p.csv", "attributes": {"y_true": "y", "y_pred": "yhat"}}
             ),
         }
@@ -142,7 +142,7 @@ def test_generated_manifest_loads_with_the_real_schema(tmp_path: Path) -> None:
     [ref] = facts.evidence
     doc, _ = manifest_document(
         facts,
-        docket_name="credit",
+        ordinance_name="credit",
         owner=None,
         mlmodel=MLMODEL,
         evidence=[(ref, "evidence/predictions/p.csv")],
@@ -158,9 +158,9 @@ def test_generated_manifest_loads_with_the_real_schema(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("tags", "message"),
     [
-        ({"docket.evidence.Bad-Kind": "x.csv"}, "evidence kind must match"),
-        ({"docket.evidence.predictions": "{not json"}, "invalid JSON"),
-        ({"docket.evidence.predictions": '{"attributes": {}}'}, "expected"),
+        ({"ordinance.evidence.Bad-Kind": "x.csv"}, "evidence kind must match"),
+        ({"ordinance.evidence.predictions": "{not json"}, "invalid JSON"),
+        ({"ordinance.evidence.predictions": '{"attributes": {}}'}, "expected"),
     ],
 )
 def test_bad_evidence_tags_are_input_errors(tags: dict[str, str], message: str) -> None:
@@ -171,8 +171,8 @@ def test_bad_evidence_tags_are_input_errors(tags: dict[str, str], message: str) 
 def test_unknown_documentation_field_is_an_input_error() -> None:
     with pytest.raises(InputError, match="unknown documentation field 'purpose'"):
         manifest_document(
-            _facts(version_tags={"docket.doc.purpose": "x"}),
-            docket_name="credit",
+            _facts(version_tags={"ordinance.doc.purpose": "x"}),
+            ordinance_name="credit",
             owner=None,
             mlmodel={},
             evidence=[],

@@ -9,8 +9,8 @@ import hashlib
 import sys
 from pathlib import Path
 
-from docket.log import PREDICATE_REGISTRATION, make_statement, open_log
-from docket.store._engine import make_engine
+from ordinance.log import PREDICATE_REGISTRATION, make_statement, open_log
+from ordinance.store._engine import make_engine
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ import pytest
 from logtest_support import ORIGIN, Clock
 from sqlalchemy import Engine
 
-from docket.log import TransparencyLog, create_schema
-from docket.signing import Ed25519Signer, generate_key, load_signer
-from docket.store._engine import make_engine
+from ordinance.log import TransparencyLog, create_schema
+from ordinance.signing import Ed25519Signer, generate_key, load_signer
+from ordinance.store._engine import make_engine
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from docket.log import PREDICATE_REGISTRATION, PREDICATE_TRANSITION, make_statement
-from docket.log.store import LOG_TABLES
+from ordinance.log import PREDICATE_REGISTRATION, PREDICATE_TRANSITION, make_statement
+from ordinance.log.store import LOG_TABLES
 
-ORIGIN = "docket.local/test"
+ORIGIN = "ordinance.local/test"
 
 
 class Clock:

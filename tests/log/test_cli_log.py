@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from logtest_support import ORIGIN, stmt
 
-from docket._cli import main
-from docket.log import TransparencyLog
-from docket.signing import Ed25519Signer
+from ordinance._cli import main
+from ordinance.log import TransparencyLog
+from ordinance.signing import Ed25519Signer
 
 
 def test_keys_generate_and_show(

@@ -13,8 +13,8 @@ from logtest_support import ORIGIN, Clock, stmt, transition
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from docket.errors import InputError, NotFoundError, VerificationError
-from docket.log import (
+from ordinance.errors import InputError, NotFoundError, VerificationError
+from ordinance.log import (
     PREDICATE_KEY_CHANGE,
     PREDICATE_TRANSITION,
     Checkpoint,
@@ -26,12 +26,12 @@ from docket.log import (
     verify_bundle,
     verify_tlog_proof,
 )
-from docket.log.note import verify_note
-from docket.signing import SIGTYPE_COSIGNATURE_V1, Ed25519Signer, parse_vkey
+from ordinance.log.note import verify_note
+from ordinance.signing import SIGTYPE_COSIGNATURE_V1, Ed25519Signer, parse_vkey
 
 
 def test_constructor_does_no_io() -> None:
-    from docket.store._engine import make_engine
+    from ordinance.store._engine import make_engine
 
     eng = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     log = TransparencyLog(eng, Ed25519Signer.generate(ORIGIN), ORIGIN)
@@ -114,18 +114,18 @@ def test_inclusion_and_consistency_proofs(log: TransparencyLog, signer: Ed25519S
 def test_triggers_reject_update_and_delete(log: TransparencyLog, engine: Engine) -> None:
     log.append_statements([stmt(i) for i in range(4)])
     for sql in (
-        "UPDATE docket_log_entry SET envelope = envelope WHERE idx = 1",
-        "DELETE FROM docket_log_entry WHERE idx = 3",
-        "UPDATE docket_log_checkpoint SET note = note",
-        "DELETE FROM docket_log_checkpoint",
-        "DELETE FROM docket_log_node",
-        "UPDATE docket_log_node SET hash = hash",
+        "UPDATE ordinance_log_entry SET envelope = envelope WHERE idx = 1",
+        "DELETE FROM ordinance_log_entry WHERE idx = 3",
+        "UPDATE ordinance_log_checkpoint SET note = note",
+        "DELETE FROM ordinance_log_checkpoint",
+        "DELETE FROM ordinance_log_node",
+        "UPDATE ordinance_log_node SET hash = hash",
     ):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(sql))
     if engine.dialect.name == "postgresql":
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
-            conn.execute(text("TRUNCATE docket_log_entry CASCADE"))
+            conn.execute(text("TRUNCATE ordinance_log_entry CASCADE"))
     assert log.size() == 4
     assert log.verify(log.vkey).ok
 
@@ -141,7 +141,7 @@ def test_failed_append_leaves_nothing(log: TransparencyLog) -> None:
 
 
 def test_append_envelopes_signed_by_others(log: TransparencyLog, signer: Ed25519Signer) -> None:
-    from docket.log import sign_statement
+    from ordinance.log import sign_statement
 
     approver = Ed25519Signer.generate("alice@example.com")
     env = sign_statement(stmt(0), [approver])
@@ -232,7 +232,7 @@ def test_witness_detects_fork(engine: Engine, signer: Ed25519Signer) -> None:
     w = Ed25519Signer.generate("witness", SIGTYPE_COSIGNATURE_V1)
     log.append_statements([stmt(i) for i in range(4)])
     # a checkpoint from a different history, signed with the same key
-    from docket.log.note import sign_note
+    from ordinance.log.note import sign_note
 
     forged = sign_note(Checkpoint(ORIGIN, 3, b"\x07" * 32).text(), [signer]).render()
     with pytest.raises(VerificationError, match="fork"):
@@ -290,7 +290,7 @@ def test_trusted_checkpoint(log: TransparencyLog, signer: Ed25519Signer) -> None
     log.append_statements([stmt(i) for i in range(5)])
     assert log.verify(signer.vkey, trusted_checkpoint=held).ok
     assert log.verify(signer.vkey, trusted_checkpoint=log.latest_checkpoint()).ok
-    from docket.log.note import sign_note
+    from ordinance.log.note import sign_note
 
     forked = sign_note(Checkpoint(ORIGIN, 5, b"\x01" * 32).text(), [signer]).render()
     r = log.verify(signer.vkey, trusted_checkpoint=forked)
@@ -303,7 +303,7 @@ def test_trusted_checkpoint(log: TransparencyLog, signer: Ed25519Signer) -> None
 
 def test_core_import_does_not_pull_cli() -> None:
     code = (
-        "import sys, docket.log, docket.signing;"
+        "import sys, ordinance.log, ordinance.signing;"
         "bad = [m for m in ('click', 'rich') if m in sys.modules];"
         "assert not bad, bad"
     )
@@ -311,7 +311,7 @@ def test_core_import_does_not_pull_cli() -> None:
 
 
 def test_public_api() -> None:
-    import docket.log as api
+    import ordinance.log as api
 
     for name in api.__all__:
         assert hasattr(api, name), name
@@ -328,8 +328,8 @@ def test_checkpoint_text_format(log: TransparencyLog) -> None:
 
 
 def test_alembic_migration_creates_log_schema(db_url: str, signer: Ed25519Signer) -> None:
-    from docket.store._engine import make_engine
-    from docket.store.migrate import upgrade
+    from ordinance.store._engine import make_engine
+    from ordinance.store.migrate import upgrade
 
     eng = make_engine(db_url)
     try:
@@ -338,7 +338,7 @@ def test_alembic_migration_creates_log_schema(db_url: str, signer: Ed25519Signer
         assert log.append_statements([stmt(0)]) == [0]
         assert log.verify(signer.vkey).ok
         with pytest.raises(DBAPIError, match="append-only"), eng.begin() as conn:
-            conn.execute(text("DELETE FROM docket_log_entry"))
+            conn.execute(text("DELETE FROM ordinance_log_entry"))
     finally:
         eng.dispose()
 
@@ -376,7 +376,7 @@ def test_deep_verify_in_parallel_finds_the_first_bad_entry(
 ) -> None:
     from logtest_support import attack
 
-    from docket.log import verify as verify_mod
+    from ordinance.log import verify as verify_mod
 
     monkeypatch.setattr(verify_mod, "_DEEP_PARALLEL_MIN", 10)
     monkeypatch.setattr(verify_mod, "_DEEP_CHUNK", 7)
@@ -386,7 +386,7 @@ def test_deep_verify_in_parallel_finds_the_first_bad_entry(
 
     def envelope(i: int) -> bytes:
         with engine.connect() as conn:
-            q = text("SELECT envelope FROM docket_log_entry WHERE idx = :i")
+            q = text("SELECT envelope FROM ordinance_log_entry WHERE idx = :i")
             return bytes(conn.execute(q, {"i": i}).scalar_one())
 
     def deep() -> tuple[int | None, str]:
@@ -404,7 +404,7 @@ def test_deep_verify_in_parallel_finds_the_first_bad_entry(
     odd = sig.replace("+", "-").replace("/", "_").rstrip("=")
     attack(
         engine,
-        "UPDATE docket_log_entry SET envelope = :e WHERE idx = 20",
+        "UPDATE ordinance_log_entry SET envelope = :e WHERE idx = 20",
         {"e": env.replace(sig.encode(), odd.encode())},
     )
     assert deep() == (None, "")
@@ -412,7 +412,7 @@ def test_deep_verify_in_parallel_finds_the_first_bad_entry(
     env = envelope(40)
     sig = json.loads(env)["signatures"][0]["sig"]
     bad = env.replace(sig.encode(), sig[:-8].encode() + b"AAAAAAA=")
-    attack(engine, "UPDATE docket_log_entry SET subject_name = 'x' WHERE idx = 50")
-    attack(engine, "UPDATE docket_log_entry SET envelope = :e WHERE idx = 40", {"e": bad})
+    attack(engine, "UPDATE ordinance_log_entry SET subject_name = 'x' WHERE idx = 50")
+    attack(engine, "UPDATE ordinance_log_entry SET envelope = :e WHERE idx = 40", {"e": bad})
     index, reason = deep()
     assert index == 40 and "bad DSSE signature" in reason

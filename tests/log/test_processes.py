@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from logtest_support import ORIGIN
 
-from docket.log import TransparencyLog
-from docket.signing import Ed25519Signer
+from ordinance.log import TransparencyLog
+from ordinance.signing import Ed25519Signer
 
 APPENDER = Path(__file__).with_name("appender.py")
 

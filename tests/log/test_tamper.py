@@ -9,8 +9,8 @@ import pytest
 from logtest_support import attack, stmt
 from sqlalchemy import Engine, text
 
-from docket.log import TransparencyLog, merkle
-from docket.signing import Ed25519Signer
+from ordinance.log import TransparencyLog, merkle
+from ordinance.signing import Ed25519Signer
 
 SINGLE = 10  # entries 0..9 each in their own batch, then one batch of 6 (10..15)
 
@@ -20,7 +20,7 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     """Structural verification in this process, or with worker processes over ranges."""
     if request.param == "parallel":
         # tiny ranges so a 16-entry log takes the multi-process structural path
-        from docket.log import verify as verify_mod
+        from ordinance.log import verify as verify_mod
 
         assert verify_mod._fork_ok(), f"threads alive: {threading.enumerate()}"
         monkeypatch.setattr(verify_mod, "_CHUNK_LEVEL", 2)
@@ -51,7 +51,7 @@ def _envelope(engine: Engine, idx: int) -> bytes:
     with engine.connect() as conn:
         return bytes(
             conn.execute(
-                text("SELECT envelope FROM docket_log_entry WHERE idx = :i"), {"i": idx}
+                text("SELECT envelope FROM ordinance_log_entry WHERE idx = :i"), {"i": idx}
             ).scalar_one()
         )
 
@@ -77,7 +77,7 @@ def test_edit_one_byte(filled: TransparencyLog, signer: Ed25519Signer, offset: i
     env = bytearray(_envelope(filled.engine, 4))
     env[offset] ^= 0x20
     attack(
-        filled.engine, "UPDATE docket_log_entry SET envelope = :e WHERE idx = 4", {"e": bytes(env)}
+        filled.engine, "UPDATE ordinance_log_entry SET envelope = :e WHERE idx = 4", {"e": bytes(env)}
     )
     _check(filled, signer.vkey, 4, "edited")
 
@@ -86,7 +86,7 @@ def test_edit_with_leaf_hash_rewritten(filled: TransparencyLog, signer: Ed25519S
     env = _envelope(filled.engine, 4).replace(b'"sig":"', b'"sig":"A', 1)
     attack(
         filled.engine,
-        "UPDATE docket_log_entry SET envelope = :e, leaf_hash = :h WHERE idx = 4",
+        "UPDATE ordinance_log_entry SET envelope = :e, leaf_hash = :h WHERE idx = 4",
         {"e": env, "h": merkle.leaf_hash(env)},
     )
     _check(filled, signer.vkey, 4, "do not hash to signed checkpoint 5")
@@ -98,7 +98,7 @@ def test_edit_inside_last_batch(filled: TransparencyLog, signer: Ed25519Signer) 
     env2 = env.replace(b'"payload":"', b'"payload":"e', 1)
     attack(
         filled.engine,
-        "UPDATE docket_log_entry SET envelope = :e, leaf_hash = :h WHERE idx = 13",
+        "UPDATE ordinance_log_entry SET envelope = :e, leaf_hash = :h WHERE idx = 13",
         {"e": env2, "h": merkle.leaf_hash(env2)},
     )
     # structurally the batch 10..15 is bad; the deep check names the exact entry
@@ -109,7 +109,7 @@ def test_edit_inside_last_batch(filled: TransparencyLog, signer: Ed25519Signer) 
 
 
 def test_delete_entry(filled: TransparencyLog, signer: Ed25519Signer) -> None:
-    attack(filled.engine, "DELETE FROM docket_log_entry WHERE idx = 6")
+    attack(filled.engine, "DELETE FROM ordinance_log_entry WHERE idx = 6")
     _check(filled, signer.vkey, 6, "entry 6 is missing")
 
 
@@ -117,7 +117,7 @@ def test_reorder_entries(filled: TransparencyLog, signer: Ed25519Signer) -> None
     a, b = _envelope(filled.engine, 2), _envelope(filled.engine, 3)
     attack(
         filled.engine,
-        "UPDATE docket_log_entry SET envelope = CASE idx WHEN 2 THEN :b ELSE :a END, "
+        "UPDATE ordinance_log_entry SET envelope = CASE idx WHEN 2 THEN :b ELSE :a END, "
         "leaf_hash = CASE idx WHEN 2 THEN :hb ELSE :ha END WHERE idx IN (2, 3)",
         {"a": a, "b": b, "ha": merkle.leaf_hash(a), "hb": merkle.leaf_hash(b)},
     )
@@ -128,7 +128,7 @@ def test_insert_after_signing(filled: TransparencyLog, signer: Ed25519Signer) ->
     env = _envelope(filled.engine, 0)
     attack(
         filled.engine,
-        "INSERT INTO docket_log_entry (idx, leaf_hash, envelope, predicate_type, subject_name, "
+        "INSERT INTO ordinance_log_entry (idx, leaf_hash, envelope, predicate_type, subject_name, "
         "subject_digest, logged_at) VALUES (16, :h, :e, 'x', 'y', 'z', '2030-01-01T00:00:00Z')",
         {"e": env, "h": merkle.leaf_hash(env)},
     )
@@ -142,11 +142,11 @@ def test_insert_in_the_middle(filled: TransparencyLog, signer: Ed25519Signer) ->
         from logtest_support import disable_triggers
 
         disable_triggers(conn)
-        conn.execute(text("UPDATE docket_log_entry SET idx = idx + 1000 WHERE idx >= 8"))
-        conn.execute(text("UPDATE docket_log_entry SET idx = idx - 999 WHERE idx >= 1000"))
+        conn.execute(text("UPDATE ordinance_log_entry SET idx = idx + 1000 WHERE idx >= 8"))
+        conn.execute(text("UPDATE ordinance_log_entry SET idx = idx - 999 WHERE idx >= 1000"))
         conn.execute(
             text(
-                "INSERT INTO docket_log_entry (idx, leaf_hash, envelope, predicate_type, "
+                "INSERT INTO ordinance_log_entry (idx, leaf_hash, envelope, predicate_type, "
                 "subject_name, subject_digest, logged_at) "
                 "VALUES (8, :h, :e, 'x', 'y', 'z', '2030-01-01T00:00:00Z')"
             ),
@@ -161,10 +161,10 @@ def test_truncate_needs_a_trusted_checkpoint(
     held = filled.checkpoint(12 if False else 16)
     older = filled.checkpoint(8)
     # drop the last batch and its checkpoint and nodes: self-consistent, signed by the log key
-    attack(filled.engine, "DELETE FROM docket_log_cosignature")
-    attack(filled.engine, "DELETE FROM docket_log_checkpoint WHERE tree_size > 10")
-    attack(filled.engine, "DELETE FROM docket_log_entry WHERE idx >= 10")
-    attack(filled.engine, "DELETE FROM docket_log_node WHERE (idx + 1) * (1 << level) > 10")
+    attack(filled.engine, "DELETE FROM ordinance_log_cosignature")
+    attack(filled.engine, "DELETE FROM ordinance_log_checkpoint WHERE tree_size > 10")
+    attack(filled.engine, "DELETE FROM ordinance_log_entry WHERE idx >= 10")
+    attack(filled.engine, "DELETE FROM ordinance_log_node WHERE (idx + 1) * (1 << level) > 10")
     # the log's own key proves consistency, not completeness:
     assert filled.verify(signer.vkey).ok
     # ...but an auditor-held checkpoint catches it, naming the first missing entry
@@ -173,14 +173,14 @@ def test_truncate_needs_a_trusted_checkpoint(
 
 
 def test_truncate_entries_only(filled: TransparencyLog, signer: Ed25519Signer) -> None:
-    attack(filled.engine, "DELETE FROM docket_log_entry WHERE idx >= 14")
+    attack(filled.engine, "DELETE FROM ordinance_log_entry WHERE idx >= 14")
     _check(filled, signer.vkey, 14, "missing")
 
 
 def test_forged_checkpoint(filled: TransparencyLog, signer: Ed25519Signer) -> None:
     attack(
         filled.engine,
-        "UPDATE docket_log_checkpoint SET note = :n WHERE tree_size = 5",
+        "UPDATE ordinance_log_checkpoint SET note = :n WHERE tree_size = 5",
         {"n": filled.checkpoint(5).replace("\n5\n", "\n4\n")},
     )
     report = filled.verify(signer.vkey)
@@ -188,6 +188,6 @@ def test_forged_checkpoint(filled: TransparencyLog, signer: Ed25519Signer) -> No
 
 
 def test_side_columns_checked_deep(filled: TransparencyLog, signer: Ed25519Signer) -> None:
-    attack(filled.engine, "UPDATE docket_log_entry SET subject_name = 'hidden' WHERE idx = 7")
+    attack(filled.engine, "UPDATE ordinance_log_entry SET subject_name = 'hidden' WHERE idx = 7")
     assert filled.verify(signer.vkey).ok  # not part of the signed data...
     _check(filled, signer.vkey, 7, "indexed subject", deep=True)  # ...but deep compares it

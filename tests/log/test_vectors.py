@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docket.errors import InputError, VerificationError
-from docket.log import merkle
-from docket.log.note import Checkpoint, SignedNote, verify_note
-from docket.log.proof import TlogProof
-from docket.signing import (
+from ordinance.errors import InputError, VerificationError
+from ordinance.log import merkle
+from ordinance.log.note import Checkpoint, SignedNote, verify_note
+from ordinance.log.proof import TlogProof
+from ordinance.signing import (
     EcdsaP256Verifier,
     Ed25519Signer,
     Envelope,
@@ -194,7 +194,7 @@ def test_notes_verify_and_tamper(nvec: Any) -> None:
 
 
 def test_go_skey_resigns_exactly(nvec: Any) -> None:
-    from docket.log.note import sign_note
+    from ordinance.log.note import sign_note
 
     peter = next(k for k in nvec["keys"] if k["id"] == "peter")
     name, _kid, blob = peter["skey"].removeprefix("PRIVATE+KEY+").split("+", 2)

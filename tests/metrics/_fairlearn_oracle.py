@@ -23,7 +23,7 @@ from fairlearn.metrics import (
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, precision_score
 
-from docket.metrics.fairness import FairnessReport
+from ordinance.metrics.fairness import FairnessReport
 
 FAIRLEARN_METRICS = {
     "selection_rate": selection_rate,
@@ -39,7 +39,7 @@ TOL = 1e-12
 
 
 def metric_frame(y_true: Any, y_pred: Any, sensitive: pd.DataFrame) -> MetricFrame:
-    """MetricFrame over all Docket metrics; sklearn's zero-division warning is expected."""
+    """MetricFrame over all Ordinance metrics; sklearn's zero-division warning is expected."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         return MetricFrame(
@@ -73,10 +73,10 @@ def close(a: float, b: float) -> bool:
 def assert_matches_fairlearn(report: FairnessReport, mf: MetricFrame) -> None:
     """Per-group and overall values equal MetricFrame's to 1e-12.
 
-    Defined values must be equal; where Docket says ``None`` (undefined), fairlearn and
+    Defined values must be equal; where Ordinance says ``None`` (undefined), fairlearn and
     scikit-learn return 0 (the zero-division convention), so that is what we check.
     Combinations of sensitive values that never occur are NaN rows in ``by_group``;
-    Docket does not report them.
+    Ordinance does not report them.
     """
     k = len(report.sensitive_features)
     by_group = mf.by_group.dropna(how="all")
@@ -104,7 +104,7 @@ def expected_disparities(report: FairnessReport, mf: MetricFrame) -> dict[str, d
     """fairlearn's aggregation formulas applied to its by_group frame, undefined values masked.
 
     When every group's metric is defined this is exactly ``mf.difference()``/``mf.ratio()``
-    (checked separately); masking is Docket's documented departure for undefined rates.
+    (checked separately); masking is Ordinance's documented departure for undefined rates.
     """
     k = len(report.sensitive_features)
     out: dict[str, dict[str, float]] = {}

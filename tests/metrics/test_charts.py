@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from docket.charts import bar_chart
+from ordinance.charts import bar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

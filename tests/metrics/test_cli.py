@@ -1,4 +1,4 @@
-"""``docket metrics fairness``, ``docket metrics drift`` and ``docket explain``."""
+"""``ordinance metrics fairness``, ``ordinance metrics drift`` and ``ordinance explain``."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import pandas as pd
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
-from docket.identity import compute_identity
-from docket.metrics.explain import artifact_binds_to, validate_explainability_artifact
-from docket.metrics.fairness import METRICS, compute_fairness
 from helpers import run_cli, small_manifest
+from ordinance.identity import compute_identity
+from ordinance.metrics.explain import artifact_binds_to, validate_explainability_artifact
+from ordinance.metrics.fairness import METRICS, compute_fairness
 
 CORE = [
-    "docket.metrics",
-    "docket.metrics.fairness",
-    "docket.metrics._table",
-    "docket.metrics.drift",
-    "docket.metrics.explain",
-    "docket.charts",
+    "ordinance.metrics",
+    "ordinance.metrics.fairness",
+    "ordinance.metrics._table",
+    "ordinance.metrics.drift",
+    "ordinance.metrics.explain",
+    "ordinance.charts",
 ]
 
 

@@ -15,13 +15,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from docket.metrics.fairness import FairnessReport, GroupMetrics, compute_fairness
+from ordinance.metrics.fairness import FairnessReport, GroupMetrics, compute_fairness
 
 TOL = 1e-12
 AA, CAUC = "African-American", "Caucasian"
 GENERAL = "compas-scores-two-years.csv"
 VIOLENT = "compas-scores-two-years-violent.csv"
-# reference key -> Docket metric name
+# reference key -> Ordinance metric name
 RATES = {
     "selection_rate": "selection_rate",
     "fpr": "false_positive_rate",

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ks_2samp
 
-from docket.errors import InputError
-from docket.metrics.drift import EPSILON, compute_drift, population_stability_index
+from ordinance.errors import InputError
+from ordinance.metrics.drift import EPSILON, compute_drift, population_stability_index
 
 
 def _frames(seed: int = 0, shift: float = 0.0, n: int = 2000) -> tuple[pd.DataFrame, pd.DataFrame]:

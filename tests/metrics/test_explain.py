@@ -13,9 +13,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from docket.errors import EXIT_USAGE, InputError, UntrustedTypeError
-from docket.identity import compute_identity
-from docket.metrics.explain import (
+from ordinance.errors import EXIT_USAGE, InputError, UntrustedTypeError
+from ordinance.identity import compute_identity
+from ordinance.metrics.explain import (
     SCHEMA,
     SCHEMA_URI,
     artifact_binds_to,

@@ -1,4 +1,4 @@
-"""Docket's fairness metrics equal fairlearn's MetricFrame on random tables (hypothesis)."""
+"""Ordinance's fairness metrics equal fairlearn's MetricFrame on random tables (hypothesis)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from docket.metrics.fairness import AGGREGATIONS, FairnessReport, compute_fairness
+from ordinance.metrics.fairness import AGGREGATIONS, FairnessReport, compute_fairness
 
 from ._fairlearn_oracle import (
     TOL,
@@ -95,7 +95,7 @@ def test_summaries_equal_fairlearn(df: pd.DataFrame) -> None:
         if not all(_all_defined(report, m) for m in parts[base]):
             continue
         if any(c is None for c in components):
-            assert ours is None  # Docket fails closed where a part is undefined
+            assert ours is None  # Ordinance fails closed where a part is undefined
             continue
         assert close(math.nan if ours is None else ours, float(value)), (name, ours, value)
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from docket.errors import EXIT_USAGE, InputError
-from docket.metrics.fairness import MISSING, compute_fairness
+from ordinance.errors import EXIT_USAGE, InputError
+from ordinance.metrics.fairness import MISSING, compute_fairness
 
 from ._fairlearn_oracle import assert_matches_fairlearn, metric_frame
 

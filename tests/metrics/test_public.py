@@ -1,14 +1,14 @@
-"""``docket.metrics`` exports a curated, documented surface."""
+"""``ordinance.metrics`` exports a curated, documented surface."""
 
 from __future__ import annotations
 
-import docket.metrics
+import ordinance.metrics
 
 
 def test_metrics_all_exists_and_is_documented() -> None:
-    names = docket.metrics.__all__  # its order is ruff's (RUF022)
+    names = ordinance.metrics.__all__  # its order is ruff's (RUF022)
     assert len(set(names)) == len(names)
     for name in names:
-        obj = getattr(docket.metrics, name)
+        obj = getattr(ordinance.metrics, name)
         if callable(obj):
             assert obj.__doc__, name

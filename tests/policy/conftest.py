@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from docket._canonical import canonical_json, sha256_hex
-from docket.evidence import EvidenceStore
-from docket.model import (
+from ordinance._canonical import canonical_json, sha256_hex
+from ordinance.evidence import EvidenceStore
+from ordinance.model import (
     CodeRef,
     Dataset,
     Evidence,
@@ -24,7 +24,7 @@ from docket.model import (
     Model,
     ModelVersion,
 )
-from docket.policy import Approval, EvaluationContext, Waiver
+from ordinance.policy import Approval, EvaluationContext, Waiver
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -118,7 +118,7 @@ class Builder:
 
     def explanation(self, identity: str, kind: str = "permutation_importance") -> Evidence:
         doc = {
-            "schema": "https://docket.dev/explainability/v1",
+            "schema": "https://ordinance.dev/explainability/v1",
             "kind": kind,
             "model_identity": {"sha256": identity},
             "features": [

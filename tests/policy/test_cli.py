@@ -1,4 +1,4 @@
-"""``docket check`` and ``docket policy`` through the real entry point and a real workspace."""
+"""``ordinance check`` and ``ordinance policy`` through the real entry point and a real workspace."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from helpers import run_cli, small_manifest
 from .conftest import csv_bytes, prediction_table, write
 
 PACK = """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: PolicyPack
 metadata: {name: gate, version: "1"}
 rules:
@@ -31,7 +31,7 @@ rules:
 
 
 def _workspace(tmp_path: Path, *, biased: bool) -> Path:
-    home = tmp_path / ".docket"
+    home = tmp_path / ".ordinance"
     assert run_cli("--home", home, "init").code == 0
     manifest = small_manifest(tmp_path / "v1", version="1.0.0")
     frame = prediction_table(biased=biased, n=600)
@@ -71,7 +71,7 @@ def test_check_json_exit_codes_and_record(tmp_path: Path) -> None:
     assert d["policies"][0]["sha256"] and d["policies"][0]["name"] == "gate"
 
     # The evaluation was recorded with its policy digest.
-    from docket.workspace import Workspace
+    from ordinance.workspace import Workspace
 
     with Workspace.open(home) as ws:
         [stored] = ws.registry().evaluations("toy", "1.0.0")
@@ -97,7 +97,7 @@ def test_check_waiver_and_output_formats(tmp_path: Path, monkeypatch: pytest.Mon
     waivers = write(
         tmp_path / "waivers.yaml",
         """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: Waivers
 waivers:
   - id: W-1
@@ -126,7 +126,7 @@ waivers:
         "github",
     )
     assert r.code == 0, r.err
-    assert "::notice title=docket gate/fpr-gap (waived)" in r.out
+    assert "::notice title=ordinance gate/fpr-gap (waived)" in r.out
     assert "::warning " in r.out
     assert "| 🟡 waived | `gate/fpr-gap`" in summary.read_text()
 
@@ -167,7 +167,7 @@ def test_check_uses_configured_default_baseline(tmp_path: Path) -> None:
     home = _workspace(tmp_path, biased=False)
     r = run_cli("--home", home, "check", "toy@1.0.0", "--stage", "staging", "--format", "json")
     d = json.loads(r.out)
-    assert [p["uri"] for p in d["policies"]] == ["docket:baseline"]
+    assert [p["uri"] for p in d["policies"]] == ["ordinance:baseline"]
     assert r.code == {"pass": 0, "warn": 0, "fail": 1}[d["verdict"]]
     assert {x["rule"] for x in d["results"]} >= {"lineage-recorded", "evidence-integrity"}
 
@@ -175,7 +175,7 @@ def test_check_uses_configured_default_baseline(tmp_path: Path) -> None:
 def test_policy_lint_explain_list(tmp_path: Path) -> None:
     good = write(tmp_path / "good.yaml", PACK)
     bad = write(tmp_path / "bad.yaml", PACK.replace("type: metrics.threshold", "type: metric"))
-    r = run_cli("policy", "lint", good, "docket:eu-ai-act-high-risk")
+    r = run_cli("policy", "lint", good, "ordinance:eu-ai-act-high-risk")
     assert r.code == 0 and "ok" in r.out
     r = run_cli("policy", "lint", good, bad)
     assert r.code == 2 and f"{bad}:10:5: rules.1.type: unknown rule type 'metric'" in r.err
@@ -183,8 +183,8 @@ def test_policy_lint_explain_list(tmp_path: Path) -> None:
     assert r.code == 0 and "Blocks promotion unless the registered metric auc" in r.out
     r = run_cli("policy", "list", "--format", "json")
     assert {p["name"] for p in r.json()} >= {
-        "docket:baseline",
-        "docket:eu-ai-act-high-risk",
-        "docket:bank-model-risk",
-        "docket:nist-ai-rmf",
+        "ordinance:baseline",
+        "ordinance:eu-ai-act-high-risk",
+        "ordinance:bank-model-risk",
+        "ordinance:nist-ai-rmf",
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from docket.policy import Status, evaluate, load_pack, load_waivers
+from ordinance.policy import Status, evaluate, load_pack, load_waivers
 
 from .conftest import Builder, write
 
@@ -17,7 +17,7 @@ BLOCKS = [(m.group(1), m.group(2)) for m in BLOCK.finditer(DOC.read_text())]
 
 
 def test_every_rule_type_is_documented_with_an_example() -> None:
-    from docket.policy.rules import BUILTIN_RULE_TYPES
+    from ordinance.policy.rules import BUILTIN_RULE_TYPES
 
     documented = {t for kind, text in BLOCKS for t in re.findall(r"type: ([\w.]+)", text)}
     assert set(BUILTIN_RULE_TYPES) <= documented

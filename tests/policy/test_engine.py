@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from docket.errors import InputError
-from docket.policy import EvaluationContext, RuleContext, Status, evaluate, load_pack, load_packs
-from docket.policy.evaluate import level_name
+from ordinance.errors import InputError
+from ordinance.policy import EvaluationContext, RuleContext, Status, evaluate, load_pack, load_packs
+from ordinance.policy.evaluate import level_name
 
 from .conftest import NOW, Builder, approval, write
 
 PACK = """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: PolicyPack
 metadata: {name: demo, version: "2.1"}
 rules:
@@ -63,7 +63,7 @@ def test_fairness_fails_on_biased_version_and_passes_on_fair_one(
 
 
 def test_fairness_matches_the_metrics_module(build: Builder, tmp_path: Path) -> None:
-    from docket.metrics.fairness import compute_fairness
+    from ordinance.metrics.fairness import compute_fairness
 
     v = build.version(biased=True)
     pred = v.evidence_of("predictions")[0]
@@ -111,7 +111,7 @@ def test_confidence_bound_is_stricter_than_the_estimate(build: Builder, tmp_path
 
 
 def test_five_fairness_rules_read_the_table_once(build: Builder) -> None:
-    pack = load_pack("docket:baseline")
+    pack = load_pack("ordinance:baseline")
     rules = [r for r in pack.rules if r.type == "fairness.threshold"]
     v = build.version(biased=True)
     ctx = RuleContext(build.ctx(), v, "staging")
@@ -122,7 +122,7 @@ def test_five_fairness_rules_read_the_table_once(build: Builder) -> None:
         "accuracy_score",
         "precision_score",
     ):
-        from docket.policy.rules.fairness import FairnessParams, FairnessThreshold
+        from ordinance.policy.rules.fairness import FairnessParams, FairnessThreshold
 
         rule = FairnessThreshold(FairnessParams(metric=metric, aggregate="difference", max=0.5))
         assert rule.evaluate(ctx).status in (Status.PASS, Status.FAIL)
@@ -198,7 +198,7 @@ def test_scope_makes_rules_not_applicable(build: Builder, tmp_path: Path) -> Non
 
 
 def test_approvals_report_like_tuf(build: Builder) -> None:
-    pack = load_pack("docket:eu-ai-act-high-risk")
+    pack = load_pack("ordinance:eu-ai-act-high-risk")
     v = build.version()
     approvals = [
         approval(v, "val@bank.example", "validator"),
@@ -237,7 +237,7 @@ def test_one_person_cannot_fill_two_roles(build: Builder, tmp_path: Path) -> Non
     pack = _pack(
         tmp_path,
         """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: PolicyPack
 metadata: {name: two}
 rules:
@@ -257,7 +257,7 @@ def test_evidence_freshness_uses_the_injected_clock(build: Builder, tmp_path: Pa
     pack = _pack(
         tmp_path,
         """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: PolicyPack
 metadata: {name: fresh}
 rules:
@@ -274,7 +274,7 @@ rules:
 
 
 def test_integrity_detects_a_changed_evidence_file(build: Builder) -> None:
-    pack = load_pack("docket:baseline")
+    pack = load_pack("ordinance:baseline")
     v = build.version()
     pred = v.evidence_of("predictions")[0]
     blob = build.store.open_path(pred.sha256)
@@ -289,7 +289,7 @@ def test_integrity_detects_a_changed_evidence_file(build: Builder) -> None:
 
 
 def test_explainability_must_be_bound_to_this_model(build: Builder) -> None:
-    pack = load_pack("docket:eu-ai-act-high-risk")
+    pack = load_pack("ordinance:eu-ai-act-high-risk")
     v = build.version()
 
     def status(version):
@@ -307,7 +307,7 @@ def test_explainability_must_be_bound_to_this_model(build: Builder) -> None:
 
 
 def test_drift_between_reference_and_current(build: Builder) -> None:
-    pack = load_pack("docket:nist-ai-rmf")
+    pack = load_pack("ordinance:nist-ai-rmf")
     steady = next(
         f
         for f in evaluate(build.version(), "staging", [pack], build.ctx()).findings
@@ -338,22 +338,22 @@ def test_naive_clock_is_refused() -> None:
 def test_vsa_predicate(build: Builder, tmp_path: Path) -> None:
     packs = load_packs([write(tmp_path / "pack.yaml", PACK)])
     fair = evaluate(build.version(), "production", packs, build.ctx())
-    p = fair.to_vsa_predicate("https://docket.dev/docket", "models:/credit-risk/1.0.0")
+    p = fair.to_vsa_predicate("https://ordinance.dev/ordinance", "models:/credit-risk/1.0.0")
     assert p["verificationResult"] == "PASSED"
-    assert p["verifiedLevels"] == ["DOCKET_POLICY_DEMO"]
+    assert p["verifiedLevels"] == ["ORDINANCE_POLICY_DEMO"]
     assert p["policy"] == {
         "uri": str(tmp_path / "pack.yaml"),
         "digest": {"sha256": packs[0].sha256},
     }
     assert p["inputAttestations"] == [
         {
-            "uri": "docket:evidence/predictions/predictions.csv",
+            "uri": "ordinance:evidence/predictions/predictions.csv",
             "digest": {"sha256": fair.version.evidence_of("predictions")[0].sha256},
         }
     ]
     assert p["timeVerified"] == "2026-03-01T12:00:00Z"
     failed = evaluate(build.version(biased=True), "production", packs, build.ctx())
-    q = failed.to_vsa_predicate("https://docket.dev/docket", "models:/credit-risk/1.0.0")
+    q = failed.to_vsa_predicate("https://ordinance.dev/ordinance", "models:/credit-risk/1.0.0")
     assert q["verificationResult"] == "FAILED" and q["verifiedLevels"] == ["FAILED"]
     assert not level_name("slsa-x").startswith("SLSA_")
 

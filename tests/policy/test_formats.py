@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from docket.policy import Evaluation, evaluate, load_packs, render
-from docket.policy.formats import render_github, render_markdown, sarif_log
+from ordinance.policy import Evaluation, evaluate, load_packs, render
+from ordinance.policy.formats import render_github, render_markdown, sarif_log
 
 from .conftest import NOW, Builder, approval
 
 
 @pytest.fixture
 def evaluation(build: Builder) -> Evaluation:
-    from docket.policy.waivers import Waiver
+    from ordinance.policy.waivers import Waiver
 
-    packs = load_packs(["docket:eu-ai-act-high-risk", "docket:nist-ai-rmf"])
+    packs = load_packs(["ordinance:eu-ai-act-high-risk", "ordinance:nist-ai-rmf"])
     v = build.version(biased=True)
     waiver = Waiver(
         id="W-7",
@@ -61,7 +61,7 @@ def test_junit_has_a_testcase_per_rule_passes_included(evaluation: Evaluation) -
     assert len(cases) == len(evaluation.findings)
     by_name = {(c.get("classname"), c.get("name")): c for c in cases}
     assert (
-        by_name[("docket.eu-ai-act-high-risk", "fairness-false-positive-rate")].find("failure")
+        by_name[("ordinance.eu-ai-act-high-risk", "fairness-false-positive-rate")].find("failure")
         is not None
     )
     passed = [
@@ -70,7 +70,7 @@ def test_junit_has_a_testcase_per_rule_passes_included(evaluation: Evaluation) -
         if not list(c.findall("failure")) + list(c.findall("error")) + list(c.findall("skipped"))
     ]
     assert passed, "passing rules appear as testcases too"
-    assert by_name[("docket.nist-ai-rmf", "measure-2.11-fairness-fpr")].find("skipped") is not None
+    assert by_name[("ordinance.nist-ai-rmf", "measure-2.11-fairness-fpr")].find("skipped") is not None
     assert int(root.get("tests")) == len(cases)
     assert int(root.get("failures")) == sum(1 for f in evaluation.findings if f.status == "fail")
 
@@ -78,14 +78,14 @@ def test_junit_has_a_testcase_per_rule_passes_included(evaluation: Evaluation) -
 def test_github_commands_and_summary(evaluation: Evaluation) -> None:
     out = render_github(evaluation)
     lines = out.splitlines()
-    assert any(line.startswith("::error title=docket eu-ai-act-high-risk/") for line in lines)
-    assert any(line.startswith("::notice title=docket nist-ai-rmf/measure-2.11") for line in lines)
-    assert lines[-1].startswith("::notice title=docket verdict::credit-risk@1.0.0 → production")
+    assert any(line.startswith("::error title=ordinance eu-ai-act-high-risk/") for line in lines)
+    assert any(line.startswith("::notice title=ordinance nist-ai-rmf/measure-2.11") for line in lines)
+    assert lines[-1].startswith("::notice title=ordinance verdict::credit-risk@1.0.0 → production")
     for line in lines:  # one command per line, properties escaped
         head = line.split("::")[1]
         assert "\n" not in line and head.count(",") <= 2
     md = render_markdown(evaluation)
-    assert md.startswith("## Docket check: `credit-risk@1.0.0` → `production`: **FAIL**")
+    assert md.startswith("## Ordinance check: `credit-risk@1.0.0` → `production`: **FAIL**")
     assert md.count("\n| ") >= len(evaluation.findings)
 
 

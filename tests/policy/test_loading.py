@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from docket.errors import EXIT_USAGE, PolicyLoadError
-from docket.policy import Status, evaluate, load_pack, load_packs, shipped_pack_path
-from docket.policy.rules import clear_plugin_cache, rule_type_names
+from ordinance.errors import EXIT_USAGE, PolicyLoadError
+from ordinance.policy import Status, evaluate, load_pack, load_packs, shipped_pack_path
+from ordinance.policy.rules import clear_plugin_cache, rule_type_names
 
 from .conftest import Builder, write
 
-HEAD = "apiVersion: docket/v1\nkind: PolicyPack\nmetadata: {name: p}\n"
+HEAD = "apiVersion: ordinance/v1\nkind: PolicyPack\nmetadata: {name: p}\n"
 RULE = "  - id: auc\n    type: metrics.threshold\n    params: {metric: auc, min: 0.7}\n"
 
 
@@ -72,7 +72,7 @@ def _err(tmp_path: Path, text: str, name: str = "p.yaml") -> str:
             "p.yaml:7:37: rules.0.params.extra: unknown field",
         ),
         (HEAD + "rules:\n  - id: a\n   type: x\n", "p.yaml:6:4: invalid YAML"),
-        ("apiVersion: docket/v2\n", "p.yaml:1:1: apiVersion: Input should be 'docket/v1'"),
+        ("apiVersion: ordinance/v2\n", "p.yaml:1:1: apiVersion: Input should be 'ordinance/v1'"),
         ("- 1\n- 2\n", "p.yaml:1:1: Input should be a valid dictionary"),
         (HEAD + "metadata: {name: q}\nrules: []\n", "p.yaml:4:1: metadata: duplicate key"),
         (HEAD + "rules:\n\x1f" + RULE, "p.yaml:5:1: invalid YAML: control character #x001f"),
@@ -135,11 +135,11 @@ def test_extends_errors(tmp_path: Path) -> None:
     assert _err(tmp_path, HEAD + "extends: [missing.yaml]\nrules:\n" + RULE).startswith(
         "p.yaml:4:11: extends.0: policy file"
     )
-    assert _err(tmp_path, HEAD + "extends: ['docket:nope']\nrules:\n" + RULE).startswith(
-        "p.yaml:4:11: extends.0: no shipped pack 'docket:nope'"
+    assert _err(tmp_path, HEAD + "extends: ['ordinance:nope']\nrules:\n" + RULE).startswith(
+        "p.yaml:4:11: extends.0: no shipped pack 'ordinance:nope'"
     )
     assert _err(
-        tmp_path, HEAD + "extends: ['docket:baseline']\ndisable: [typo]\nrules:\n" + RULE
+        tmp_path, HEAD + "extends: ['ordinance:baseline']\ndisable: [typo]\nrules:\n" + RULE
     ).startswith("p.yaml:5:11: disable.0: no inherited rule 'typo' to disable")
     assert _err(tmp_path, HEAD + "rules:\n  - id: lone\n    params: {}\n").startswith(
         "p.yaml:5:5: rules.0.id: rule 'lone' overrides no inherited rule, so it needs a 'type'"
@@ -154,7 +154,7 @@ def test_self_extends_is_a_cycle(tmp_path: Path) -> None:
 def test_scopes_accumulate_through_extends(tmp_path: Path, build: Builder) -> None:
     child = write(
         tmp_path / "c.yaml",
-        HEAD + "extends: ['docket:eu-ai-act-high-risk']\n"
+        HEAD + "extends: ['ordinance:eu-ai-act-high-risk']\n"
         "scope: {models: ['fraud-*']}\nrules:\n" + RULE,
     )
     pack = load_pack(child)
@@ -178,20 +178,20 @@ def test_duplicate_pack_names(tmp_path: Path) -> None:
 def test_shipped_packs_are_found() -> None:
     path = shipped_pack_path("baseline")
     assert path is not None and path.name == "baseline.yaml"
-    assert load_pack("docket:baseline").uri == "docket:baseline"
+    assert load_pack("ordinance:baseline").uri == "ordinance:baseline"
 
 
 def test_entry_point_plugin_rule_type(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build: Builder
 ) -> None:
-    """A package adds a rule type through the ``docket.rules`` entry-point group."""
+    """A package adds a rule type through the ``ordinance.rules`` entry-point group."""
     site = tmp_path / "site"
     write(
         site / "acme_rules.py",
         """\
 from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
-from docket.policy import RuleResult
+from ordinance.policy import RuleResult
 
 
 class TagParams(BaseModel):
@@ -220,7 +220,7 @@ class HasTag:
     )
     write(
         site / "acme_rules-1.0.dist-info" / "entry_points.txt",
-        "[docket.rules]\nacme.has_tag = acme_rules:HasTag\nacme.broken = acme_rules:Missing\n",
+        "[ordinance.rules]\nacme.has_tag = acme_rules:HasTag\nacme.broken = acme_rules:Missing\n",
     )
     monkeypatch.syspath_prepend(str(site))
     clear_plugin_cache()

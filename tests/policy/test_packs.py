@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docket.policy import Status, evaluate, load_pack
+from ordinance.policy import Status, evaluate, load_pack
 
 from .conftest import Builder, approval
 
@@ -12,7 +12,7 @@ def _statuses(ev) -> dict[str, Status]:
 
 
 def test_baseline(build: Builder) -> None:
-    pack = load_pack("docket:baseline")
+    pack = load_pack("ordinance:baseline")
     good = build.version()
     ok = evaluate(
         good,
@@ -32,7 +32,7 @@ def test_baseline(build: Builder) -> None:
 
 
 def test_eu_ai_act_high_risk(build: Builder) -> None:
-    pack = load_pack("docket:eu-ai-act-high-risk")
+    pack = load_pack("ordinance:eu-ai-act-high-risk")
     assert "production-approval" not in {r.id for r in pack.rules}  # disabled, replaced
     v = build.version()
     approvals = [
@@ -66,7 +66,7 @@ def test_eu_ai_act_high_risk(build: Builder) -> None:
 
 
 def test_bank_model_risk(build: Builder) -> None:
-    pack = load_pack("docket:bank-model-risk")
+    pack = load_pack("ordinance:bank-model-risk")
     champion = build.version(version="0.9.0", metrics={"auc": 0.80})
     v = build.version(metrics={"auc": 0.805})
     approvals = [
@@ -87,7 +87,7 @@ def test_bank_model_risk(build: Builder) -> None:
 
 
 def test_nist_ai_rmf(build: Builder) -> None:
-    pack = load_pack("docket:nist-ai-rmf")
+    pack = load_pack("ordinance:nist-ai-rmf")
     v = build.version()
     ev = evaluate(
         v, "production", [pack], build.ctx(approvals=[approval(v, "bob@bank.example", "reviewer")])

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from docket.errors import EXIT_USAGE, PolicyLoadError
-from docket.model import ModelVersion
-from docket.policy import EvaluationContext, evaluate, load_pack, shipped_packs
-from docket.policy.rules import rule_type_names
+from ordinance.errors import EXIT_USAGE, PolicyLoadError
+from ordinance.model import ModelVersion
+from ordinance.policy import EvaluationContext, evaluate, load_pack, shipped_packs
+from ordinance.policy.rules import rule_type_names
 
 from .conftest import Builder
 
@@ -36,8 +36,8 @@ WRONG_VALUES = [
     "!!binary aGk=",
     "2026-01-01",
     "&a [*a]",
-    "'docket:baseline'",
-    "[docket:nope]",
+    "'ordinance:baseline'",
+    "[ordinance:nope]",
     "!!python/object:os.system ls",
     "|\n  text",
     "'%'",
@@ -131,4 +131,4 @@ def test_mutated_packs_fail_with_a_located_error_or_load(
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
 def test_unmutated_shipped_packs_load(name: str) -> None:
-    assert load_pack(f"docket:{name}").name == name
+    assert load_pack(f"ordinance:{name}").name == name

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from docket.errors import PolicyLoadError
-from docket.policy import Status, Waiver, evaluate, load_pack, load_waivers
-from docket.policy.waivers import version_matches
+from ordinance.errors import PolicyLoadError
+from ordinance.policy import Status, Waiver, evaluate, load_pack, load_waivers
+from ordinance.policy.waivers import version_matches
 
 from .conftest import NOW, Builder, write
 
 PACK = """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: PolicyPack
 metadata: {name: w}
 rules:
@@ -121,7 +121,7 @@ def test_waiver_file(tmp_path: Path) -> None:
     path = write(
         tmp_path / "waivers.yaml",
         """\
-apiVersion: docket/v1
+apiVersion: ordinance/v1
 kind: Waivers
 waivers:
   - id: W-1

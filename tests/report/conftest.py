@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from docket.workspace import Workspace, init_workspace
 from helpers import small_manifest
+from ordinance.workspace import Workspace, init_workspace
 
 EVIL = "<script>alert('x')</script> {{ 7*7 }} {% if true %}jinja{% endif %}"
 EVIL_METRIC = "<b>{{ 7*7 }}</b>"
@@ -20,11 +20,11 @@ FIXED_NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's workspace: two credit-risk versions, evaluations, approvals, a waiver,
     explainability evidence, promotions and a verified log."""
-    from docket.demo import run_demo
+    from ordinance.demo import run_demo
 
     directory = tmp_path_factory.mktemp("demo")
     run_demo(directory, say=lambda _s: None)
-    return directory / ".docket"
+    return directory / ".ordinance"
 
 
 @pytest.fixture
@@ -37,8 +37,8 @@ def demo_ws(demo_home: Path) -> Iterator[Workspace]:
 
 
 def record_check(ws: Workspace, model: str, version: str, stage: str = "staging") -> str:
-    """Evaluate the workspace's packs for ``stage`` and record the result (as `docket check`)."""
-    from docket.policy import EvaluationContext, evaluate, load_packs
+    """Evaluate the workspace's packs for ``stage`` and record the result (as `ordinance check`)."""
+    from ordinance.policy import EvaluationContext, evaluate, load_packs
 
     registry = ws.registry()
     v = registry.get_version(model, version)
@@ -49,7 +49,7 @@ def record_check(ws: Workspace, model: str, version: str, stage: str = "staging"
         approvals=(),
         waivers=(),
     )
-    ev = evaluate(v, stage, load_packs(["docket:baseline"]), ctx)
+    ev = evaluate(v, stage, load_packs(["ordinance:baseline"]), ctx)
     ws.record_evaluation(ev)
     return str(ev.verdict)
 
@@ -58,8 +58,8 @@ def record_check(ws: Workspace, model: str, version: str, stage: str = "staging"
 def evil_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model whose description, documentation and metric names hold HTML and Jinja."""
     base = tmp_path_factory.mktemp("evil")
-    home = base / ".docket"
-    ws = init_workspace(home, origin="docket.local/evil")
+    home = base / ".ordinance"
+    ws = init_workspace(home, origin="ordinance.local/evil")
     try:
         manifest = small_manifest(
             base / "m",

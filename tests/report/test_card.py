@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from docket.report import build_card_context, render_document
-from docket.report.context import CARD_METRICS
-from docket.workspace import Workspace
+from ordinance.report import build_card_context, render_document
+from ordinance.report.context import CARD_METRICS
+from ordinance.workspace import Workspace
 
 
 def test_markdown_card_round_trips_through_huggingface_model_card(demo_ws: Workspace) -> None:
@@ -19,8 +19,8 @@ def test_markdown_card_round_trips_through_huggingface_model_card(demo_ws: Works
     data = card.data.to_dict()
     assert data["license"] == "apache-2.0"
     assert data["datasets"] == ["applicants-test", "applicants-train"]
-    assert "docket" in data["tags"] and "credit" in data["tags"]
-    assert data["docket"]["identity_sha256"] == ctx["details"]["identity"]["sha256"]
+    assert "ordinance" in data["tags"] and "credit" in data["tags"]
+    assert data["ordinance"]["identity_sha256"] == ctx["details"]["identity"]["sha256"]
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert results == {m["name"]: m["value"] for m in ctx["metrics"]}
     assert {r.dataset_name for r in card.data.eval_results} == {"applicants-test"}
@@ -46,7 +46,7 @@ def test_missing_documentation_is_shown_as_missing(evil_ws: Workspace) -> None:
 def test_card_quantitative_analyses_are_disaggregated_and_intersectional(
     demo_ws: Workspace,
 ) -> None:
-    from docket.metrics.fairness import compute_fairness
+    from ordinance.metrics.fairness import compute_fairness
 
     ctx = build_card_context(demo_ws, "credit-risk", "1.1.0")
     (analysis,) = ctx["fairness"]
@@ -78,7 +78,7 @@ def test_json_card_is_the_context(demo_ws: Workspace) -> None:
     ctx = build_card_context(demo_ws, "credit-risk", "1.1.0")
     data = json.loads(render_document("card", ctx, "json"))
     assert data == json.loads(json.dumps(ctx))
-    assert data["schema"] == "https://docket.dev/model-card/v1"
+    assert data["schema"] == "https://ordinance.dev/model-card/v1"
     assert data["governance"]["stage"] == "production"
 
 

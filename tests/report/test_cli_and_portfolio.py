@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from docket.report import build_portfolio_context, publish_catalog, render_document
-from docket.workspace import Workspace
 from helpers import run_cli
+from ordinance.report import build_portfolio_context, publish_catalog, render_document
+from ordinance.workspace import Workspace
 
 
 def test_card_cli_writes_each_format(demo_home: Path, tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ def _run(code: str) -> dict[str, object]:
 def test_context_layer_imports_no_renderer_stack() -> None:
     result = _run(
         "import json, sys\n"
-        "import docket.report, docket.report.context\n"
+        "import ordinance.report, ordinance.report.context\n"
         "print(json.dumps(sorted(k for k in sys.modules"
         " if k.split('.')[0] in ('jinja2', 'weasyprint', 'click', 'rich'))))\n".replace(
             "print(json.dumps(", "print(json.dumps({'mods': "
@@ -132,13 +132,13 @@ def test_context_layer_imports_no_renderer_stack() -> None:
 
 
 def test_pdf_without_weasyprint_says_what_to_install(tmp_path: Path) -> None:
-    # An interpreter where `import weasyprint` fails, as on an install without docket[pdf].
+    # An interpreter where `import weasyprint` fails, as on an install without ordinance[pdf].
     result = _run(
         "import json, sys\n"
         "sys.modules['weasyprint'] = None\n"
-        "from docket.errors import MissingExtraError\n"
-        "from docket.report import render_document\n"
-        "ctx = {'title': 't', 'date': None, 'generator': {'name': 'docket', 'version': '0'},"
+        "from ordinance.errors import MissingExtraError\n"
+        "from ordinance.report import render_document\n"
+        "ctx = {'title': 't', 'date': None, 'generator': {'name': 'ordinance', 'version': '0'},"
         " 'models': []}\n"
         "html = render_document('catalog', ctx, 'html')\n"
         "try:\n"
@@ -147,7 +147,7 @@ def test_pdf_without_weasyprint_says_what_to_install(tmp_path: Path) -> None:
         "    print(json.dumps({'msg': e.message, 'code': e.exit_code, 'html': len(html)}))\n"
     )
     assert (
-        result["msg"] == "this needs the optional 'weasyprint' package: pip install 'docket[pdf]'"
+        result["msg"] == "this needs the optional 'weasyprint' package: pip install 'ordinance[pdf]'"
     )
     assert result["code"] == 3
     assert isinstance(result["html"], int) and result["html"] > 100
@@ -155,8 +155,8 @@ def test_pdf_without_weasyprint_says_what_to_install(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["md", "pdf"])
 def test_formats_a_document_does_not_come_in_are_refused(demo_ws: Workspace, fmt: str) -> None:
-    from docket.errors import InputError
-    from docket.report import render_portfolio
+    from ordinance.errors import InputError
+    from ordinance.report import render_portfolio
 
     with pytest.raises(InputError):
         render_portfolio(demo_ws, "md" if fmt == "md" else "docx", demo_ws.home / "x")

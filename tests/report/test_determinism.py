@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from docket.report import (
+from ordinance.report import (
     build_card_context,
     build_portfolio_context,
     build_report_context,
@@ -14,7 +14,7 @@ from docket.report import (
     render_document,
     render_report,
 )
-from docket.workspace import Workspace
+from ordinance.workspace import Workspace
 
 
 @pytest.mark.parametrize("document", ["card", "report"])

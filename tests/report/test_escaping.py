@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import EVIL, EVIL_METRIC
-from docket.errors import InputError
-from docket.report import build_card_context, build_report_context, render_document
-from docket.workspace import Workspace
+from ordinance.errors import InputError
+from ordinance.report import build_card_context, build_report_context, render_document
+from ordinance.workspace import Workspace
 
 
 class _Tags(HTMLParser):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from docket.report import build_card_context, build_report_context, render_document
-from docket.workspace import Workspace
+from ordinance.report import build_card_context, build_report_context, render_document
+from ordinance.workspace import Workspace
 
 pypdf = pytest.importorskip("pypdf")
 pytest.importorskip("weasyprint")
@@ -128,7 +128,7 @@ def test_card_pdf_holds_the_card_sections_and_group_metrics(demo_ws: Workspace) 
 
 
 def test_pdf_renderer_refuses_remote_urls(demo_ws: Workspace, tmp_path: Path) -> None:
-    from docket.report.pdf import PdfRenderer
+    from ordinance.report.pdf import PdfRenderer
 
     templates = tmp_path / "templates"
     templates.mkdir()
@@ -138,7 +138,7 @@ def test_pdf_renderer_refuses_remote_urls(demo_ws: Workspace, tmp_path: Path) ->
         '<body><p>offline</p><img alt="x" src="http://example.invalid/x.png">'
         '<img alt="y" src="file:///etc/passwd"></body></html>'
     )
-    from docket.report import build_catalog_context
+    from ordinance.report import build_catalog_context
 
     renderer = PdfRenderer(templates)
     pdf = renderer.render("catalog", build_catalog_context(demo_ws))

@@ -1,3 +1,0 @@
-from docket._cli import entrypoint
-
-entrypoint()

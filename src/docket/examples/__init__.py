@@ -1,1 +1,0 @@
-"""Example data and models used by ``docket demo`` and the examples/ directory."""

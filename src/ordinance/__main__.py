@@ -1,0 +1,3 @@
+from ordinance._cli import entrypoint
+
+entrypoint()

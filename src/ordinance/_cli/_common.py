@@ -1,0 +1,102 @@
+"""Helpers shared by the command modules: the lazy workspace, output, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from ordinance.workspace import Workspace
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Ctx:
+    """Global options; the workspace is opened only when a command needs it."""
+
+    home: str | None
+    db: str | None
+    _ws: Workspace | None = field(default=None, repr=False)
+
+    def workspace(self) -> Workspace:
+        if self._ws is None:
+            from ordinance.workspace import Workspace
+
+            self._ws = Workspace.open(Path(self.home) if self.home else None, db_url=self.db)
+        return self._ws
+
+    def close(self) -> None:
+        if self._ws is not None:
+            self._ws.close()
+            self._ws = None
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+    """``--format`` with the given choices (``text`` and ``json`` at least)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help="Output format; json keys are stable and documented.",
+    )
+
+
+def emit_json(data: Any) -> None:
+    """Write ``data`` as pretty JSON to stdout."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False, default=str))
+
+
+def info(message: str) -> None:
+    """Human text goes to stderr so stdout can carry data."""
+    click.echo(message, err=True)
+
+
+def write_output(text: str, output: str | None) -> None:
+    """Write to a file atomically, or to stdout."""
+    if output is None or output == "-":
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from ordinance._files import atomic_write_text
+
+    atomic_write_text(Path(output), text)
+    info(f"wrote {output}")
+
+
+def progress(items: Iterable[T], total: int | None, label: str) -> Iterator[T]:
+    """A rich progress bar on a terminal (stderr); plain iteration otherwise."""
+    if not sys.stderr.isatty():
+        yield from items
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=_stderr_console(),
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)

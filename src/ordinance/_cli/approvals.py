@@ -1,0 +1,465 @@
+"""``ordinance roster``, ``approve``, ``revoke``, ``waive``, ``approvals``, ``promote``,
+``rollback``, ``archive``, ``history``, ``attest`` and ``verify-attestation``."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ordinance.errors import CheckFailed, InputError, VerificationError
+from ordinance.model import parse_ref
+
+from ._common import Ctx, emit_json, format_option, info, pass_ctx
+
+if TYPE_CHECKING:
+    from ordinance.promote import PromotionDecision
+    from ordinance.signing import Ed25519Signer
+
+
+def _ref(ref: str) -> tuple[str, str]:
+    name, version = parse_ref(ref)
+    if not name or not version:
+        raise InputError(f"expected MODEL@VERSION, got {ref!r}")
+    return name, version
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor(actor: str | None) -> str:
+    return actor or os.environ.get("ORDINANCE_ACTOR") or os.environ.get("USER") or "unknown"
+
+
+def _signer(key: Path, passphrase_env: str | None) -> Ed25519Signer:
+    from ordinance.signing import load_signer
+
+    passphrase = None
+    if passphrase_env:
+        value = os.environ.get(passphrase_env)
+        if value is None:
+            raise InputError(f"environment variable {passphrase_env} is not set")
+        passphrase = value.encode()
+    return load_signer(key, passphrase)
+
+
+def _vkey_arg(value: str) -> str:
+    path = Path(value)
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    return value
+
+
+_key_option = click.option(
+    "--key",
+    "key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your private signing key (from `ordinance keys generate`).",
+)
+_pass_option = click.option(
+    "--passphrase-env", metavar="VAR", help="Environment variable holding the key passphrase."
+)
+_actor_option = click.option(
+    "--actor", help="Who asks (recorded in the log). Default: $ORDINANCE_ACTOR or $USER."
+)
+
+
+def _emit_decision(d: PromotionDecision, fmt: str) -> None:
+    if fmt == "json":
+        emit_json(d.to_dict())
+    else:
+        click.echo(d.summary() if d.allowed else f"{d.model}@{d.version}: {d.kind} DENIED")
+        if not d.allowed:
+            for r in d.reasons:
+                click.echo(f"  - {r}")
+        click.echo(f"  logged at entries {list(d.log_indexes)} (VSA {d.evaluation_log_index})")
+    if not d.allowed:
+        raise CheckFailed(f"{d.model}@{d.version} may not move to {d.to_stage}")
+
+
+def register(cli: click.Group) -> None:
+    """Add the approvals and promotion commands to ``cli``."""
+
+    # ----------------------------------------------------------------- roster
+    @cli.group("roster")
+    def roster() -> None:
+        """The roster: identities, their keys and roles (every change is logged)."""
+
+    @roster.command("apply")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @_actor_option
+    @click.option(
+        "--key",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="A roster-admin key (required once the roster names a roster-admin).",
+    )
+    @_pass_option
+    @format_option("text", "json")
+    @pass_ctx
+    def roster_apply(
+        obj: Ctx,
+        file: Path,
+        actor: str | None,
+        key: Path | None,
+        passphrase_env: str | None,
+        fmt: str,
+    ) -> None:
+        """Make FILE (kind: Roster) the roster in force; logs its digest and the diff."""
+        from ordinance.approvals import apply_roster, load_roster
+
+        new = load_roster(file)
+        signer = _signer(key, passphrase_env) if key else None
+        change = apply_roster(obj.workspace(), new, actor=_actor(actor), now=_now(), signer=signer)
+        if fmt == "json":
+            emit_json(change.to_dict())
+            return
+        if not change.changed:
+            click.echo(f"roster unchanged ({change.digest[:12]}…)")
+            return
+        d = change.diff
+        click.echo(f"roster {change.digest[:12]}… applied (log entry {change.log_index})")
+        for m in d["added"]:
+            click.echo(f"  + {m['id']} ({', '.join(m['roles']) or 'no roles'})")
+        for m in d["removed"]:
+            click.echo(f"  - {m}")
+        for mid, c in d["changed"].items():
+            parts = [f"+{r}" for r in c["roles_added"]] + [f"-{r}" for r in c["roles_removed"]]
+            if c["keys_added"] or c["keys_removed"]:
+                parts.append(f"keys +{len(c['keys_added'])}/-{len(c['keys_removed'])}")
+            click.echo(f"  ~ {mid}: {' '.join(parts)}")
+
+    @roster.command("show")
+    @click.option("--at", "at", metavar="DATE", help="The roster in force at this date/time.")
+    @format_option("text", "json")
+    @pass_ctx
+    def roster_show(obj: Ctx, at: str | None, fmt: str) -> None:
+        """Show the roster in force now (or at --at)."""
+        from ordinance.approvals import parse_when, roster_at
+
+        when = parse_when(at) if at else _now()
+        r = roster_at(obj.workspace(), when)
+        if fmt == "json":
+            emit_json({"digest": r.digest, **r.to_dict()})
+            return
+        click.echo(f"roster {r.digest[:12]}… ({len(r.members)} members)")
+        for m in sorted(r.members, key=lambda m: m.id):
+            keys = ", ".join(k.key_id for k in m.keys)
+            click.echo(f"  {m.id}: {', '.join(sorted(m.roles)) or '-'}  [keys {keys}]")
+
+    # ----------------------------------------------------------------- approvals
+    @cli.command("approve")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.option("--stage", required=True, help="The stage you approve the version for.")
+    @_key_option
+    @_pass_option
+    @click.option("--comment", default="", help="Recorded in the signed approval.")
+    @click.option("--expires-in", type=click.FloatRange(min=0, min_open=True), metavar="DAYS")
+    @click.option("--revoke", "do_revoke", is_flag=True, help="Revoke your approval instead.")
+    @click.option("--reason", default="", help="Why (with --revoke).")
+    @format_option("text", "json")
+    @pass_ctx
+    def approve_cmd(
+        obj: Ctx,
+        ref: str,
+        stage: str,
+        key: Path,
+        passphrase_env: str | None,
+        comment: str,
+        expires_in: float | None,
+        do_revoke: bool,
+        reason: str,
+        fmt: str,
+    ) -> None:
+        """Sign an approval of MODEL@VERSION for --stage with your key; it is logged.
+
+        It counts only if your key holds a required role per the roster, and only for this
+        version's identity digest and this stage. Exit 1 if refused (the refusal is logged).
+        """
+        from ordinance.approvals import approve
+
+        model, version = _ref(ref)
+        signer = _signer(key, passphrase_env)
+        ws = obj.workspace()
+        if do_revoke:
+            _revoke_own(ws, model, version, stage, signer, reason, fmt)
+            return
+        rec = approve(
+            ws,
+            model,
+            version,
+            stage,
+            signer,
+            comment,
+            expires_in=None if expires_in is None else timedelta(days=expires_in),
+            now=_now(),
+        )
+        if fmt == "json":
+            emit_json(rec.to_dict())
+        else:
+            click.echo(
+                f"approved {model}@{version} for {stage} as {rec.approver} "
+                f"({', '.join(sorted(rec.roles))}); log entry {rec.log_index}, "
+                f"sha256:{rec.digest}"
+            )
+
+    def _revoke_own(
+        ws: Any, model: str, version: str, stage: str, signer: Any, reason: str, fmt: str
+    ) -> None:
+        from ordinance.approvals import find_own, revoke
+
+        digests = find_own(ws, model, version, stage, signer)
+        if not digests:
+            raise InputError(f"no approval of {model}@{version} for {stage} signed by this key")
+        now = _now()
+        indexes = [revoke(ws, d, signer, reason=reason, now=now) for d in digests]
+        if fmt == "json":
+            emit_json({"revoked": digests, "log_indexes": indexes})
+        else:
+            click.echo(f"revoked {len(digests)} approval(s); log entries {indexes}")
+
+    @cli.command("revoke")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.option("--stage", help="Revoke your approvals for this stage.")
+    @click.option("--digest", help="Revoke the approval or waiver with this SHA-256.")
+    @_key_option
+    @_pass_option
+    @click.option("--reason", default="", help="Why (recorded in the log).")
+    @format_option("text", "json")
+    @pass_ctx
+    def revoke_cmd(
+        obj: Ctx,
+        ref: str,
+        stage: str | None,
+        digest: str | None,
+        key: Path,
+        passphrase_env: str | None,
+        reason: str,
+        fmt: str,
+    ) -> None:
+        """Revoke an approval or waiver (yours, or any as a risk officer); it is logged."""
+        from ordinance.approvals import revoke
+
+        model, version = _ref(ref)
+        signer = _signer(key, passphrase_env)
+        ws = obj.workspace()
+        if digest:
+            index = revoke(ws, digest, signer, reason=reason, now=_now())
+            if fmt == "json":
+                emit_json({"revoked": [digest], "log_indexes": [index]})
+            else:
+                click.echo(f"revoked {digest[:12]}…; log entry {index}")
+            return
+        if not stage:
+            raise InputError("give --stage (your approvals for it) or --digest")
+        _revoke_own(ws, model, version, stage, signer, reason, fmt)
+
+    @cli.command("waive")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.option("--rule", required=True, help="The rule id (or PACK/RULE) to waive.")
+    @click.option("--justification", required=True, help="Why (at least 10 characters).")
+    @click.option("--expires", required=True, metavar="DATE", help="Valid through this date.")
+    @click.option("--stage", "stages", multiple=True, help="Only for these target stages.")
+    @click.option("--id", "waiver_id", help="A waiver id (default: derived).")
+    @_key_option
+    @_pass_option
+    @format_option("text", "json")
+    @pass_ctx
+    def waive_cmd(
+        obj: Ctx,
+        ref: str,
+        rule: str,
+        justification: str,
+        expires: str,
+        stages: tuple[str, ...],
+        waiver_id: str | None,
+        key: Path,
+        passphrase_env: str | None,
+        fmt: str,
+    ) -> None:
+        """Sign a waiver of one rule for exactly MODEL@VERSION; it is logged and expires."""
+        from ordinance.approvals import parse_when, waive
+
+        model, version = _ref(ref)
+        rec = waive(
+            obj.workspace(),
+            model,
+            version,
+            rule,
+            justification,
+            parse_when(expires),
+            _signer(key, passphrase_env),
+            stages=stages or None,
+            waiver_id=waiver_id,
+            now=_now(),
+        )
+        if fmt == "json":
+            emit_json(rec.to_dict())
+        else:
+            click.echo(
+                f"waived {rule} for {model}@{version} until {rec.expires_at}; "
+                f"log entry {rec.log_index}, sha256:{rec.digest}"
+            )
+
+    @cli.command("approvals")
+    @click.argument("ref", metavar="MODEL[@VERSION]")
+    @format_option("text", "json")
+    @pass_ctx
+    def approvals_cmd(obj: Ctx, ref: str, fmt: str) -> None:
+        """List recorded approvals and waivers (with revocations)."""
+        from ordinance.approvals import list_signed
+
+        model, version = parse_ref(ref)
+        rows = list_signed(obj.workspace(), model, version)
+        if fmt == "json":
+            emit_json(rows)
+            return
+        for r in rows:
+            what = r["stage"] if r["kind"] == "approval" else f"waive {r['rule']}"
+            state = " REVOKED" if r["revoked"] else ""
+            click.echo(
+                f"{r['model']}@{r['version']} {r['kind']} {what} by {r['approver']} "
+                f"at {r['signed_at']} (entry {r['log_index']}){state}  {r['digest']}"
+            )
+
+    # ----------------------------------------------------------------- promotions
+    @cli.command("promote")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.option("--to", "to_stage", required=True, help="The target stage.")
+    @click.option("--demote-to", help="Where the old holder of an exclusive stage goes.")
+    @_actor_option
+    @format_option("text", "json")
+    @pass_ctx
+    def promote_cmd(
+        obj: Ctx, ref: str, to_stage: str, demote_to: str | None, actor: str | None, fmt: str
+    ) -> None:
+        """Promote MODEL@VERSION to --to if its policies and approvals allow; exit 1 if
+        denied. Allowed and denied attempts are both logged."""
+        from ordinance.promote import promote
+
+        model, version = _ref(ref)
+        d = promote(
+            obj.workspace(), model, version, to_stage, _actor(actor), _now(), demote_to=demote_to
+        )
+        _emit_decision(d, fmt)
+
+    @cli.command("rollback")
+    @click.argument("model")
+    @click.option("--to", "to_version", required=True, help="A version that was in production.")
+    @_actor_option
+    @format_option("text", "json")
+    @pass_ctx
+    def rollback_cmd(obj: Ctx, model: str, to_version: str, actor: str | None, fmt: str) -> None:
+        """Return a previous production version to production (still policy checked)."""
+        from ordinance.promote import rollback
+
+        d = rollback(obj.workspace(), model, to_version, _actor(actor), _now())
+        _emit_decision(d, fmt)
+
+    @cli.command("archive")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @_actor_option
+    @format_option("text", "json")
+    @pass_ctx
+    def archive_cmd(obj: Ctx, ref: str, actor: str | None, fmt: str) -> None:
+        """Move MODEL@VERSION to the archive stage (logged)."""
+        from ordinance.promote import archive
+
+        model, version = _ref(ref)
+        d = archive(obj.workspace(), model, version, _actor(actor), _now())
+        _emit_decision(d, fmt)
+
+    @cli.command("history")
+    @click.argument("model")
+    @click.option("--at", "at", metavar="DATE", help="State at this date (end of day) or time.")
+    @click.option("--proofs", is_flag=True, help="Include a tlog-proof per logged event.")
+    @format_option("text", "json")
+    @pass_ctx
+    def history_cmd(obj: Ctx, model: str, at: str | None, proofs: bool, fmt: str) -> None:
+        """Who moved which version where, when, under which policy and approvals.
+
+        With --at, also which version held each stage then."""
+        from ordinance.approvals import parse_when
+        from ordinance.promote import history
+
+        h = history(obj.workspace(), model, at=parse_when(at) if at else None, proofs=proofs)
+        if fmt == "json":
+            emit_json(h.to_dict())
+            return
+        for e in h.events:
+            approvers = ", ".join(a["approver"] for a in e.details.get("approvals", []))
+            line = (
+                f"{e.at.isoformat()}  {e.version:<10} {e.kind:<8} "
+                f"{e.from_stage or '-'} → {e.to_stage}  by {e.actor}  entry {e.log_index}"
+            )
+            if approvers:
+                line += f"  approvals: {approvers}"
+            click.echo(line)
+            if e.kind == "denied":
+                click.echo(f"    {e.reason}")
+            if e.proof:
+                click.echo("    " + e.proof.replace("\n", "\n    ").rstrip())
+        if h.stages_at is not None and h.at is not None:
+            click.echo(f"at {h.at.isoformat()}:")
+            for stage, versions in h.stages_at.items():
+                click.echo(f"  {stage}: {', '.join(versions) or '-'}")
+
+    # ----------------------------------------------------------------- attestations
+    @cli.command("attest")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+    @pass_ctx
+    def attest_cmd(obj: Ctx, ref: str, out: Path | None) -> None:
+        """Export the latest promotion decision as a DSSE-signed SLSA VSA."""
+        from ordinance._files import atomic_write_bytes
+        from ordinance.attest import attestation
+
+        model, version = _ref(ref)
+        data = attestation(obj.workspace(), model, version)
+        if out is None:
+            click.echo(data.decode())
+        else:
+            atomic_write_bytes(out, data + b"\n")
+            info(f"wrote {out}")
+
+    @cli.command("verify-attestation")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--vkey", required=True, help="The log's vkey string, or a .vkey file.")
+    @click.option("--model-digest", metavar="SHA256", help="The model identity you deploy.")
+    @click.option("--expect-level", "levels", multiple=True, help="A required verified level.")
+    @click.option("--resource-uri", help="The expected resourceUri, e.g. models:/name/1.0.")
+    @format_option("text", "json")
+    def verify_attestation_cmd(
+        file: Path,
+        vkey: str,
+        model_digest: str | None,
+        levels: tuple[str, ...],
+        resource_uri: str | None,
+        fmt: str,
+    ) -> None:
+        """Check a VSA offline: signature, subject, type, verifier, resource, PASSED, levels.
+        Exit 1 on any failure."""
+        from ordinance.attest import verify_attestation
+
+        report = verify_attestation(
+            file.read_bytes().strip(),
+            _vkey_arg(vkey),
+            model_digest=model_digest,
+            expect_levels=levels,
+            resource_uri=resource_uri,
+        )
+        if fmt == "json":
+            emit_json(report.to_dict())
+        else:
+            for c in report.checks:
+                mark = {True: "ok  ", False: "FAIL", None: "--  "}[c.ok]
+                click.echo(f"{mark} {c.name:<14} {c.detail}")
+        if not report.ok:
+            bad = report.failure
+            raise VerificationError(
+                f"attestation rejected: {bad.name}: {bad.detail}" if bad else "no statement"
+            )

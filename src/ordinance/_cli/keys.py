@@ -1,0 +1,132 @@
+"""``ordinance keys``: generate and inspect signing keys, rotate the workspace log key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ordinance.errors import InputError
+
+from ._common import Ctx, emit_json, format_option, info, pass_ctx
+
+
+def _passphrase(env: str | None) -> bytes | None:
+    if not env:
+        return None
+    value = os.environ.get(env)
+    if value is None:
+        raise InputError(f"environment variable {env} (the key passphrase) is not set")
+    return value.encode()
+
+
+def register(cli: click.Group) -> None:
+    """Add ``ordinance keys`` to ``cli``."""
+
+    @cli.group("keys")
+    def keys() -> None:
+        """Signing keys: generate, show, and rotate the workspace log key."""
+
+    @keys.command("generate")
+    @click.option(
+        "--name", required=True, help="Key name, e.g. ordinance.local/acme (no spaces, no '+')."
+    )
+    @click.option(
+        "--out",
+        "out",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Private key file to create (0600); the public key goes to <out>.vkey.",
+    )
+    @click.option(
+        "--passphrase-env",
+        metavar="VAR",
+        help="Encrypt the private key with the passphrase in this environment variable.",
+    )
+    @click.option(
+        "--cosigner",
+        is_flag=True,
+        help="A witness key (C2SP cosignature/v1, type 0x04) instead of a log/signing key.",
+    )
+    def generate(name: str, out: Path, passphrase_env: str | None, cosigner: bool) -> None:
+        """Create a new Ed25519 key and print its verifier key (vkey)."""
+        from ordinance.signing import (
+            SIGTYPE_COSIGNATURE_V1,
+            SIGTYPE_ED25519,
+            generate_key,
+            vkey_path_for,
+        )
+
+        sigtype = SIGTYPE_COSIGNATURE_V1 if cosigner else SIGTYPE_ED25519
+        vkey = generate_key(out, name, _passphrase(passphrase_env), sigtype=sigtype)
+        info(f"wrote {out} (private, 0600) and {vkey_path_for(out)}")
+        click.echo(vkey)
+
+    @keys.command("show")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key.")
+    @format_option("text", "json")
+    def show(path: Path, passphrase_env: str | None, fmt: str) -> None:
+        """Show a key file's name, key ID and vkey (private key or .vkey file)."""
+        from ordinance.signing import load_signer, parse_vkey
+
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if text.startswith("ordinance-key-name:"):
+            key = load_signer(path, _passphrase(passphrase_env)).verifier
+            kind = "private"
+        else:
+            key = parse_vkey(text)
+            kind = "public"
+        data = {
+            "path": str(path),
+            "kind": kind,
+            "name": key.name,
+            "key_id": key.key_id,
+            "type": "cosignature/v1" if key.sigtype == 0x04 else "ed25519",
+            "vkey": key.vkey,
+        }
+        if fmt == "json":
+            emit_json(data)
+        else:
+            for k, v in data.items():
+                click.echo(f"{k:7} {v}")
+
+    @keys.command("rotate")
+    @click.option("--reason", default="", help="Why the key is rotated (recorded in the log).")
+    @click.option("--actor", default=lambda: os.environ.get("USER", ""), help="Who rotates it.")
+    @pass_ctx
+    def rotate(ctx: Ctx, reason: str, actor: str) -> None:
+        """Replace the workspace log key; the change is itself a log entry.
+
+        The key-change entry is signed by the old and the new key. The old private key is
+        kept under keys/retired/. Auditors pinning the old vkey still verify the whole log.
+        Env ORDINANCE_LOG_KEY_PASSPHRASE encrypts the new key like the old one.
+        """
+        from ordinance._files import atomic_write_text
+        from ordinance.signing import load_signer, vkey_path_for
+
+        ws = ctx.workspace()
+        log = ws.audit_log()
+        key_path = Path(ws.log_key_path)
+        new_path = key_path.with_name(key_path.name + ".new")
+        if new_path.exists():
+            raise InputError(
+                f"{new_path} exists: a rotation was interrupted; check `ordinance log checkpoint` "
+                "and move it into place, or delete it"
+            )
+        env = os.environ.get("ORDINANCE_LOG_KEY_PASSPHRASE")
+        from ordinance.signing import generate_key
+
+        generate_key(new_path, log.origin, env.encode() if env else None)
+        new_signer = load_signer(new_path, env.encode() if env else None)
+        old_id = log.signer.key_id
+        index = log.rotate_key(new_signer, reason=reason, actor=actor)
+        retired = key_path.parent / "retired"
+        retired.mkdir(mode=0o700, exist_ok=True)
+        os.replace(key_path, retired / f"log-{old_id}.key")
+        os.replace(new_path, key_path)
+        vkey_path_for(new_path).unlink(missing_ok=True)
+        atomic_write_text(vkey_path_for(key_path), new_signer.vkey + "\n")
+        info(f"rotated the log key at entry {index}; old key kept in {retired}")
+        click.echo(new_signer.vkey)

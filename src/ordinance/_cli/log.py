@@ -1,0 +1,277 @@
+"""``ordinance log``: verify, export, show, prove, consistency, cosign, checkpoint."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ordinance.errors import EXIT_FAILURE, InputError
+
+from ._common import Ctx, emit_json, format_option, info, pass_ctx, write_output
+
+if TYPE_CHECKING:
+    from ordinance.log import TransparencyLog
+
+
+def _key_arg(value: str) -> str:
+    """A vkey given inline or as a path to a file holding one."""
+    p = Path(value)
+    if "+" not in value or p.is_file():
+        try:
+            return p.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(f"cannot read key {value}: {exc.strerror or exc}") from None
+    return value
+
+
+def _reader(ctx: Ctx) -> TransparencyLog:
+    from ordinance.log import TransparencyLog
+
+    ws = ctx.workspace()
+    return TransparencyLog.reader(ws.engine(), ws.vkey(), ws.config.log_origin)
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on a terminal, fed by a callback; nothing otherwise."""
+    if not sys.stderr.isatty() or total <= 0:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def register(cli: click.Group) -> None:
+    """Add ``ordinance log`` to ``cli``."""
+
+    @cli.group("log")
+    def log() -> None:
+        """The signed append-only audit log: verify, export, prove, witness."""
+
+    @log.command("verify")
+    @click.option(
+        "--bundle",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help="Verify an exported bundle instead of the workspace database.",
+    )
+    @click.option(
+        "--vkey", help="The log's verifier key (string or file). Default: the workspace's."
+    )
+    @click.option(
+        "--trusted-checkpoint",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="A checkpoint you kept earlier; the log must extend it.",
+    )
+    @click.option(
+        "--witness-vkey",
+        "witness_vkeys",
+        multiple=True,
+        help="A witness cosignature key (string or file); repeatable.",
+    )
+    @click.option(
+        "--min-witnesses",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Witness cosignatures the latest checkpoint needs.",
+    )
+    @click.option(
+        "--entry-vkey",
+        "entry_vkeys",
+        multiple=True,
+        help="Another key that signs entries (approvers); repeatable. For --deep.",
+    )
+    @click.option(
+        "--deep", is_flag=True, help="Also check every entry's DSSE signature (all cores)."
+    )
+    @format_option("text", "json")
+    @pass_ctx
+    def verify(
+        ctx: Ctx,
+        bundle: Path | None,
+        vkey: str | None,
+        trusted_checkpoint: Path | None,
+        witness_vkeys: tuple[str, ...],
+        min_witnesses: int,
+        entry_vkeys: tuple[str, ...],
+        deep: bool,
+        fmt: str,
+    ) -> None:
+        """Recompute every leaf and root and check every checkpoint signature.
+
+        Exit 1 naming the first bad entry if anything does not verify.
+        """
+        from ordinance.log.verify import DbSource, LogSource, verify_source
+
+        source: LogSource
+        if bundle is not None:
+            from ordinance.log.bundle import BundleSource
+
+            bsource = BundleSource(bundle)
+            if vkey is None:
+                info("warning: no --vkey given; trusting the bundle's own key (TOFU)")
+                key = bsource.vkey_hint().vkey
+            else:
+                key = _key_arg(vkey)
+            source = bsource
+        else:
+            ws = ctx.workspace()
+            source = DbSource(ws.engine())
+            key = _key_arg(vkey) if vkey else ws.vkey()
+        trusted = trusted_checkpoint.read_text(encoding="utf-8") if trusted_checkpoint else None
+        total = source.entry_count() * (2 if deep else 1)
+        with _progress(total, "verifying") as cb:
+            report = verify_source(
+                source,
+                key,
+                trusted_checkpoint=trusted,
+                witness_vkeys=[_key_arg(w) for w in witness_vkeys],
+                min_witnesses=min_witnesses,
+                deep=deep,
+                progress=cb,
+                entry_vkeys=[_key_arg(k) for k in entry_vkeys],
+            )
+        if fmt == "json":
+            emit_json(report.to_dict())
+            if not report.ok:
+                raise click.exceptions.Exit(EXIT_FAILURE)
+            return
+        report.raise_for_failure()
+        extra = f", {report.signatures_checked} entry signatures" if deep else ""
+        wit = f", {len(report.witnesses)} witness cosignature(s)" if report.witnesses else ""
+        click.echo(
+            f"ok: {report.entries_checked} entries, {report.checkpoints_checked} checkpoints"
+            f"{extra}{wit}; size {report.size} root "
+            f"{report.root.hex() if report.root else '-'}"
+        )
+
+    @log.command("export")
+    @click.option(
+        "--out",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Directory to write the bundle into (new or empty).",
+    )
+    @pass_ctx
+    def export(ctx: Ctx, out: Path) -> None:
+        """Write an offline audit bundle: entries, checkpoints, vkey."""
+        path = _reader(ctx).export(out)
+        info(f"wrote audit bundle {path}")
+
+    @log.command("show")
+    @click.option("--model", help="Only entries about this model (subject name).")
+    @click.option("--since", help="Only entries logged at or after this date/time (ISO 8601).")
+    @click.option("--predicate-type", help="Only entries with this predicate type.")
+    @format_option("text", "json")
+    @pass_ctx
+    def show(
+        ctx: Ctx, model: str | None, since: str | None, predicate_type: str | None, fmt: str
+    ) -> None:
+        """List log entries."""
+        entries = _reader(ctx).entries(model=model, since=since, predicate_type=predicate_type)
+        if fmt == "json":
+            emit_json([e.to_dict() for e in entries])
+            return
+        for e in entries:
+            ptype = (
+                e.predicate_type.rsplit("/", 2)[-2] if "/" in e.predicate_type else e.predicate_type
+            )
+            click.echo(
+                f"{e.index:>8}  {e.logged_at:%Y-%m-%d %H:%M:%S}  {ptype:<22} "
+                f"{e.subject_name}  {e.subject_digest[:16]}"
+            )
+
+    @log.command("prove")
+    @click.argument("index", type=click.IntRange(min=0))
+    @click.option("--out", "output", help="Write the proof to this file instead of stdout.")
+    @pass_ctx
+    def prove(ctx: Ctx, index: int, output: str | None) -> None:
+        """Print a C2SP tlog-proof for entry INDEX against the latest checkpoint."""
+        write_output(_reader(ctx).prove(index), output)
+
+    @log.command("consistency")
+    @click.argument("old", type=click.IntRange(min=1))
+    @click.argument("new", type=click.IntRange(min=1))
+    @format_option("text", "json")
+    @pass_ctx
+    def consistency(ctx: Ctx, old: int, new: int, fmt: str) -> None:
+        """Print an RFC 6962 consistency proof from tree size OLD to NEW (base64 lines)."""
+        proof = [base64.b64encode(h).decode() for h in _reader(ctx).consistency(old, new)]
+        if fmt == "json":
+            emit_json({"old": old, "new": new, "proof": proof})
+        else:
+            for line in proof:
+                click.echo(line)
+
+    @log.command("cosign")
+    @click.option(
+        "--key",
+        "key_path",
+        required=True,
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="The witness's private key (generated with keys generate --cosigner).",
+    )
+    @click.option(
+        "--state",
+        "state_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="File holding the last checkpoint this witness cosigned (updated).",
+    )
+    @click.option("--log-vkey", help="The log's vkey (string or file). Default: the workspace's.")
+    @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted witness key.")
+    @pass_ctx
+    def cosign(
+        ctx: Ctx,
+        key_path: Path,
+        state_path: Path | None,
+        log_vkey: str | None,
+        passphrase_env: str | None,
+    ) -> None:
+        """Witness the latest checkpoint: check it extends the last one seen, then cosign."""
+        import os
+
+        from ordinance._files import atomic_write_text
+        from ordinance.signing import load_signer, parse_vkey
+
+        pw = os.environ.get(passphrase_env) if passphrase_env else None
+        witness = load_signer(key_path, pw)
+        reader = _reader(ctx)
+        key = parse_vkey(_key_arg(log_vkey) if log_vkey else ctx.workspace().vkey())
+        last = (
+            state_path.read_text(encoding="utf-8") if state_path and state_path.exists() else None
+        )
+        sig, state = reader.witness(witness, [key], last)
+        if state_path is not None:
+            atomic_write_text(state_path, state)
+        click.echo(sig.line(), nl=False)
+
+    @log.command("checkpoint")
+    @format_option("text", "json")
+    @pass_ctx
+    def checkpoint(ctx: Ctx, fmt: str) -> None:
+        """Print the latest signed checkpoint (keep it: it pins the log's history)."""
+        note = _reader(ctx).latest_checkpoint()
+        if fmt == "json":
+            from ordinance.log import Checkpoint, SignedNote
+
+            cp = Checkpoint.from_text(SignedNote.parse(note).text)
+            emit_json({"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": note})
+        else:
+            click.echo(note, nl=False)

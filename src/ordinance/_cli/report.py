@@ -1,0 +1,165 @@
+"""``ordinance card``, ``ordinance report`` (a version, or ``portfolio``) and ``ordinance publish``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ordinance.errors import InputError
+from ordinance.model import parse_ref
+
+from ._common import Ctx, info, pass_ctx, progress
+
+_TEMPLATES = click.option(
+    "--templates",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Directory of Jinja2 templates overriding the shipped ones (same file names).",
+)
+_OUT = click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (default: stdout; required for pdf).",
+)
+
+
+def _ref(ref: str) -> tuple[str, str | None]:
+    model, version = parse_ref(ref)
+    if not model:
+        raise InputError(f"bad reference {ref!r}: use MODEL@VERSION (or MODEL for the latest)")
+    return model, version
+
+
+def _emit(data: bytes, out: Path | None, fmt: str) -> None:
+    if out is None or str(out) == "-":
+        if fmt == "pdf":
+            raise InputError("PDF output needs --out FILE")
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    from ordinance._files import atomic_write_bytes
+
+    atomic_write_bytes(out, data)
+    info(f"wrote {out}")
+
+
+def _progress(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
+    return progress(items, total, label)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("card")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["md", "html", "pdf", "json"]),
+        default="md",
+        show_default=True,
+        help="md carries Hugging Face front matter; pdf needs ordinance[pdf].",
+    )
+    @_OUT
+    @_TEMPLATES
+    @pass_ctx
+    def card_cmd(obj: Ctx, ref: str, fmt: str, out: Path | None, templates: Path | None) -> None:
+        """Write the model card of MODEL@VERSION: model details, intended use, factors,
+        metrics, data, quantitative analyses (fairness by group and intersectionally, with
+        charts), ethical considerations, caveats, lineage and governance status."""
+        from ordinance.report import build_card_context, get_renderer
+
+        model, version = _ref(ref)
+        renderer = get_renderer(fmt, templates=templates)
+        context = build_card_context(obj.workspace(), model, version)
+        _emit(renderer.render("card", context), out, fmt)
+
+    @cli.command("report")
+    @click.argument("ref", metavar="MODEL@VERSION|portfolio")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["html", "pdf", "json"]),
+        default="html",
+        show_default=True,
+        help="pdf needs ordinance[pdf].",
+    )
+    @_OUT
+    @click.option(
+        "--stage", help="Report the latest evaluation for this target stage (default: the latest)."
+    )
+    @click.option(
+        "--since", metavar="DATE", help="portfolio: transitions from this date (ISO 8601)."
+    )
+    @click.option(
+        "--until", metavar="DATE", help="portfolio: up to this date; also the 'as of' time."
+    )
+    @_TEMPLATES
+    @pass_ctx
+    def report_cmd(
+        obj: Ctx,
+        ref: str,
+        fmt: str,
+        out: Path | None,
+        stage: str | None,
+        since: str | None,
+        until: str | None,
+        templates: Path | None,
+    ) -> None:
+        """Write a compliance report for MODEL@VERSION, or the portfolio report.
+
+        \b
+        ordinance report credit-risk@1.1.0 --format pdf --out report.pdf
+        ordinance report portfolio --since 2026-01-01 --format html --out portfolio.html
+
+        A version's report holds the verdict, every rule with its measured value, threshold,
+        status and references, waivers, approvals with signer identities, lineage, fairness
+        and explainability charts, the version's audit trail, the checkpoint it was verified
+        against and the result, and a reproducibility footer. The portfolio report lists every
+        model and stage, failing and warning rules, waivers expiring soon, overdue
+        revalidations, transitions in the period and EU AI Act Annex IV coverage.
+        """
+        from ordinance.report import (
+            build_portfolio_context,
+            build_report_context,
+            get_renderer,
+        )
+
+        renderer = get_renderer(fmt, templates=templates)
+        ws = obj.workspace()
+        if ref == "portfolio":
+            if stage is not None:
+                raise InputError("--stage applies to a version's report, not the portfolio")
+            from ordinance.approvals import parse_when
+
+            lo = parse_when(since, end_of_day=False) if since else None
+            hi = parse_when(until) if until else None
+            if lo is not None and hi is not None and lo > hi:
+                raise InputError("--since is after --until")
+            context = build_portfolio_context(ws, since=lo, until=hi, progress=_progress)
+            _emit(renderer.render("portfolio", context), out, fmt)
+            return
+        if since or until:
+            raise InputError("--since/--until apply to `ordinance report portfolio` only")
+        model, version = _ref(ref)
+        context = build_report_context(ws, model, version, stage=stage)
+        _emit(renderer.render("report", context), out, fmt)
+
+    @cli.command("publish")
+    @click.option(
+        "--out",
+        "-o",
+        "out_dir",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Directory for the static site (index.html and one page per model).",
+    )
+    @_TEMPLATES
+    @pass_ctx
+    def publish_cmd(obj: Ctx, out_dir: Path, templates: Path | None) -> None:
+        """Publish a static catalog of model cards: an index and one self-contained page per
+        model (its production version, else staging, else the newest)."""
+        from ordinance.report import publish_catalog
+
+        written = publish_catalog(obj.workspace(), out_dir, templates=templates, progress=_progress)
+        info(f"wrote {len(written)} files to {out_dir}")

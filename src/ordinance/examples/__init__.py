@@ -1,0 +1,1 @@
+"""Example data and models used by ``ordinance demo`` and the examples/ directory."""

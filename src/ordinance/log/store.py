@@ -1,0 +1,953 @@
+"""The transparency log over SQL (SQLite or PostgreSQL), with SQLAlchemy Core.
+
+Tables (their own ``MetaData``; created by migration 0002 through :func:`create_schema`):
+
+* ``ordinance_log_entry``       one row per leaf: index, leaf hash, envelope bytes (the leaf
+  input, verbatim), and unauthenticated index columns (predicate type, subject, time).
+* ``ordinance_log_node``        every perfect-subtree root of level >= 1, keyed (level, index).
+* ``ordinance_log_checkpoint``  every signed checkpoint, one per append batch.
+* ``ordinance_log_cosignature`` witness cosignature lines, per checkpoint.
+
+All four are append-only: triggers reject UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+An append is one transaction holding the writer lock (SQLite ``BEGIN IMMEDIATE``,
+PostgreSQL ``pg_advisory_xact_lock``): leaves, nodes and the signed checkpoint, or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ordinance.errors import InfrastructureError, InputError, NotFoundError, VerificationError
+from ordinance.log import merkle
+from ordinance.log.dsse import (
+    PREDICATE_KEY_CHANGE,
+    Envelope,
+    StatementInfo,
+    make_statement,
+    sign_statement,
+    statement_info,
+)
+from ordinance.log.note import Checkpoint, NoteSignature, SignedNote, cosign, sign_note, verify_note
+from ordinance.log.proof import TlogProof
+from ordinance.signing import Signer, VerifierKey, load_signer, parse_vkey
+
+__all__ = [
+    "LogEntry",
+    "TransparencyLog",
+    "create_schema",
+    "metadata",
+    "open_log",
+]
+
+metadata = MetaData()
+
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+entries_t = Table(
+    "ordinance_log_entry",
+    metadata,
+    Column("idx", _BigId, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("envelope", LargeBinary(), nullable=False),
+    Column("predicate_type", String(), nullable=False),
+    Column("subject_name", String(), nullable=False),
+    Column("subject_digest", String(), nullable=False),
+    Column("logged_at", String(32), nullable=False),
+)
+Index("ix_ordinance_log_entry_subject", entries_t.c.subject_name, entries_t.c.logged_at)
+Index("ix_ordinance_log_entry_ptype", entries_t.c.predicate_type, entries_t.c.idx)
+Index("ix_ordinance_log_entry_logged_at", entries_t.c.logged_at)
+
+nodes_t = Table(
+    "ordinance_log_node",
+    metadata,
+    Column("level", SmallInteger(), primary_key=True, autoincrement=False),
+    Column("idx", BigInteger(), primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+checkpoints_t = Table(
+    "ordinance_log_checkpoint",
+    metadata,
+    Column("tree_size", _BigId, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text(), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+cosignatures_t = Table(
+    "ordinance_log_cosignature",
+    metadata,
+    Column(
+        "tree_size",
+        BigInteger(),
+        ForeignKey("ordinance_log_checkpoint.tree_size"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("key_name", String(), primary_key=True),
+    Column("key_id", String(8), primary_key=True),
+    Column("line", Text(), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+LOG_TABLES = (entries_t.name, nodes_t.name, checkpoints_t.name, cosignatures_t.name)
+# pg_advisory_xact_lock key: first 8 bytes of SHA-256("ordinance.log.append"), as a signed int64
+_PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"ordinance.log.append").digest()[:8], "big", signed=True)
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _ts(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def _parse_ts(s: str) -> datetime:
+    return datetime.strptime(s, _TS_FORMAT).replace(tzinfo=UTC)
+
+
+def _since_ts(since: datetime | date | str) -> str:
+    if isinstance(since, str):
+        try:
+            since = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"bad date {since!r}: use ISO 8601, e.g. 2025-01-31") from None
+    if not isinstance(since, datetime):
+        since = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    return _ts(since)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def create_schema(conn: Connection) -> None:
+    """Create the log tables, indexes and append-only triggers (idempotent)."""
+    metadata.create_all(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        for table in LOG_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} "
+                    f"BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, 'ordinance audit log is append-only'); END"
+                )
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION ordinance_log_append_only() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            # '%%' is a literal '%' for the driver's paramstyle: plpgsql sees '%'
+            "RAISE EXCEPTION 'ordinance audit log is append-only (%% on %%)', TG_OP, TG_TABLE_NAME; "
+            "END $$"
+        )
+        for table in LOG_TABLES:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION ordinance_log_append_only()"
+            )
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION ordinance_log_append_only()"
+            )
+
+
+def drop_schema(conn: Connection) -> None:
+    """Drop the log tables (the downgrade of migration 0002)."""
+    if conn.dialect.name == "postgresql":
+        for table in LOG_TABLES:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+    metadata.drop_all(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS ordinance_log_append_only()")
+
+
+# --------------------------------------------------------------------------- entries
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log entry: the exact envelope bytes and what the log indexed about them."""
+
+    index: int
+    envelope: bytes
+    statement: dict[str, Any]
+    predicate_type: str
+    subject_name: str
+    subject_digest: str
+    logged_at: datetime
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return merkle.leaf_hash(self.envelope)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "logged_at": _ts(self.logged_at),
+            "predicate_type": self.predicate_type,
+            "subject": {"name": self.subject_name, "digest": self.subject_digest},
+            "leaf_hash": self.leaf_hash.hex(),
+            "statement": self.statement,
+        }
+
+
+def _entry_from_row(row: Any) -> LogEntry:
+    env = bytes(row.envelope)
+    info = statement_info(Envelope.from_bytes(env))
+    return LogEntry(
+        index=int(row.idx),
+        envelope=env,
+        statement=info.statement,
+        predicate_type=row.predicate_type,
+        subject_name=row.subject_name,
+        subject_digest=row.subject_digest,
+        logged_at=_parse_ts(row.logged_at),
+    )
+
+
+def _prepare(envelope: bytes) -> StatementInfo:
+    if b"\n" in envelope or b"\r" in envelope:
+        raise InputError("log entries must be single-line envelope JSON (no raw newlines)")
+    return statement_info(Envelope.from_bytes(envelope))
+
+
+def _columns(info: StatementInfo) -> tuple[str, str, str]:
+    return info.predicate_type, info.subject_name, info.subject_digest
+
+
+def _plain_columns(stmt: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(predicate type, subject name, subject digest) of a checked statement, if all plain str.
+
+    Same values as :func:`statement_info` on the signed payload; ``None`` for anything
+    unusual (non-str name, no sha256 digest), which then goes through the envelope.
+    """
+    ptype = stmt.get("predicateType")
+    first = stmt["subject"][0]
+    name = first.get("name")
+    digest = first["digest"].get("sha256")
+    if type(ptype) is str and type(name) is str and name and type(digest) is str:
+        return ptype, name, digest
+    return None
+
+
+def _default_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- the log
+
+
+class TransparencyLog:
+    """A signed, append-only Merkle log of DSSE envelopes. The constructor does no I/O."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: Signer,
+        origin: str,
+        *,
+        clock: Callable[[], datetime] = _default_clock,
+    ) -> None:
+        self._engine = engine
+        self._signer = signer
+        self._origin = origin
+        self._clock = clock
+        self._cached_frontier: tuple[int, bytes, list[bytes]] | None = None
+        self._checked_head: tuple[str, str, str] | None = None
+
+    @classmethod
+    def reader(cls, engine: Engine, vkey: str | VerifierKey, origin: str) -> TransparencyLog:
+        """A log that can read, prove and verify but not append (no private key needed)."""
+        key = vkey if isinstance(vkey, VerifierKey) else parse_vkey(vkey)
+        return cls(engine, _ReadOnlySigner(key), origin)
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def vkey(self) -> str:
+        return VerifierKey(self._signer.name, self._signer.sigtype, self._signer.public_key).vkey
+
+    # ----------------------------------------------------------------- appends
+
+    def append_statements(
+        self, statements: Sequence[dict[str, Any]], signers: Sequence[Signer] | None = None
+    ) -> list[int]:
+        """DSSE-sign each statement (default: with the log key) and append them as one batch."""
+        envs, cols = self._sign_all(statements, signers)
+        return self._append(envs, cols, [self._signer])
+
+    def append_statements_in(
+        self,
+        conn: Connection,
+        statements: Sequence[dict[str, Any]],
+        signers: Sequence[Signer] | None = None,
+    ) -> list[int]:
+        """Append inside the caller's transaction on ``conn``; nothing is committed here.
+
+        The caller's other writes, these entries and their checkpoint then commit together
+        or not at all. ``conn`` must be in a transaction: on SQLite begun with
+        ``BEGIN IMMEDIATE`` (``execution_options(sqlite_begin="IMMEDIATE")``) so the writer
+        lock is held from the start; on PostgreSQL this takes the log's advisory
+        transaction lock. Keep the transaction short: appends by others wait for it.
+        """
+        envs, cols = self._sign_all(statements, signers)
+        return self._append_in(conn, envs, cols)
+
+    def append_envelopes_in(self, conn: Connection, envelopes: Sequence[bytes]) -> list[int]:
+        """:meth:`append_envelopes` inside the caller's transaction on ``conn`` (see
+        :meth:`append_statements_in`); nothing is committed here."""
+        envs = [bytes(e) for e in envelopes]
+        return self._append_in(conn, envs, [_columns(_prepare(e)) for e in envs])
+
+    def _append_in(
+        self, conn: Connection, envs: list[bytes], cols: list[tuple[str, str, str]]
+    ) -> list[int]:
+        if not envs:
+            return []
+        if not conn.in_transaction():
+            raise InputError("append_statements_in needs a connection inside a transaction")
+        try:
+            return self._append_on(conn, envs, cols, [self._signer], self._signer)
+        except IntegrityError as exc:
+            raise InfrastructureError(f"log append conflict: {_first_line(exc)}") from exc
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"log append failed: {_first_line(exc)}") from exc
+
+    def append_envelopes(self, envelopes: Sequence[bytes]) -> list[int]:
+        """Append pre-signed envelopes (bytes stored verbatim) in one transaction."""
+        envs = [bytes(e) for e in envelopes]
+        cols = [_columns(_prepare(e)) for e in envs]
+        return self._append(envs, cols, [self._signer])
+
+    def _sign_all(
+        self, statements: Sequence[dict[str, Any]], signers: Sequence[Signer] | None
+    ) -> tuple[list[bytes], list[tuple[str, str, str]]]:
+        use = list(signers) if signers else [self._signer]
+        envs: list[bytes] = []
+        cols: list[tuple[str, str, str]] = []
+        for stmt in statements:
+            env = sign_statement(stmt, use)
+            envs.append(env)
+            # the index columns straight from the statement when they are plain strings
+            # (what the envelope's payload parses back to); otherwise parse the envelope
+            cols.append(_plain_columns(stmt) or _columns(_prepare(env)))
+        return envs, cols
+
+    def rotate_key(self, new_signer: Signer, *, reason: str = "", actor: str = "") -> int:
+        """Append a key-change entry (signed by the old and the new key) and switch keys.
+
+        The checkpoint of that batch is signed by the new key first, then the old one; from
+        then on only the new key signs.
+        """
+        old = self._signer
+        if new_signer.name != old.name:
+            raise InputError("a rotated log key must keep the log's key name (its origin)")
+        old_vkey = self.vkey
+        new_vkey = VerifierKey(new_signer.name, new_signer.sigtype, new_signer.public_key).vkey
+        stmt = make_statement(
+            self._origin,
+            hashlib.sha256(new_vkey.encode()).hexdigest(),
+            PREDICATE_KEY_CHANGE,
+            {
+                "old_vkey": old_vkey,
+                "new_vkey": new_vkey,
+                "reason": reason,
+                "actor": actor,
+                "time": _ts(self._clock()),
+            },
+        )
+        env = sign_statement(stmt, [old, new_signer])
+        (index,) = self._append(
+            [env], [_columns(_prepare(env))], [new_signer, old], expect_signer=old
+        )
+        self._signer = new_signer
+        return index
+
+    def _append(
+        self,
+        envs: list[bytes],
+        cols: list[tuple[str, str, str]],
+        signers: list[Signer],
+        *,
+        expect_signer: Signer | None = None,
+    ) -> list[int]:
+        if not envs:
+            return []
+        try:
+            conn_cm = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+            with conn_cm as conn, conn.begin():
+                out = self._append_on(conn, envs, cols, signers, expect_signer or signers[0])
+        except IntegrityError as exc:
+            raise InfrastructureError(f"log append conflict: {_first_line(exc)}") from exc
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"log append failed: {_first_line(exc)}") from exc
+        return out
+
+    def _append_on(
+        self,
+        conn: Connection,
+        envs: list[bytes],
+        cols: list[tuple[str, str, str]],
+        signers: list[Signer],
+        expect: Signer,
+    ) -> list[int]:
+        """Lock, read and check the head, insert leaves, nodes and the signed checkpoint.
+
+        Runs on ``conn`` in its current transaction; commits nothing. Driver-level SQL with
+        ``executemany``: the per-row cost is the DBAPI's, not the SQL layer's.
+        """
+        sql = _sql(conn)
+        dbapi = conn.dialect.loaded_dbapi
+        # the transaction's own DBAPI cursor: no per-statement SQL-layer overhead
+        cur = conn.connection.cursor()
+        try:
+            if conn.dialect.name == "postgresql":
+                cur.execute(sql.lock, (_PG_LOCK_KEY,))
+            cur.execute(sql.head)
+            row = cur.fetchone()
+            if row is None:
+                size, old_root = 0, merkle.EMPTY_ROOT
+            else:
+                size, old_root = int(row[0]), bytes(row[1])
+                self._check_head(str(row[2]), expect)
+            frontier = self._frontier(cur, sql, size, old_root)
+            now = _ts(self._clock())
+            sha = hashlib.sha256
+            lhs = [sha(b"\x00" + e).digest() for e in envs]
+            created, new_frontier = merkle.append_leaves(size, frontier, lhs)
+            new_size = size + len(envs)
+            root = merkle.fold(new_frontier)
+            rows = [
+                (size + i, lh, env, c[0], c[1], c[2], now)
+                for i, (env, lh, c) in enumerate(zip(envs, lhs, cols, strict=True))
+            ]
+            if len(rows) == 1:
+                cur.execute(sql.insert_entry, rows[0])
+            else:
+                cur.executemany(sql.insert_entry, rows)
+            if len(created) == 1:
+                cur.execute(sql.insert_node, created[0])
+            elif created:
+                cur.executemany(sql.insert_node, created)
+            signed = sign_note(Checkpoint(self._origin, new_size, root).text(), signers)
+            rendered = signed.render()
+            cur.execute(sql.insert_checkpoint, (new_size, root, rendered, now))
+        except dbapi.IntegrityError as exc:
+            raise InfrastructureError(f"log append conflict: {_first_line(exc)}") from exc
+        except dbapi.Error as exc:
+            raise InfrastructureError(f"log append failed: {_first_line(exc)}") from exc
+        finally:
+            cur.close()
+        # (size, root) determines the frontier (the root commits to every leaf), so this
+        # cache stays correct even if the caller's transaction is rolled back; likewise the
+        # note we just wrote passes the head check for its first signer
+        self._cached_frontier = (new_size, root, new_frontier)
+        self._checked_head = (rendered, signers[0].name, signers[0].key_id)
+        return list(range(size, new_size))
+
+    def _frontier(self, cur: Any, sql: _Sql, size: int, root: bytes) -> list[bytes]:
+        """Hashes of ``perfect_nodes(0, size)``: from the last append, or from the tables."""
+        cached = self._cached_frontier
+        if cached is not None and cached[0] == size and cached[1] == root:
+            return cached[2]
+        nodes = merkle.perfect_nodes(0, size)
+
+        def run(query: str, params: Any) -> list[Any]:
+            cur.execute(query, params)
+            return list(cur.fetchall())
+
+        found = _fetch_nodes_raw(run, sql, nodes)
+        return [found[n] for n in nodes]
+
+    def _check_head(self, note_text: str, signer: Signer) -> None:
+        if self._checked_head == (note_text, signer.name, signer.key_id):
+            return
+        note = SignedNote.parse(note_text)
+        cp = Checkpoint.from_text(note.text)
+        if cp.origin != self._origin:
+            raise InputError(f"this log's origin is {cp.origin!r}, not {self._origin!r}")
+        first = note.signatures[0]
+        if (first.name, first.key_id.hex()) != (signer.name, signer.key_id):
+            raise InputError(
+                f"the log is signed by key {first.name}+{first.key_id.hex()}, not by "
+                f"{signer.name}+{signer.key_id} (rotated? reload the log key)"
+            )
+        self._checked_head = (note_text, signer.name, signer.key_id)
+
+    # ----------------------------------------------------------------- reads
+
+    def size(self) -> int:
+        with self._read() as conn:
+            return _head(conn)[0]
+
+    def root(self) -> bytes:
+        with self._read() as conn:
+            return _head(conn)[1]
+
+    def entry(self, index: int) -> LogEntry:
+        with self._read() as conn:
+            row = conn.execute(select(entries_t).where(entries_t.c.idx == index)).first()
+        if row is None:
+            raise NotFoundError(f"no log entry {index}")
+        return _entry_from_row(row)
+
+    def entries(
+        self,
+        model: str | None = None,
+        since: datetime | date | str | None = None,
+        predicate_type: str | None = None,
+        *,
+        page: int = 1000,
+    ) -> Iterator[LogEntry]:
+        """Entries in log order, filtered by subject name, logged time and predicate type."""
+        q = select(entries_t).order_by(entries_t.c.idx)
+        if model is not None:
+            q = q.where(entries_t.c.subject_name == model)
+        if since is not None:
+            q = q.where(entries_t.c.logged_at >= _since_ts(since))
+        if predicate_type is not None:
+            q = q.where(entries_t.c.predicate_type == predicate_type)
+        last = -1
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(q.where(entries_t.c.idx > last).limit(page)).all()
+            for row in rows:
+                yield _entry_from_row(row)
+            if len(rows) < page:
+                return
+            last = int(rows[-1].idx)
+
+    def latest_checkpoint(self) -> str:
+        """The newest signed checkpoint note, with any witness cosignatures."""
+        with self._read() as conn:
+            size, _root, note = _head(conn)
+            if note is None:
+                raise NotFoundError("the log is empty: no checkpoint yet")
+            return _with_cosignatures(conn, size, note)
+
+    def checkpoint(self, size: int) -> str:
+        with self._read() as conn:
+            note = conn.execute(
+                select(checkpoints_t.c.note).where(checkpoints_t.c.tree_size == size)
+            ).scalar()
+            if note is None:
+                raise NotFoundError(f"no checkpoint at tree size {size}")
+            return _with_cosignatures(conn, size, note)
+
+    def checkpoints(self) -> list[str]:
+        """Every checkpoint, oldest first, with their cosignatures."""
+        with self._read() as conn:
+            return _all_checkpoints(conn)
+
+    def prove(self, index: int, size: int | None = None) -> str:
+        """A C2SP tlog-proof for entry ``index`` against the latest (or the given) checkpoint.
+
+        Two driver-level queries on a pooled connection: the checkpoint with its
+        cosignatures, then every proof node (leaf hashes and stored nodes) at once.
+        """
+        sql = _sql(self._engine)
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        raw = self._raw()
+        try:
+            cur = raw.cursor()
+            if size is None:
+                cur.execute(sql.head_with_cosignatures)
+            else:
+                cur.execute(sql.checkpoint_with_cosignatures, (size,))
+            rows = cur.fetchall()
+            if not rows:
+                raise NotFoundError(
+                    "the log is empty: no checkpoint yet"
+                    if size is None
+                    else f"no checkpoint at tree size {size}"
+                )
+            size = int(rows[0][0])
+            full = str(rows[0][2]) + "".join(str(r[3]) for r in rows if r[3] is not None)
+            if not 0 <= index < size:
+                raise NotFoundError(f"no log entry {index} in a tree of size {size}")
+            plan = merkle.inclusion_plan(index, size)
+
+            def run(query: str, params: Any) -> list[Any]:
+                cur.execute(query, params)
+                return list(cur.fetchall())
+
+            found = _fetch_nodes_raw(run, sql, [n for element in plan for n in element])
+            cur.close()
+        except dbapi_error as exc:
+            raise InfrastructureError(f"database error: {_first_line(exc)}") from exc
+        finally:
+            raw.close()
+        return TlogProof(index, tuple(merkle.resolve(plan, found)), full).render()
+
+    def consistency(self, old: int, new: int) -> list[bytes]:
+        """RFC 6962 consistency proof between tree sizes ``old`` and ``new``."""
+        with self._read() as conn:
+            size = _head(conn)[0]
+            if not 0 < old <= new <= size:
+                raise InputError(f"need 0 < old <= new <= {size}, got {old}, {new}")
+            plan = merkle.consistency_plan(old, new)
+            found = _fetch_nodes(conn, [n for element in plan for n in element])
+        return merkle.resolve(plan, found)
+
+    def root_at(self, size: int) -> bytes:
+        """The root of the first ``size`` entries, from stored nodes."""
+        with self._read() as conn:
+            if size > _head(conn)[0]:
+                raise InputError(f"the log has fewer than {size} entries")
+            return merkle.compute_root_at(size, lambda nodes: _fetch_nodes(conn, nodes))
+
+    # ----------------------------------------------------------------- witnesses
+
+    def add_cosignature(self, size: int, line: NoteSignature) -> None:
+        """Store a witness's cosignature line for the checkpoint at ``size``."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(cosignatures_t),
+                    {
+                        "tree_size": size,
+                        "key_name": line.name,
+                        "key_id": line.key_id.hex(),
+                        "line": line.line(),
+                        "created_at": _ts(self._clock()),
+                    },
+                )
+        except IntegrityError as exc:
+            raise InputError(
+                f"checkpoint {size} is missing or already cosigned by {line.name}"
+            ) from exc
+
+    def witness(
+        self,
+        witness: Signer,
+        log_keys: Sequence[VerifierKey],
+        last_seen: str | None = None,
+        *,
+        timestamp: int | None = None,
+    ) -> tuple[NoteSignature, str]:
+        """Act as a witness: check the latest checkpoint against ``last_seen`` and cosign it.
+
+        Returns the cosignature and the checkpoint note to keep as the witness's new state.
+        """
+        current = self.latest_checkpoint()
+        note = SignedNote.parse(current)
+        verify_note(note, log_keys)
+        cp = Checkpoint.from_text(note.text)
+        if cp.origin != self._origin:
+            raise VerificationError(f"checkpoint origin {cp.origin!r} is not {self._origin!r}")
+        if last_seen is not None:
+            old_note = SignedNote.parse(last_seen)
+            verify_note(old_note, log_keys)
+            old = Checkpoint.from_text(old_note.text)
+            if old.origin != cp.origin:
+                raise VerificationError("the witness state is for another log")
+            if old.size > cp.size:
+                raise VerificationError(
+                    f"rollback: the log shrank from {old.size} to {cp.size} entries",
+                    index=cp.size,
+                )
+            if old.size > 0:
+                proof = self.consistency(old.size, cp.size)
+                if not merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root):
+                    raise VerificationError(
+                        f"fork: checkpoint {cp.size} is not consistent with {old.size}"
+                    )
+        ts = int(self._clock().timestamp()) if timestamp is None else timestamp
+        sig = cosign(note.text, witness, ts)
+        self.add_cosignature(cp.size, sig)
+        return sig, SignedNote(note.text, note.signatures).render()
+
+    # ----------------------------------------------------------------- audit
+
+    def verify(
+        self,
+        vkey: str | VerifierKey,
+        trusted_checkpoint: str | None = None,
+        witness_vkeys: Sequence[str | VerifierKey] = (),
+        min_witnesses: int = 0,
+        deep: bool = False,
+        progress: Callable[[int], None] | None = None,
+        *,
+        entry_vkeys: Sequence[str | VerifierKey] = (),
+        workers: int | None = None,
+    ) -> Any:
+        """Verify the whole log (see :func:`ordinance.log.verify.verify_source`)."""
+        from ordinance.log.verify import DbSource, verify_source
+
+        return verify_source(
+            DbSource(self._engine),
+            vkey,
+            trusted_checkpoint=trusted_checkpoint,
+            witness_vkeys=witness_vkeys,
+            min_witnesses=min_witnesses,
+            deep=deep,
+            progress=progress,
+            entry_vkeys=entry_vkeys,
+            workers=workers,
+        )
+
+    def export(self, out_dir: Path) -> Path:
+        """Write an offline audit bundle (entries, checkpoints, vkey) to ``out_dir``."""
+        from ordinance.log.bundle import export_bundle
+
+        return export_bundle(self, Path(out_dir))
+
+    # ----------------------------------------------------------------- helpers
+
+    def _raw(self) -> Any:
+        """A pooled DBAPI connection (close() returns it to the pool, rolled back)."""
+        try:
+            return self._engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"database unreachable: {_first_line(exc)}") from exc
+
+    def _read(self) -> Connection:
+        try:
+            return self._engine.connect()
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"database unreachable: {_first_line(exc)}") from exc
+
+
+class _ReadOnlySigner:
+    """Stands in for the log key when only reading: has the public half, refuses to sign."""
+
+    def __init__(self, key: VerifierKey) -> None:
+        self._key = key
+
+    @property
+    def name(self) -> str:
+        return self._key.name
+
+    @property
+    def key_id(self) -> str:
+        return self._key.key_id
+
+    @property
+    def sigtype(self) -> int:
+        return self._key.sigtype
+
+    @property
+    def public_key(self) -> bytes:
+        return self._key.public_key
+
+    def sign(self, message: bytes) -> bytes:
+        raise InputError("this log was opened read-only (no private key): cannot append")
+
+
+def _head(conn: Connection) -> tuple[int, bytes, str | None]:
+    row = conn.execute(
+        select(checkpoints_t.c.tree_size, checkpoints_t.c.root_hash, checkpoints_t.c.note)
+        .order_by(checkpoints_t.c.tree_size.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return 0, merkle.EMPTY_ROOT, None
+    return int(row.tree_size), bytes(row.root_hash), str(row.note)
+
+
+_COSIGNED = (
+    "SELECT c.tree_size, c.root_hash, c.note, s.line FROM ({}) c "
+    "LEFT JOIN ordinance_log_cosignature s ON s.tree_size = c.tree_size "
+    "ORDER BY s.created_at, s.key_name"
+)
+_HEAD = (
+    "SELECT tree_size, root_hash, note FROM ordinance_log_checkpoint ORDER BY tree_size DESC LIMIT 1"
+)
+_AT = "SELECT tree_size, root_hash, note FROM ordinance_log_checkpoint WHERE tree_size = ?"
+_LEAVES = "SELECT 0, idx, leaf_hash FROM ordinance_log_entry WHERE idx IN ({})"
+_INNER = "SELECT level, idx, hash FROM ordinance_log_node WHERE {}"
+_PG_NODES = (
+    "SELECT 0, idx, leaf_hash FROM ordinance_log_entry WHERE idx = ANY(%s::bigint[]) "
+    "UNION ALL SELECT n.level, n.idx, n.hash FROM ordinance_log_node n "
+    "JOIN unnest(%s::smallint[], %s::bigint[]) AS k(level, idx) "
+    "ON n.level = k.level AND n.idx = k.idx"
+)
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """Driver-level SQL for the hot paths, in the driver's placeholder style.
+
+    Only placeholders are ever substituted into these strings; values are always bound.
+    """
+
+    ph: str
+    lock: str = "SELECT pg_advisory_xact_lock(?)"
+    head: str = _HEAD
+    head_with_cosignatures: str = _COSIGNED.format(_HEAD)
+    checkpoint_with_cosignatures: str = _COSIGNED.format(_AT)
+    insert_entry: str = (
+        "INSERT INTO ordinance_log_entry (idx, leaf_hash, envelope, predicate_type, "
+        "subject_name, subject_digest, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    insert_node: str = "INSERT INTO ordinance_log_node (level, idx, hash) VALUES (?, ?, ?)"
+    insert_checkpoint: str = (
+        "INSERT INTO ordinance_log_checkpoint (tree_size, root_hash, note, created_at) "
+        "VALUES (?, ?, ?, ?)"
+    )
+
+    def styled(self) -> _Sql:
+        """The same statements with the driver's placeholder instead of ``?``."""
+        if self.ph == "?":
+            return self
+        fields = {k: v.replace("?", self.ph) for k, v in vars(self).items() if k != "ph"}
+        return _Sql(ph=self.ph, **fields)
+
+    def nodes(self, leaves: int, inner: int) -> str:
+        """One query for ``leaves`` leaf hashes and ``inner`` stored nodes (slot counts)."""
+        parts = []
+        if leaves:
+            parts.append(_LEAVES.format(", ".join([self.ph] * leaves)))
+        if inner:
+            parts.append(_INNER.format(" OR ".join(["(level = ? AND idx = ?)"] * inner)))
+        return " UNION ALL ".join(parts).replace("?", self.ph)
+
+
+def _make_sql(ph: str) -> _Sql:
+    return _Sql(ph=ph).styled()
+
+
+_SQL_QMARK = _make_sql("?")
+_SQL_FORMAT = _make_sql("%s")
+
+
+def _sql(conn: Connection | Any) -> _Sql:
+    """The SQL set for a SQLAlchemy connection (or engine)."""
+    return _SQL_QMARK if conn.dialect.paramstyle in ("qmark", "numeric") else _SQL_FORMAT
+
+
+_SLOTS = (4, 8, 16, 32, 64)
+
+
+def _slots(n: int) -> int:
+    return 0 if n == 0 else next(k for k in _SLOTS if k >= n)
+
+
+def _fetch_nodes(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """Look up perfect nodes: level 0 from the entries' leaf hashes, others from the nodes.
+
+    SQLite: one statement per up to 64 leaves and 64 inner nodes, with the slot counts rounded
+    up (padded with -1) so few distinct statements exist and the statement cache hits.
+    PostgreSQL: one fixed statement with array parameters (prepared once per connection).
+    Every lookup is a primary-key lookup.
+    """
+    return _fetch_nodes_raw(conn.exec_driver_sql, _sql(conn), nodes)
+
+
+def _fetch_nodes_raw(
+    execute: Callable[[str, Any], Any], sql: _Sql, nodes: Sequence[merkle.Node]
+) -> dict[merkle.Node, bytes]:
+    out: dict[merkle.Node, bytes] = {}
+    leaves = sorted({i for lv, i in nodes if lv == 0})
+    inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
+    if sql.ph == "%s":
+        # PostgreSQL: one statement whatever the counts, with array parameters, so psycopg
+        # prepares it once per connection and the server does not re-plan it per call
+        arrays = (leaves, [lv for lv, _ in inner], [ix for _, ix in inner])
+        for lv, ix, h in execute(_PG_NODES, arrays):
+            out[(int(lv), int(ix))] = bytes(h)
+        leaves, inner = [], []
+    top = _SLOTS[-1]
+    for pos in range(0, max(len(leaves), len(inner)), top):
+        part = leaves[pos : pos + top]
+        part2 = inner[pos : pos + top]
+        kl, ki = _slots(len(part)), _slots(len(part2))
+        params: list[int] = part + [-1] * (kl - len(part))
+        for lv, ix in part2:
+            params += (lv, ix)
+        params += [-1, -1] * (ki - len(part2))
+        for lv, ix, h in execute(sql.nodes(kl, ki), tuple(params)):
+            out[(int(lv), int(ix))] = bytes(h)
+    missing = [n for n in nodes if n not in out]
+    if missing:
+        raise VerificationError(f"the log's stored tree is missing node {missing[0]}")
+    return out
+
+
+def _cosignature_lines(conn: Connection, size: int | None = None) -> dict[int, list[str]]:
+    q = select(cosignatures_t.c.tree_size, cosignatures_t.c.line).order_by(
+        cosignatures_t.c.tree_size, cosignatures_t.c.created_at, cosignatures_t.c.key_name
+    )
+    if size is not None:
+        q = q.where(cosignatures_t.c.tree_size == size)
+    out: dict[int, list[str]] = {}
+    for row in conn.execute(q):
+        out.setdefault(int(row.tree_size), []).append(str(row.line))
+    return out
+
+
+def _with_cosignatures(conn: Connection, size: int, note: str) -> str:
+    lines = _cosignature_lines(conn, size).get(size, [])
+    return note + "".join(lines)
+
+
+def _all_checkpoints(conn: Connection) -> list[str]:
+    cos = _cosignature_lines(conn)
+    rows = conn.execute(
+        select(checkpoints_t.c.tree_size, checkpoints_t.c.note).order_by(checkpoints_t.c.tree_size)
+    )
+    return [str(r.note) + "".join(cos.get(int(r.tree_size), [])) for r in rows]
+
+
+def count_entries(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(entries_t)).scalar_one())
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def open_log(
+    engine: Engine,
+    key_path: Path,
+    origin: str,
+    passphrase: str | bytes | None = None,
+    *,
+    clock: Callable[[], datetime] = _default_clock,
+) -> TransparencyLog:
+    """The workspace's log: load the log key (its name must be the origin) and wrap the engine."""
+    signer = load_signer(Path(key_path), passphrase)
+    if signer.name != origin:
+        raise InputError(
+            f"log key {key_path} is named {signer.name!r} but the log origin is {origin!r}"
+        )
+    return TransparencyLog(engine, signer, origin, clock=clock)

@@ -1,0 +1,311 @@
+"""``fairness.threshold``: a disparity computed from the version's registered predictions.
+
+The numbers come from :func:`ordinance.metrics.fairness.compute_fairness` on the version's
+``predictions`` evidence file, never from a typed-in value. One report holds every metric,
+so the report is cached per (evidence digest, computation settings): five fairness rules on
+the same sensitive features read the table once.
+
+Groups smaller than ``min_group_size`` are not compared: when the table has small groups, the
+report is recomputed on the rows of the large groups only (the small groups are listed in the
+measured value). Fewer than two large groups is an ``error``: there is nothing to compare.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from ordinance.errors import InputError
+from ordinance.model import Evidence
+from ordinance.policy.context import RuleContext
+from ordinance.policy.results import RuleResult
+from ordinance.policy.rules._base import Params, fmt
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ordinance.metrics.fairness import FairnessReport
+
+FairnessMetric = Literal[
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "true_negative_rate",
+    "false_negative_rate",
+    "accuracy_score",
+    "precision_score",
+]
+
+
+class FairnessParams(Params):
+    metric: FairnessMetric
+    aggregate: Literal["difference", "ratio"]
+    compare: Literal["between_groups", "to_overall"] = "between_groups"
+    #: sensitive columns, one intersectional grouping (default: each declared column alone)
+    sensitive: tuple[str, ...] | None = Field(default=None, min_length=1)
+    #: for ``difference``: the largest allowed value
+    max: float | None = Field(default=None, ge=0, le=1)
+    #: for ``ratio``: the smallest allowed value
+    min: float | None = Field(default=None, ge=0, le=1)
+    min_group_size: int = Field(default=30, ge=1)
+    #: decide on the bootstrap bound (upper for difference, lower for ratio), not the estimate
+    use_confidence_bound: bool = False
+    bootstrap: int = Field(default=1000, ge=100, le=100_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    seed: int = Field(default=0, ge=0)
+    #: name of the predictions evidence, when a version has several
+    evidence: str | None = None
+
+    @model_validator(mode="after")
+    def _threshold_matches_aggregate(self) -> FairnessParams:
+        if self.aggregate == "difference":
+            if self.max is None or self.min is not None:
+                raise ValueError("aggregate 'difference' takes a 'max' threshold (and no 'min')")
+        elif self.min is None or self.max is not None:
+            raise ValueError("aggregate 'ratio' takes a 'min' threshold (and no 'max')")
+        return self
+
+    @property
+    def aggregation(self) -> str:
+        return (
+            self.aggregate if self.compare == "between_groups" else f"{self.aggregate}_to_overall"
+        )
+
+
+def _predictions(ctx: RuleContext, name: str | None) -> Evidence:
+    items = [e for e in ctx.version.evidence_of("predictions") if name is None or e.name == name]
+    if not items:
+        named = f" named {name!r}" if name else ""
+        raise InputError(f"no predictions evidence{named} is registered for this version")
+    if len(items) > 1:
+        raise InputError(f"{len(items)} predictions evidence files; name one with params.evidence")
+    return items[0]
+
+
+def _table(ctx: RuleContext, item: Evidence) -> pa.Table:
+    from ordinance.metrics._table import read_table
+
+    path = ctx.evidence_path(item)
+    return ctx.memo(("table", item.sha256), lambda: read_table(path))
+
+
+def _large_group_rows(
+    table: pa.Table, sensitive: tuple[str, ...], keep: set[tuple[str, ...]]
+) -> pa.Table:
+    """The rows whose group (as the fairness report labels it) is in ``keep``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ordinance.metrics.fairness import MISSING
+
+    key: Any = None
+    for col in sensitive:
+        values = pc.fill_null(pc.cast(table.column(col), pa.string()), MISSING)
+        key = values if key is None else pc.binary_join_element_wise(key, values, "\x1f")
+    wanted = pa.array(["\x1f".join(g) for g in keep], type=pa.string())
+    return table.filter(pc.is_in(key, value_set=wanted))
+
+
+FairnessResult = tuple["FairnessReport", tuple[tuple[str, ...], ...]]
+
+
+def groupings(item: Evidence, p: FairnessParams) -> list[tuple[str, ...]]:
+    """The groupings to assess: the rule's ``sensitive`` columns as one intersectional
+    grouping, or else each sensitive column the evidence declares, one at a time."""
+    if p.sensitive is not None:
+        return [p.sensitive]
+    declared = item.attributes.get("sensitive") or ()
+    if isinstance(declared, str):
+        declared = (declared,)
+    if not declared:
+        raise InputError(
+            f"predictions {item.name!r} declare no sensitive columns and the rule names none"
+        )
+    return [(str(c),) for c in declared]
+
+
+def fairness_report(
+    ctx: RuleContext, item: Evidence, p: FairnessParams, sensitive: tuple[str, ...]
+) -> FairnessResult:
+    """The (cached) report for this evidence, grouping and settings, and the small groups
+    left out of it."""
+    from ordinance.metrics.fairness import compute_fairness
+
+    attrs = item.attributes
+    y_true = attrs.get("y_true")
+    if not isinstance(y_true, str):
+        raise InputError(f"predictions {item.name!r} have no 'y_true' attribute")
+    y_pred = attrs.get("y_pred")
+    boot = p.bootstrap if p.use_confidence_bound else 0
+    kwargs: dict[str, Any] = {
+        "y_true": y_true,
+        "y_pred": y_pred,
+        "score": None if y_pred else attrs.get("score"),
+        "threshold": None if y_pred else attrs.get("threshold"),
+        "sensitive": list(sensitive),
+        "min_group_size": p.min_group_size,
+        "bootstrap": boot,
+        "confidence": p.confidence,
+        "seed": p.seed,
+        "pos_label": attrs.get("pos_label", 1),
+    }
+    names = " × ".join(sensitive)
+
+    def compute() -> FairnessResult:
+        table = _table(ctx, item)
+        report = compute_fairness(table, **kwargs)
+        small = tuple(g.group for g in report.small_groups)
+        if small:
+            keep = {g.group for g in report.by_group if not g.small}
+            if len(keep) < 2:
+                raise InputError(
+                    f"fewer than two groups of {names} have at least "
+                    f"{p.min_group_size} rows: nothing to compare"
+                )
+            report = compute_fairness(_large_group_rows(table, sensitive, keep), **kwargs)
+        elif len(report.by_group) < 2:
+            raise InputError(f"only one group of {names}: nothing to compare")
+        return report, small
+
+    key = ("fairness", item.sha256, sensitive, p.min_group_size, boot, p.confidence, p.seed)
+    return ctx.memo(key, compute)
+
+
+class FairnessThreshold:
+    """A fairlearn metric's disparity between groups (or to overall) within a threshold.
+
+    With several groupings (the default: each declared sensitive column), every grouping must
+    meet the threshold; the worst one is reported as the measured ``value``.
+    """
+
+    type_name: ClassVar[str] = "fairness.threshold"
+    Params: ClassVar[type[BaseModel]] = FairnessParams
+
+    def __init__(self, params: FairnessParams) -> None:
+        self.params = params
+
+    def _threshold(self) -> dict[str, Any]:
+        p = self.params
+        out: dict[str, Any] = {"metric": p.metric, "aggregation": p.aggregation}
+        if p.max is not None:
+            out["max"] = p.max
+        if p.min is not None:
+            out["min"] = p.min
+        if p.use_confidence_bound:
+            out["confidence"] = p.confidence
+        return out
+
+    def _assess(
+        self, ctx: RuleContext, item: Evidence, sensitive: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """One grouping's measured values, the value decided on, and a phrase for messages."""
+        p = self.params
+        report, small = fairness_report(ctx, item, p, sensitive)
+        disparity = report.disparity(p.metric)
+        agg: Any = p.aggregation
+        value = disparity.value(agg)
+        groups = {g.label: g.metrics.get(p.metric) for g in report.by_group}
+        out: dict[str, Any] = {
+            "value": value,
+            "groups": groups,
+            "group_sizes": {g.label: g.count for g in report.by_group},
+            "overall": report.overall.metrics.get(p.metric),
+            "excluded_small_groups": [" / ".join(g) for g in small],
+            "n_rows": report.n_rows,
+        }
+        label = " × ".join(sensitive)
+        if value is None:
+            out["decided"] = None
+            out["phrase"] = f"{label}: undefined"
+            return out
+        out["decided"] = value
+        phrase = f"{label} {fmt(value)}"
+        if p.use_confidence_bound:
+            interval = disparity.interval(agg)
+            bound = None
+            if interval is not None:
+                bound = interval.high if p.aggregate == "difference" else interval.low
+                out["ci"] = [interval.low, interval.high]
+            out["bound"] = bound
+            out["decided"] = bound
+            side = "upper" if p.aggregate == "difference" else "lower"
+            phrase += f" ({side} {p.confidence:.0%} bound {fmt(bound)})"
+        if disparity.max_group is not None and disparity.min_group is not None:
+            hi, lo = " / ".join(disparity.max_group), " / ".join(disparity.min_group)
+            phrase += f" [{hi} {fmt(groups.get(hi))}, {lo} {fmt(groups.get(lo))}]"
+        out["phrase"] = phrase
+        return out
+
+    def _ok(self, decided: float) -> bool:
+        p = self.params
+        if p.aggregate == "difference":
+            assert p.max is not None
+            return decided <= p.max
+        assert p.min is not None
+        return decided >= p.min
+
+    def evaluate(self, ctx: RuleContext) -> RuleResult:
+        p = self.params
+        item = _predictions(ctx, p.evidence)
+        by_grouping = {" × ".join(g): self._assess(ctx, item, g) for g in groupings(item, p)}
+        threshold = self._threshold()
+        what = f"{p.aggregation.replace('_', ' ')} of {p.metric}"
+        undefined = [k for k, a in by_grouping.items() if a["decided"] is None]
+        defined = {k: a for k, a in by_grouping.items() if a["decided"] is not None}
+        sign = 1.0 if p.aggregate == "difference" else -1.0
+        worst = max(defined, key=lambda k: sign * defined[k]["decided"], default=None)
+        measured: dict[str, Any] = {
+            "value": None if worst is None else defined[worst]["value"],
+            "worst": worst,
+            "by_sensitive": {
+                k: {n: v for n, v in a.items() if n not in ("phrase", "decided")}
+                for k, a in by_grouping.items()
+            },
+        }
+        if worst is not None and "bound" in defined[worst]:
+            measured["bound"] = defined[worst]["bound"]
+        if undefined:
+            return RuleResult.errored(
+                f"{what} is undefined for {', '.join(undefined)}",
+                measured=measured,
+                threshold=threshold,
+                evidence=[item.sha256],
+            )
+        bad = [k for k, a in defined.items() if not self._ok(a["decided"])]
+        limit = f"max {fmt(p.max)}" if p.max is not None else f"min {fmt(p.min)}"
+        shown = "; ".join(by_grouping[k]["phrase"] for k in (bad or list(by_grouping)))
+        if bad:
+            return RuleResult.failed(
+                f"{what} exceeds {limit}: {shown}"
+                if p.max is not None
+                else f"{what} below {limit}: {shown}",
+                measured=measured,
+                threshold=threshold,
+                evidence=[item.sha256],
+            )
+        return RuleResult.passed(
+            f"{what} within {limit}: {shown}",
+            measured=measured,
+            threshold=threshold,
+            evidence=[item.sha256],
+        )
+
+    def describe(self) -> str:
+        p = self.params
+        over = (
+            "groups of " + " × ".join(p.sensitive)
+            if p.sensitive
+            else "groups of each sensitive column of the predictions"
+        )
+        where = "between" if p.compare == "between_groups" else "between overall and"
+        limit = p.max if p.aggregate == "difference" else p.min
+        bound = f"{'at most' if p.aggregate == 'difference' else 'at least'} {fmt(limit)}"
+        text = (
+            f"the {p.aggregate} in {p.metric} {where} {over} (groups of at least "
+            f"{p.min_group_size} rows), computed from the registered predictions, is {bound}"
+        )
+        if p.use_confidence_bound:
+            side = "upper" if p.aggregate == "difference" else "lower"
+            text += f", judged on the {side} bound of a {p.confidence:.0%} bootstrap interval"
+        return text

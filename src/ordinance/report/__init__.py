@@ -1,0 +1,172 @@
+"""Model cards, compliance reports, portfolio reports and a static catalog.
+
+Two layers:
+
+* **Context building** (:mod:`ordinance.report.context`): pure data from the workspace,
+  deterministic (no wall clock, everything sorted). Usable on its own, e.g. to put fairness
+  results into another tool's card.
+* **Renderers** behind one small interface (:class:`Renderer`): ``html``, ``pdf``
+  (WeasyPrint, optional extra), ``md`` (model card with Hugging Face front matter) and
+  ``json``. Only renderer modules import Jinja2 or WeasyPrint, and only when called.
+
+The ``render_*`` functions below build a context, render it and write the file
+atomically; they return the path written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ordinance.errors import InputError
+from ordinance.report._base import DOCUMENTS, Renderer
+from ordinance.report.context import (
+    ProgressHook,
+    build_card_context,
+    build_catalog_context,
+    build_portfolio_context,
+    build_report_context,
+    page_name,
+)
+
+if TYPE_CHECKING:
+    from ordinance.workspace import Workspace
+
+__all__ = [
+    "CARD_FORMATS",
+    "DOCUMENTS",
+    "REPORT_FORMATS",
+    "Renderer",
+    "build_card_context",
+    "build_catalog_context",
+    "build_portfolio_context",
+    "build_report_context",
+    "get_renderer",
+    "publish_catalog",
+    "render_card",
+    "render_document",
+    "render_portfolio",
+    "render_report",
+]
+
+CARD_FORMATS: tuple[str, ...] = ("md", "html", "pdf", "json")
+REPORT_FORMATS: tuple[str, ...] = ("html", "pdf", "json")
+
+
+def get_renderer(fmt: str, *, templates: Path | None = None) -> Renderer:
+    """The renderer for an output format (``html``, ``pdf``, ``md``, ``json``)."""
+    if fmt == "html":
+        from ordinance.report.html import HtmlRenderer
+
+        return HtmlRenderer(templates)
+    if fmt == "pdf":
+        from ordinance.report.pdf import PdfRenderer
+
+        return PdfRenderer(templates)
+    if fmt == "md":
+        from ordinance.report.card import MarkdownRenderer
+
+        return MarkdownRenderer(templates)
+    if fmt == "json":
+        from ordinance.report.card import JsonRenderer
+
+        return JsonRenderer()
+    raise InputError(f"unknown report format {fmt!r}: one of html, pdf, md, json")
+
+
+def render_document(
+    document: str, context: Mapping[str, Any], fmt: str, *, templates: Path | None = None
+) -> bytes:
+    """Render a context built by one of the ``build_*_context`` functions."""
+    renderer = get_renderer(fmt, templates=templates)
+    if document not in renderer.documents:
+        raise InputError(f"a {document} cannot be rendered as {fmt}")
+    return renderer.render(document, context)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    from ordinance._files import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
+    return path
+
+
+def render_card(
+    ws: Workspace,
+    model: str,
+    version: str | None,
+    fmt: str,
+    out: Path,
+    *,
+    templates: Path | None = None,
+) -> Path:
+    """Write the model card of ``model@version`` (latest if ``None``) as ``fmt`` to ``out``."""
+    if fmt not in CARD_FORMATS:
+        raise InputError(f"model cards come as {', '.join(CARD_FORMATS)}, not {fmt!r}")
+    renderer = get_renderer(fmt, templates=templates)  # fail early on a missing extra
+    context = build_card_context(ws, model, version)
+    return _write(out, renderer.render("card", context))
+
+
+def render_report(
+    ws: Workspace,
+    model: str,
+    version: str | None,
+    fmt: str,
+    out: Path,
+    *,
+    stage: str | None = None,
+    templates: Path | None = None,
+) -> Path:
+    """Write the compliance report of ``model@version`` as ``fmt`` to ``out``."""
+    if fmt not in REPORT_FORMATS:
+        raise InputError(f"compliance reports come as {', '.join(REPORT_FORMATS)}, not {fmt!r}")
+    renderer = get_renderer(fmt, templates=templates)
+    context = build_report_context(ws, model, version, stage=stage)
+    return _write(out, renderer.render("report", context))
+
+
+def render_portfolio(
+    ws: Workspace,
+    fmt: str,
+    out: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    templates: Path | None = None,
+    progress: ProgressHook | None = None,
+) -> Path:
+    """Write the portfolio report (every model) as ``fmt`` to ``out``."""
+    if fmt not in REPORT_FORMATS:
+        raise InputError(f"portfolio reports come as {', '.join(REPORT_FORMATS)}, not {fmt!r}")
+    if since is not None and until is not None and since > until:
+        raise InputError("--since is after --until")
+    renderer = get_renderer(fmt, templates=templates)
+    context = build_portfolio_context(ws, since=since, until=until, progress=progress)
+    return _write(out, renderer.render("portfolio", context))
+
+
+def publish_catalog(
+    ws: Workspace,
+    out_dir: Path,
+    *,
+    templates: Path | None = None,
+    progress: ProgressHook | None = None,
+) -> list[Path]:
+    """A static site: ``index.html`` and one model-card page per model (its current version:
+    the production holder, else staging, else the newest). Returns the files written."""
+    from ordinance.report.html import HtmlRenderer
+
+    renderer = HtmlRenderer(templates)
+    index = build_catalog_context(ws)
+    written = [_write(out_dir / "index.html", renderer.render("catalog", index))]
+    items: Any = index["models"]
+    if progress is not None:
+        items = progress(index["models"], len(index["models"]), "publish")
+    for entry in items:
+        context = build_card_context(ws, entry["name"], entry["version"])
+        context = {**context, "catalog": {"index": "index.html"}}
+        written.append(_write(out_dir / page_name(entry["name"]), renderer.render("card", context)))
+    return written

@@ -1,0 +1,146 @@
+"""The Jinja2 environment every text renderer shares: sandboxed, autoescaping, strict.
+
+* **Sandboxed** (:class:`jinja2.sandbox.ImmutableSandboxedEnvironment`): a template, even a
+  user's override from ``--templates DIR``, cannot reach Python internals or mutate the
+  context.
+* **Autoescape on** for every template (HTML and Markdown alike), so text from model data
+  (``<script>``) is inert; ``{{ 7*7 }}`` in model data stays those characters, because model
+  data is only ever a *value* passed to a template, never template source.
+* **StrictUndefined**: a typo in a template is an error, not an empty string.
+
+Templates are looked up in the ``--templates`` directory first (so one file can be
+overridden), then the packaged copy (``ordinance/_data/report_templates``), then the source
+tree's ``report_templates/``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from ordinance.charts import bar_chart
+from ordinance.errors import InfrastructureError, InputError
+
+_PACKAGED = Path(__file__).resolve().parent.parent / "_data" / "report_templates"
+_SOURCE = Path(__file__).resolve().parents[3] / "report_templates"
+
+
+def template_dirs(override: Path | None = None) -> list[Path]:
+    """Where templates are looked up, in order."""
+    dirs: list[Path] = []
+    if override is not None:
+        if not override.is_dir():
+            raise InputError(f"--templates {override}: not a directory")
+        dirs.append(override)
+    for d in (_PACKAGED, _SOURCE):
+        if d.is_dir():
+            dirs.append(d)
+    if len(dirs) == (1 if override is not None else 0):
+        raise InfrastructureError(
+            "Ordinance's report templates are missing (neither ordinance/_data/report_templates "
+            "nor report_templates/ exists): reinstall Ordinance"
+        )
+    return dirs
+
+
+def num(value: Any, digits: int = 4) -> str:
+    """A number for display: fixed decimals for floats, ``undefined`` for ``None``/NaN."""
+    if value is None:
+        return "undefined"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if math.isfinite(value) else "undefined"
+    return str(value)
+
+
+def short(value: Any, n: int = 12) -> str:
+    """The first ``n`` characters of a digest, with an ellipsis."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def svg(chart: Mapping[str, Any]) -> Markup:
+    """A chart spec (``title``, ``description``, ``bars``) drawn as inline SVG.
+
+    Safe to mark up: :func:`ordinance.charts.bar_chart` XML-escapes every text it writes.
+    """
+    bars: Sequence[Sequence[Any]] = chart["bars"]
+    drawn = [(str(label), None if value is None else float(value)) for label, value in bars]
+    text = bar_chart(
+        drawn, title=str(chart["title"]), description=str(chart.get("description") or "")
+    )
+    return Markup(text)  # noqa: S704 - bar_chart escapes all text it emits
+
+
+def md_cell(value: Any) -> str:
+    """Text for a Markdown table cell: one line, pipes escaped (HTML escaping still applies)."""
+    text = "" if value is None else str(value)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def md_text(value: Any) -> str:
+    """A Markdown paragraph from data: characters Markdown would interpret are escaped."""
+    text = "" if value is None else str(value)
+    escaped = "".join("\\" + ch if ch in "\\`*_[]" else ch for ch in text)
+    return "\n".join(
+        "\\" + line if line.lstrip().startswith(("#", "+", "-", "=")) else line
+        for line in escaped.split("\n")
+    )
+
+
+def title_case(value: Any) -> str:
+    text = str(value).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+@lru_cache(maxsize=8)
+def _environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters.update(
+        num=num, short=short, svg=svg, md_cell=md_cell, md_text=md_text, title_case=title_case
+    )
+    return env
+
+
+def environment(override: Path | None = None) -> jinja2.Environment:
+    """The shared, cached environment for this template search path."""
+    return _environment(tuple(template_dirs(override)))
+
+
+def render_template(
+    name: str, context: Mapping[str, Any], override: Path | None = None, **extra: Any
+) -> str:
+    """Render one template with the context's keys as variables (plus ``extra``)."""
+    env = environment(override)
+    try:
+        template = env.get_template(name)
+        return template.render({**context, **extra})
+    except jinja2.TemplateNotFound as exc:
+        raise InfrastructureError(f"report template {exc.name!r} not found") from None
+    except jinja2.UndefinedError as exc:
+        raise InputError(f"report template {name}: {exc.message}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(
+            f"report template {exc.filename or name}:{exc.lineno}: {exc.message}"
+        ) from None
+    except SecurityError as exc:
+        raise InputError(f"report template {name}: refused by the sandbox: {exc}") from None

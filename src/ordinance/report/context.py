@@ -1,0 +1,1143 @@
+"""Context building: what a model card or report says, as plain data.
+
+Each ``build_*_context`` function reads the workspace (registry, evidence store, audit log)
+and returns a JSON-serialisable ``dict``; renderers (:mod:`ordinance.report.html`,
+:mod:`ordinance.report.pdf`, :mod:`ordinance.report.card`) only lay it out. Nothing here imports a
+template engine or a PDF library, and nothing reads the wall clock: every date comes from a
+record (registration, evaluation, log entry), and every list is sorted, so the same records
+always give the same context, and the same context the same bytes.
+
+Missing documentation is ``None`` (rendered as "Not documented"), never invented. Model data
+is data: it is never interpreted as template source.
+
+The pipeline for a card::
+
+    version and documentation         _details, _documentation
+      → data sets, metrics, lineage     _datasets, _metrics, lineage_of
+      → fairness from predictions       fairness_analyses   (compute_fairness on the evidence)
+      → explainability artifacts        explainability_of
+      → governance status               _governance          (evaluations, approvals, transitions)
+
+A compliance report adds the latest evaluation's rules, waivers, approvals with signer
+identities, the version's audit trail, the log checkpoint and its verification, and a
+reproducibility footer. The portfolio report summarises every model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ordinance import uris
+from ordinance.errors import NotFoundError, OrdinanceError
+from ordinance.model import DOCUMENTATION_FIELDS, Evidence, ModelVersion
+
+if TYPE_CHECKING:
+    from ordinance.log.store import LogEntry
+    from ordinance.metrics.fairness import FairnessReport
+    from ordinance.store.registry import TransitionRecord
+    from ordinance.workspace import Workspace
+
+__all__ = [
+    "ANNEX_IV_SECTIONS",
+    "CARD_METRICS",
+    "CARD_SCHEMA",
+    "NOT_DOCUMENTED",
+    "ProgressHook",
+    "build_card_context",
+    "build_catalog_context",
+    "build_portfolio_context",
+    "build_report_context",
+    "explainability_of",
+    "fairness_analyses",
+    "fmt_value",
+    "lineage_of",
+]
+
+T = TypeVar("T")
+#: ``(items, total, label) -> items``: wraps a long loop (the CLI passes a progress bar).
+ProgressHook = Callable[[Iterable[Any], int, str], Iterable[Any]]
+
+CARD_SCHEMA = uris.MODEL_CARD_SCHEMA
+REPORT_SCHEMA = uris.COMPLIANCE_REPORT_SCHEMA
+PORTFOLIO_SCHEMA = uris.PORTFOLIO_SCHEMA
+NOT_DOCUMENTED = "Not documented"
+
+#: Per-group metrics a card shows (fairlearn names), in this order.
+CARD_METRICS: tuple[str, ...] = (
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "accuracy_score",
+    "precision_score",
+)
+#: Metrics drawn as per-group bar charts.
+CHART_METRICS: tuple[str, ...] = ("selection_rate", "false_positive_rate")
+
+#: Documentation fields by Model Card section (Mitchell et al. 2019), with display labels.
+CARD_SECTIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "intended-use",
+        "Intended use",
+        (
+            ("intended_use", "Primary intended uses"),
+            ("intended_users", "Primary intended users"),
+            ("out_of_scope_uses", "Out-of-scope uses"),
+        ),
+    ),
+    ("factors", "Factors", (("factors", "Relevant factors"),)),
+    ("evaluation-data", "Evaluation data", (("evaluation_data", "Evaluation data"),)),
+    ("training-data", "Training data", (("training_data", "Training data"),)),
+    (
+        "ethical-considerations",
+        "Ethical considerations",
+        (("ethical_considerations", "Ethical considerations"),),
+    ),
+    (
+        "caveats",
+        "Caveats and recommendations",
+        (
+            ("limitations", "Known limitations"),
+            ("caveats_and_recommendations", "Caveats and recommendations"),
+        ),
+    ),
+)
+
+#: EU AI Act Annex IV technical-documentation sections and the records that evidence them.
+ANNEX_IV_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("1", "General description of the AI system"),
+    ("2", "Elements and development process"),
+    ("3", "Monitoring, functioning and control"),
+    ("4", "Appropriateness of performance metrics"),
+    ("5", "Risk management system"),
+    ("6", "Changes through the lifecycle"),
+    ("7", "Harmonised standards applied"),
+    ("8", "EU declaration of conformity"),
+    ("9", "Post-market monitoring"),
+)
+
+_PREDICATES = {
+    uris.REGISTRATION: "registration",
+    uris.TRANSITION: "transition",
+    uris.APPROVAL: "approval",
+    uris.WAIVER: "waiver",
+    uris.EVIDENCE: "evidence",
+    uris.ROSTER_CHANGE: "roster change",
+    uris.KEY_CHANGE: "key change",
+    uris.VSA: "policy evaluation",
+}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def ts(t: datetime | None) -> str | None:
+    """A UTC timestamp to the second, ``2026-01-31T12:00:00Z`` (``None`` stays ``None``)."""
+    if t is None:
+        return None
+    t = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _parse_ts(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _norm_ts(text: Any) -> str | None:
+    """A stored timestamp string re-rendered as :func:`ts` does (or passed through)."""
+    if not isinstance(text, str):
+        return None
+    parsed = _parse_ts(text)
+    return ts(parsed) if parsed is not None else text
+
+
+def fmt_value(value: Any, *, digits: int = 4, limit: int = 400) -> str:
+    """A measured value or threshold as one short line of text (numbers to ``digits``)."""
+    text = _fmt(value, digits, depth=0)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fmt(value: Any, digits: int, depth: int) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "—" if not math.isfinite(value) else f"{value:.{digits}f}"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence):
+        if not value:
+            return "none"
+        return ", ".join(_fmt(v, digits, depth + 1) for v in value)
+    if isinstance(value, Mapping):
+        if not value:
+            return "none"
+        if depth >= 2:
+            return "{…}"
+        parts = []
+        head = ""
+        if "value" in value and not isinstance(value["value"], Mapping | list):
+            head = _fmt(value["value"], digits, depth + 1)
+            if isinstance(value.get("worst"), str):
+                head += f" (worst: {value['worst']})"
+        for k in sorted(value, key=str):
+            if head and k in ("value", "worst"):
+                continue
+            v = value[k]
+            if isinstance(v, Mapping) and "value" in v:
+                parts.append(f"{k} {_fmt(v['value'], digits, depth + 1)}")
+            elif isinstance(v, Mapping) and depth >= 1:
+                continue
+            else:
+                parts.append(f"{k}: {_fmt(v, digits, depth + 1)}")
+        body = "; ".join(parts)
+        return f"{head}; {body}" if head and body else (head or body)
+    return str(value)
+
+
+# --------------------------------------------------------------------------- card parts
+
+
+def _details(v: ModelVersion) -> dict[str, Any]:
+    doc = v.documentation
+    return {
+        "name": v.model.name,
+        "version": v.version,
+        "ref": v.ref,
+        "owner": v.model.owner,
+        "risk_tier": v.model.risk_tier,
+        "description": v.model.description or None,
+        "summary": doc.get("summary") or None,
+        "tags": sorted(v.model.tags),
+        "author": v.author,
+        "stage": v.stage,
+        "created_at": ts(v.created_at),
+        "registered_at": ts(v.registered_at),
+        "identity": {
+            "sha256": v.identity.sha256,
+            "method": v.identity.method,
+            "resources": v.identity.resources,
+        },
+        "manifest_sha256": v.manifest_sha256 or None,
+        "license": doc.get("license") or None,
+        "base_model": doc.get("base_model") or None,
+    }
+
+
+def _documentation(v: ModelVersion) -> dict[str, str | None]:
+    out: dict[str, str | None] = {
+        k: (v.documentation.get(k) or "").strip() or None for k in DOCUMENTATION_FIELDS
+    }
+    # Extra documentation fields a manifest may carry are kept, sorted, never dropped.
+    for k in sorted(v.documentation):
+        if k not in out:
+            out[k] = v.documentation[k].strip() or None
+    return out
+
+
+def _sections(documentation: Mapping[str, str | None]) -> dict[str, dict[str, Any]]:
+    return {
+        sid: {
+            "id": sid,
+            "title": title,
+            "fields": [
+                {"key": key, "label": label, "text": documentation.get(key)}
+                for key, label in fields
+            ],
+        }
+        for sid, title, fields in CARD_SECTIONS
+    }
+
+
+def _metrics(v: ModelVersion) -> list[dict[str, Any]]:
+    return [{"name": k, "value": v.metrics[k]} for k in sorted(v.metrics)]
+
+
+def _datasets(v: ModelVersion, role: str) -> list[dict[str, Any]]:
+    return [
+        {"name": d.name, "uri": d.uri, "sha256": d.sha256, "role": d.role}
+        for d in v.lineage.datasets
+        if d.role == role
+    ]
+
+
+def lineage_of(v: ModelVersion) -> dict[str, Any]:
+    """Where the version came from: data sets, code, run, parent, environment."""
+    lin = v.lineage
+    return {
+        "datasets": [
+            {"name": d.name, "uri": d.uri, "sha256": d.sha256, "role": d.role} for d in lin.datasets
+        ],
+        "code": None
+        if lin.code is None
+        else {"repository": lin.code.repository, "commit": lin.code.commit},
+        "training_run": lin.training_run,
+        "parent": lin.parent,
+        "environment": [{"name": k, "value": lin.environment[k]} for k in sorted(lin.environment)],
+    }
+
+
+def _evidence_list(v: ModelVersion) -> list[dict[str, Any]]:
+    items = sorted(v.evidence, key=lambda e: (e.kind, e.name, e.sha256))
+    return [
+        {
+            "kind": e.kind,
+            "name": e.name,
+            "sha256": e.sha256,
+            "size": e.size,
+            "media_type": e.media_type,
+            "created_at": ts(e.created_at),
+            "description": e.description or None,
+        }
+        for e in items
+    ]
+
+
+# --------------------------------------------------------------------------- fairness
+
+
+def _declared_sensitive(item: Evidence) -> list[str]:
+    declared = item.attributes.get("sensitive") or ()
+    if isinstance(declared, str):
+        declared = (declared,)
+    return [str(c) for c in declared]
+
+
+def _fairness_kwargs(item: Evidence) -> dict[str, Any]:
+    attrs = item.attributes
+    y_true = attrs.get("y_true")
+    if not isinstance(y_true, str):
+        raise NotFoundError(f"predictions {item.name!r} have no 'y_true' attribute")
+    y_pred = attrs.get("y_pred")
+    return {
+        "y_true": y_true,
+        "y_pred": y_pred if isinstance(y_pred, str) else None,
+        "score": None if isinstance(y_pred, str) else attrs.get("score"),
+        "threshold": None if isinstance(y_pred, str) else attrs.get("threshold"),
+        "pos_label": attrs.get("pos_label", 1),
+    }
+
+
+def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]:
+    label = " × ".join(features)
+    groups: list[dict[str, Any]] = [
+        {
+            "group": list(g.group),
+            "label": g.label,
+            "count": g.count,
+            "small": g.small,
+            "metrics": {m: g.metrics.get(m) for m in CARD_METRICS},
+        }
+        for g in sorted(report.by_group, key=lambda g: g.group)
+    ]
+    disparities = []
+    for m in CARD_METRICS:
+        d = report.disparities.get(m)
+        if d is None:
+            continue
+        disparities.append(
+            {
+                "metric": m,
+                "difference": d.difference,
+                "ratio": d.ratio,
+                "max_group": None if d.max_group is None else " / ".join(d.max_group),
+                "min_group": None if d.min_group is None else " / ".join(d.min_group),
+            }
+        )
+    charts = [
+        {
+            "title": f"{m.replace('_', ' ')} by {label}",
+            "description": (
+                f"Bar chart of {m} for each group of {label}, from {report.n_rows} rows; "
+                "groups where the rate is undefined are marked undefined."
+            ),
+            "bars": [[g["label"], g["metrics"][m]] for g in groups],
+        }
+        # an intersectional grouping has many groups: one chart, the table holds the rest
+        for m in (CHART_METRICS[:1] if len(features) > 1 else CHART_METRICS)
+    ]
+    return {
+        "features": list(features),
+        "label": label,
+        "intersectional": len(features) > 1,
+        "overall": {m: report.overall.metrics.get(m) for m in CARD_METRICS},
+        "groups": groups,
+        "small_groups": [g["label"] for g in groups if g["small"]],
+        "disparities": disparities,
+        "charts": charts,
+    }
+
+
+def fairness_analyses(
+    ws: Workspace, v: ModelVersion, *, min_group_size: int = 30
+) -> list[dict[str, Any]]:
+    """Disaggregated and intersectional metrics from each ``predictions`` evidence file.
+
+    One grouping per declared sensitive column, plus one intersectional grouping of all of
+    them when there are several. A file that cannot be analysed yields an ``error`` entry
+    saying why; nothing is made up.
+    """
+    from ordinance.metrics.fairness import compute_fairness
+
+    out: list[dict[str, Any]] = []
+    for item in sorted(v.evidence_of("predictions"), key=lambda e: (e.name, e.sha256)):
+        sensitive = _declared_sensitive(item)
+        entry: dict[str, Any] = {
+            "evidence": {"name": item.name, "sha256": item.sha256},
+            "sensitive": sensitive,
+            "min_group_size": min_group_size,
+            "n_rows": None,
+            "prediction": None,
+            "groupings": [],
+            "error": None,
+        }
+        try:
+            if not sensitive:
+                raise NotFoundError(f"predictions {item.name!r} declare no sensitive columns")
+            kwargs = _fairness_kwargs(item)
+            from ordinance.metrics._table import read_table
+
+            table = read_table(ws.evidence.open_path(item.sha256))
+            groupings: list[tuple[str, ...]] = [(c,) for c in sensitive]
+            if len(sensitive) > 1:
+                groupings.append(tuple(sensitive))
+            for features in groupings:
+                report = compute_fairness(
+                    table, sensitive=list(features), min_group_size=min_group_size, **kwargs
+                )
+                entry["n_rows"] = report.n_rows
+                entry["prediction"] = {k: report.prediction[k] for k in sorted(report.prediction)}
+                entry["groupings"].append(_grouping(report, features))
+        except OrdinanceError as exc:
+            entry["error"] = exc.message
+        out.append(entry)
+    return out
+
+
+# --------------------------------------------------------------------------- explainability
+
+
+def explainability_of(ws: Workspace, v: ModelVersion, *, top: int = 15) -> list[dict[str, Any]]:
+    """Feature importances from each ``explainability`` evidence file (JSON artifacts).
+
+    The chart is redrawn from the numbers; a stored SVG is never inlined.
+    """
+    out: list[dict[str, Any]] = []
+    for item in sorted(v.evidence_of("explainability"), key=lambda e: (e.name, e.sha256)):
+        entry: dict[str, Any] = {
+            "evidence": {"name": item.name, "sha256": item.sha256},
+            "kind": None,
+            "method": None,
+            "data": None,
+            "features": [],
+            "chart": None,
+            "error": None,
+        }
+        try:
+            raw = json.loads(ws.evidence.open_path(item.sha256).read_text(encoding="utf-8"))
+            if not isinstance(raw, dict) or not isinstance(raw.get("features"), list):
+                raise ValueError("not an Ordinance explainability artifact (no 'features' list)")
+            feats: list[dict[str, Any]] = []
+            for f in raw["features"]:
+                mean = f.get("importance_mean")
+                std = f.get("importance_std")
+                feats.append(
+                    {
+                        "name": str(f.get("name")),
+                        "importance_mean": float(mean) if isinstance(mean, int | float) else None,
+                        "importance_std": float(std) if isinstance(std, int | float) else None,
+                    }
+                )
+            feats.sort(key=lambda f: (-(f["importance_mean"] or 0.0), f["name"]))
+            method: dict[str, Any] = raw["method"] if isinstance(raw.get("method"), dict) else {}
+            data: dict[str, Any] = raw["data"] if isinstance(raw.get("data"), dict) else {}
+            entry["kind"] = str(raw.get("kind") or "feature importance")
+            entry["method"] = {
+                k: method[k] for k in sorted(method) if not isinstance(method[k], dict | list)
+            }
+            entry["data"] = {
+                k: data[k] for k in sorted(data) if not isinstance(data[k], dict | list)
+            }
+            entry["features"] = feats
+            shown = feats[:top]
+            if shown:
+                entry["chart"] = {
+                    "title": f"Feature importance ({entry['kind'].replace('_', ' ')})",
+                    "description": (
+                        f"Mean importance of the {len(shown)} most important of "
+                        f"{len(feats)} features, from evidence {item.name}."
+                    ),
+                    "bars": [[f["name"], f["importance_mean"]] for f in shown],
+                }
+        except (OrdinanceError, OSError, ValueError) as exc:
+            entry["error"] = getattr(exc, "message", None) or str(exc)
+        out.append(entry)
+    return out
+
+
+# --------------------------------------------------------------------------- governance
+
+
+def _evaluation_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    result = row.get("result") or {}
+    summary = result.get("summary") or {}
+    return {
+        "id": row.get("id"),
+        "stage": row.get("stage"),
+        "verdict": row.get("verdict"),
+        "evaluated_at": _norm_ts(row.get("evaluated_at")),
+        "log_index": row.get("log_index"),
+        "summary": {k: summary[k] for k in sorted(summary)},
+        "policies": sorted(
+            (
+                {
+                    "name": p.get("name"),
+                    "version": p.get("version"),
+                    "uri": p.get("uri"),
+                    "sha256": p.get("sha256"),
+                }
+                for p in result.get("policies") or []
+            ),
+            key=lambda p: (str(p["name"]), str(p["sha256"])),
+        ),
+    }
+
+
+def _transition(t: TransitionRecord) -> dict[str, Any]:
+    return {
+        "model": t.model,
+        "version": t.version,
+        "from_stage": t.from_stage,
+        "to_stage": t.to_stage,
+        "kind": t.kind,
+        "actor": t.actor,
+        "at": ts(t.at),
+        "reason": t.reason,
+        "log_index": t.log_index,
+    }
+
+
+def _signed(ws: Workspace, model: str, version: str | None) -> list[dict[str, Any]]:
+    """Approvals and waivers from the approvals index (empty if that part is absent)."""
+    try:
+        from ordinance.approvals import list_signed
+    except ImportError:  # pragma: no cover - approvals not built into this version
+        return []
+    try:
+        rows = list_signed(ws, model, version)
+    except NotFoundError:
+        return []
+    out = []
+    for r in rows:
+        rev = r.get("revoked")
+        out.append(
+            {
+                "kind": r.get("kind"),
+                "digest": r.get("digest"),
+                "version": r.get("version"),
+                "stage": r.get("stage") or None,
+                "rule": r.get("rule") or None,
+                "approver": r.get("approver"),
+                "signed_at": _norm_ts(r.get("signed_at")),
+                "expires_at": _norm_ts(r.get("expires_at")),
+                "log_index": r.get("log_index"),
+                "revoked": None
+                if not rev
+                else {
+                    "by": rev.get("by"),
+                    "at": _norm_ts(rev.get("at")),
+                    "reason": rev.get("reason"),
+                },
+            }
+        )
+    out.sort(key=lambda r: (r["log_index"] if r["log_index"] is not None else -1, str(r["digest"])))
+    return out
+
+
+def _governance(ws: Workspace, v: ModelVersion) -> dict[str, Any]:
+    registry = ws.registry()
+    evaluations = [_evaluation_row(r) for r in registry.evaluations(v.model.name, v.version)]
+    transitions = [
+        _transition(t) for t in registry.transitions(v.model.name) if t.version == v.version
+    ]
+    signed = _signed(ws, v.model.name, v.version)
+    latest: dict[str, dict[str, Any]] = {}
+    for e in evaluations:
+        latest[str(e["stage"])] = e
+    return {
+        "stage": v.stage,
+        "latest_verdicts": [latest[s] for s in sorted(latest)],
+        "evaluations": evaluations,
+        "approvals": [s for s in signed if s["kind"] == "approval"],
+        "waivers": [s for s in signed if s["kind"] == "waiver"],
+        "transitions": transitions,
+    }
+
+
+# --------------------------------------------------------------------------- the log
+
+
+def _entries_for(ws: Workspace, ref: str) -> list[LogEntry]:
+    if not ws.log_key_path.is_file() and not ws.log_vkey_path.is_file():
+        return []
+    try:
+        return list(ws.audit_log().entries(model=ref))
+    except OrdinanceError:
+        return []
+
+
+def _entry_summary(e: LogEntry) -> str:
+    p = e.statement.get("predicate") or {}
+    kind = _PREDICATES.get(e.predicate_type, "")
+    if kind == "registration":
+        return f"registered by {p.get('author', '?')}"
+    if kind == "policy evaluation":
+        result = p.get("verificationResult", "?")
+        policy = (p.get("policy") or {}).get("uri", "?")
+        return f"policy {policy}: {result}"
+    if kind == "evidence":
+        names = [f"{i.get('kind')}/{i.get('name')}" for i in p.get("evidence") or []]
+        return "attached " + (", ".join(names) or "evidence")
+    if kind == "approval":
+        return f"approved for {p.get('stage', '?')} by {p.get('approver', '?')}"
+    if kind == "waiver":
+        return f"waiver of {p.get('rule', '?')} by {p.get('approver', '?')}"
+    if kind == "transition":
+        frm, to = p.get("fromStage") or "—", p.get("toStage") or p.get("to") or "?"
+        return f"{p.get('kind', 'transition')}: {frm} → {to} by {p.get('actor', '?')}"
+    return kind or e.predicate_type
+
+
+def _audit_trail(entries: Sequence[LogEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": e.index,
+            "logged_at": ts(e.logged_at),
+            "predicate_type": e.predicate_type,
+            "kind": _PREDICATES.get(e.predicate_type, "other"),
+            "subject_digest": e.subject_digest,
+            "summary": _entry_summary(e),
+            "leaf_hash": e.leaf_hash.hex(),
+        }
+        for e in entries
+    ]
+
+
+def _log_state(ws: Workspace, *, verify: bool) -> dict[str, Any]:
+    """The latest checkpoint and the result of verifying the log against it."""
+    out: dict[str, Any] = {
+        "origin": ws.config.log_origin,
+        "present": False,
+        "size": 0,
+        "root": None,
+        "checkpoint": None,
+        "head_time": None,
+        "verification": None,
+    }
+    if not ws.log_vkey_path.is_file():
+        return out
+    try:
+        vkey = ws.vkey()
+        from ordinance.log.store import TransparencyLog
+
+        log = TransparencyLog.reader(ws.engine(), vkey, ws.config.log_origin)
+        size = log.size()
+        out["present"] = True
+        out["size"] = size
+        out["root"] = log.root().hex()
+        if size:
+            out["checkpoint"] = log.checkpoint(size)
+            out["head_time"] = ts(log.entry(size - 1).logged_at)
+        if verify:
+            r = log.verify(vkey)
+            out["verification"] = {
+                "ok": bool(r.ok),
+                "size": r.size,
+                "root": r.root.hex() if r.root is not None else None,
+                "checkpoints_checked": r.checkpoints_checked,
+                "reason": r.reason,
+                "vkey": vkey,
+            }
+    except OrdinanceError as exc:
+        out["verification"] = {
+            "ok": False,
+            "size": None,
+            "root": None,
+            "checkpoints_checked": 0,
+            "reason": exc.message,
+            "vkey": None,
+        }
+    return out
+
+
+def _ordinance_version() -> str:
+    from ordinance import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------- public builders
+
+
+def build_card_context(
+    ws: Workspace, model: str, version: str | None = None, *, min_group_size: int = 30
+) -> dict[str, Any]:
+    """Everything a model card shows for ``model@version`` (latest version if ``None``)."""
+    v = ws.registry().get_version(model, version)
+    documentation = _documentation(v)
+    entries = _entries_for(ws, v.ref)
+    governance = _governance(ws, v)
+    dates = [v.registered_at, *(e.logged_at for e in entries)]
+    return {
+        "kind": "card",
+        "schema": CARD_SCHEMA,
+        "generator": {"name": "ordinance", "version": _ordinance_version()},
+        "title": f"Model card: {v.ref}",
+        "date": ts(max(dates)),
+        "details": _details(v),
+        "documentation": documentation,
+        "sections": _sections(documentation),
+        "metrics": _metrics(v),
+        "datasets": {
+            "training": _datasets(v, "training"),
+            "evaluation": _datasets(v, "evaluation") + _datasets(v, "validation"),
+            "other": _datasets(v, "reference") + _datasets(v, "other"),
+        },
+        "card_metrics": list(CARD_METRICS),
+        "fairness": fairness_analyses(ws, v, min_group_size=min_group_size),
+        "explainability": explainability_of(ws, v),
+        "lineage": lineage_of(v),
+        "governance": governance,
+        "evidence": _evidence_list(v),
+        "log_indices": [e.index for e in entries],
+    }
+
+
+def _rule_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    waiver = r.get("waiver")
+    return {
+        "rule": r.get("rule"),
+        "pack": r.get("pack"),
+        "type": r.get("type"),
+        "status": r.get("status"),
+        "severity": r.get("severity"),
+        "measured": r.get("measured"),
+        "threshold": r.get("threshold"),
+        "measured_text": fmt_value(r.get("measured")),
+        "threshold_text": fmt_value(r.get("threshold")),
+        "message": r.get("message") or "",
+        "detail": r.get("detail") or "",
+        "references": sorted(str(x) for x in r.get("references") or []),
+        "evidence": sorted(
+            (
+                {"kind": e.get("kind"), "name": e.get("name"), "sha256": e.get("sha256")}
+                for e in r.get("evidence") or []
+            ),
+            key=lambda e: str(e["sha256"]),
+        ),
+        "waiver": None
+        if not waiver
+        else {
+            "id": waiver.get("id"),
+            "waived_status": waiver.get("waived_status"),
+            "justification": waiver.get("justification"),
+            "approved_by": waiver.get("approved_by"),
+            "expires_at": _norm_ts(waiver.get("expires_at")),
+        },
+    }
+
+
+def build_report_context(
+    ws: Workspace,
+    model: str,
+    version: str | None = None,
+    *,
+    stage: str | None = None,
+    verify_log: bool = True,
+    min_group_size: int = 30,
+) -> dict[str, Any]:
+    """A compliance report for ``model@version``: the latest evaluation (for ``stage`` if
+    given) rule by rule, waivers, approvals, lineage, charts, audit trail, log verification."""
+    card = build_card_context(ws, model, version, min_group_size=min_group_size)
+    d = card["details"]
+    registry = ws.registry()
+    rows = registry.evaluations(d["name"], d["version"])
+    if stage is not None:
+        rows = [r for r in rows if r.get("stage") == stage]
+    latest = rows[-1] if rows else None
+    result: Mapping[str, Any] = (latest or {}).get("result") or {}
+    rules = [_rule_row(r) for r in result.get("results") or []]
+    evaluation = None
+    if latest is not None:
+        evaluation = {
+            **_evaluation_row(latest),
+            "policy_bundle": result.get("policy_bundle"),
+            "identity_sha256": (result.get("identity") or {}).get("sha256"),
+        }
+    approvals_used = {
+        str(a.get("digest")): sorted(a.get("roles") or []) for a in result.get("approvals") or []
+    }
+    approvals = [
+        {**a, "roles": approvals_used.get(str(a["digest"]), [])}
+        for a in card["governance"]["approvals"]
+    ]
+    waiver_uses = sorted(
+        (
+            {
+                "id": w.get("id"),
+                "rule": w.get("rule"),
+                "status": w.get("status"),
+                "detail": w.get("detail"),
+                "justification": w.get("justification"),
+                "approved_by": w.get("approved_by"),
+                "approved_at": _norm_ts(w.get("approved_at")),
+                "expires_at": _norm_ts(w.get("expires_at")),
+                "origin": w.get("origin"),
+            }
+            for w in result.get("waivers") or []
+        ),
+        key=lambda w: (str(w["rule"]), str(w["id"])),
+    )
+    entries = _entries_for(ws, d["ref"])
+    log = _log_state(ws, verify=verify_log)
+    counts = {
+        s: sum(1 for r in rules if r["status"] == s)
+        for s in ("pass", "fail", "warn", "waived", "error", "not_applicable")
+    }
+    dates = [x for x in (card["date"], log.get("head_time")) if x]
+    policies = evaluation["policies"] if evaluation else []
+    return {
+        **card,
+        "kind": "report",
+        "schema": REPORT_SCHEMA,
+        "title": f"Compliance report: {d['ref']}",
+        "date": max(dates),
+        "verdict": evaluation["verdict"] if evaluation else None,
+        "evaluation": evaluation,
+        "rule_counts": counts,
+        "rules": rules,
+        "references": sorted({ref for r in rules for ref in r["references"]}),
+        "waiver_uses": waiver_uses,
+        "approvals": approvals,
+        "audit_trail": _audit_trail(entries),
+        "log": log,
+        "reproducibility": {
+            "ordinance_version": _ordinance_version(),
+            "policies": policies,
+            "evidence": [
+                {"kind": e["kind"], "name": e["name"], "sha256": e["sha256"]}
+                for e in card["evidence"]
+            ],
+            "identity_sha256": d["identity"]["sha256"],
+            "manifest_sha256": d["manifest_sha256"],
+            "log_size": log["size"],
+            "log_root": log["root"],
+        },
+    }
+
+
+# --------------------------------------------------------------------------- portfolio
+
+
+def _annex_iv(
+    v: ModelVersion, evaluations: int, transitions: int, log_entries: int
+) -> list[dict[str, Any]]:
+    """Which records evidence each Annex IV section (coverage, not a claim of compliance)."""
+    doc = v.documentation
+    kinds = {e.kind for e in v.evidence}
+    lin = v.lineage
+
+    def have(*items: tuple[bool, str]) -> list[str]:
+        return [name for ok, name in items if ok]
+
+    found = {
+        "1": have(
+            (bool(v.model.description or doc.get("summary")), "description"),
+            (bool(doc.get("intended_use")), "intended use"),
+        ),
+        "2": have(
+            (lin.has("datasets"), "data sets with digests"),
+            (lin.has("code"), "code commit"),
+            (lin.has("training_run"), "training run"),
+            ("datasheet" in kinds, "datasheet"),
+            ("model" in kinds, "model artifact"),
+        ),
+        "3": have(
+            (bool(doc.get("limitations")), "limitations"),
+            ("predictions" in kinds, "group-wise predictions"),
+            ("explainability" in kinds, "explainability"),
+        ),
+        "4": have((bool(v.metrics), f"{len(v.metrics)} metrics")),
+        "5": have((evaluations > 0, f"{evaluations} policy evaluations")),
+        "6": have(
+            (transitions > 0, f"{transitions} transitions"),
+            (log_entries > 0, "signed log entries"),
+        ),
+        "7": have(("standards" in kinds, "standards evidence")),
+        "8": have(("declaration_of_conformity" in kinds, "declaration")),
+        "9": have(
+            ("drift_report" in kinds, "drift report"),
+            ("reference_data" in kinds, "reference data"),
+        ),
+    }
+    return [
+        {"section": sid, "title": title, "present": bool(found[sid]), "evidence": found[sid]}
+        for sid, title in ANNEX_IV_SECTIONS
+    ]
+
+
+def _in_period(t: datetime, since: datetime | None, until: datetime | None) -> bool:
+    """Whether ``t`` is in the period, at the one-second precision reports display."""
+    t = t.replace(microsecond=0)
+    return (since is None or t >= since) and (until is None or t <= until)
+
+
+def build_portfolio_context(
+    ws: Workspace,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    expiring_within_days: int = 30,
+    revalidate_after_days: int = 365,
+    progress: ProgressHook | None = None,
+) -> dict[str, Any]:
+    """Every model and version with its stage and latest verdict, failing and warning rules,
+    waivers expiring soon, overdue revalidations, transitions in the period, and the
+    EU AI Act Annex IV coverage matrix.
+
+    The reference time ("as of") is ``until`` when given, else the newest record (log entry,
+    transition, evaluation or registration): never the wall clock.
+    """
+    registry = ws.registry()
+    models = registry.list_models()
+    transitions = registry.transitions()
+    log_head: datetime | None = None
+    if ws.log_vkey_path.is_file():
+        try:
+            from ordinance.log.store import TransparencyLog
+
+            log = TransparencyLog.reader(ws.engine(), ws.vkey(), ws.config.log_origin)
+            size = log.size()
+            if size:
+                log_head = log.entry(size - 1).logged_at
+        except OrdinanceError:
+            log_head = None
+    candidates = [t.at for t in transitions] + [v.registered_at for _, vs in models for v in vs]
+    if log_head is not None:
+        candidates.append(log_head)
+    as_of = until or (max(candidates) if candidates else datetime(1970, 1, 1, tzinfo=UTC))
+    expiring_before = as_of + timedelta(days=expiring_within_days)
+    revalidate_before = as_of - timedelta(days=revalidate_after_days)
+
+    by_model: dict[str, list[TransitionRecord]] = {}
+    for t in transitions:
+        by_model.setdefault(t.model, []).append(t)
+
+    rows: list[dict[str, Any]] = []
+    failing: list[dict[str, Any]] = []
+    expiring: list[dict[str, Any]] = []
+    overdue: list[dict[str, Any]] = []
+    coverage: list[dict[str, Any]] = []
+    stage_counts: dict[str, int] = {}
+    verdict_counts: dict[str, int] = {}
+    items: Iterable[Any] = models
+    if progress is not None:
+        items = progress(models, len(models), "portfolio")
+    for m, versions in items:
+        model_transitions = by_model.get(m.name, [])
+        current = _current_version(versions)
+        version_rows = []
+        for v in versions:
+            evals = registry.evaluations(m.name, v.version)
+            last = evals[-1] if evals else None
+            verdict = last.get("verdict") if last else None
+            result = (last or {}).get("result") or {}
+            fails = [
+                r
+                for r in result.get("results") or []
+                if r.get("status") in ("fail", "error", "warn")
+            ]
+            # rule-level detail for the version that matters (the current one), counts for all
+            for r in fails if v is current else ():
+                failing.append(
+                    {
+                        "model": m.name,
+                        "version": v.version,
+                        "stage": v.stage,
+                        "evaluated_for": last.get("stage") if last else None,
+                        "rule": r.get("rule"),
+                        "pack": r.get("pack"),
+                        "status": r.get("status"),
+                        "severity": r.get("severity"),
+                        "detail": fmt_value(r.get("detail") or "", limit=160),
+                    }
+                )
+            stage_counts[v.stage] = stage_counts.get(v.stage, 0) + 1
+            key = verdict or "not evaluated"
+            verdict_counts[key] = verdict_counts.get(key, 0) + 1
+            version_rows.append(
+                {
+                    "version": v.version,
+                    "stage": v.stage,
+                    "registered_at": ts(v.registered_at),
+                    "verdict": verdict,
+                    "evaluated_for": last.get("stage") if last else None,
+                    "evaluated_at": _norm_ts(last.get("evaluated_at")) if last else None,
+                    "failing": sum(1 for r in fails if r.get("status") in ("fail", "error")),
+                    "warnings": sum(1 for r in fails if r.get("status") == "warn"),
+                }
+            )
+            # revalidation: live versions need a validation report newer than the cadence
+            if v.stage not in ("archived",) and v.stage in ("production", "staging"):
+                reports = [e for e in v.evidence if e.kind == "validation_report"]
+                newest = max((e.created_at for e in reports), default=None)
+                if newest is None or newest < revalidate_before:
+                    overdue.append(
+                        {
+                            "model": m.name,
+                            "version": v.version,
+                            "stage": v.stage,
+                            "last_validation": ts(newest),
+                            "due": ts(
+                                (newest or v.registered_at) + timedelta(days=revalidate_after_days)
+                            ),
+                        }
+                    )
+        for w in _signed(ws, m.name, None):
+            if w["kind"] != "waiver" or w["revoked"] or not w["expires_at"]:
+                continue
+            exp = _parse_ts(w["expires_at"])
+            if exp is not None and exp <= expiring_before:
+                expiring.append(
+                    {
+                        "model": m.name,
+                        "version": w["version"],
+                        "rule": w["rule"],
+                        "approver": w["approver"],
+                        "expires_at": w["expires_at"],
+                        "expired": exp < as_of,
+                        "log_index": w["log_index"],
+                    }
+                )
+        if current is not None:
+            coverage.append(
+                {
+                    "model": m.name,
+                    "version": current.version,
+                    "stage": current.stage,
+                    "sections": _annex_iv(
+                        current,
+                        len(registry.evaluations(m.name, current.version)),
+                        sum(1 for t in model_transitions if t.version == current.version),
+                        1 if log_head is not None else 0,
+                    ),
+                }
+            )
+        rows.append(
+            {
+                "name": m.name,
+                "owner": m.owner,
+                "risk_tier": m.risk_tier,
+                "description": m.description or None,
+                "current": current.version if current is not None else None,
+                "current_stage": current.stage if current is not None else None,
+                "versions": version_rows,
+            }
+        )
+    in_period = [_transition(t) for t in transitions if _in_period(t.at, since, until)]
+    failing.sort(key=lambda r: (r["model"], r["version"], str(r["pack"]), str(r["rule"])))
+    expiring.sort(key=lambda r: (r["expires_at"], r["model"], str(r["version"]), str(r["rule"])))
+    overdue.sort(key=lambda r: (r["model"], r["version"]))
+    n_versions = sum(len(r["versions"]) for r in rows)
+    return {
+        "kind": "portfolio",
+        "schema": PORTFOLIO_SCHEMA,
+        "generator": {"name": "ordinance", "version": _ordinance_version()},
+        "title": "Model portfolio report",
+        "date": ts(as_of),
+        "period": {"since": ts(since), "until": ts(until), "as_of": ts(as_of)},
+        "settings": {
+            "expiring_within_days": expiring_within_days,
+            "revalidate_after_days": revalidate_after_days,
+        },
+        "totals": {
+            "models": len(rows),
+            "versions": n_versions,
+            "stages": [{"stage": s, "count": stage_counts[s]} for s in sorted(stage_counts)],
+            "verdicts": [
+                {"verdict": s, "count": verdict_counts[s]} for s in sorted(verdict_counts)
+            ],
+        },
+        "models": rows,
+        "failing_rules": [r for r in failing if r["status"] in ("fail", "error")],
+        "warning_rules": [r for r in failing if r["status"] == "warn"],
+        "expiring_waivers": expiring,
+        "overdue_revalidations": overdue,
+        "transitions": in_period,
+        "annex_iv_sections": [{"section": s, "title": t} for s, t in ANNEX_IV_SECTIONS],
+        "coverage": coverage,
+    }
+
+
+def _current_version(versions: Sequence[ModelVersion]) -> ModelVersion | None:
+    """The version a catalog shows: the production holder, else staging, else the newest."""
+    for stage in ("production", "staging"):
+        held = [v for v in versions if v.stage == stage]
+        if held:
+            return held[-1]
+    return versions[-1] if versions else None
+
+
+def build_catalog_context(ws: Workspace) -> dict[str, Any]:
+    """The index of a published catalog: one entry per model, its current version."""
+    entries = []
+    dates: list[datetime] = []
+    for m, versions in ws.registry().list_models():
+        current = _current_version(versions)
+        if current is None:
+            continue
+        dates.append(max(v.registered_at for v in versions))
+        entries.append(
+            {
+                "name": m.name,
+                "version": current.version,
+                "stage": current.stage,
+                "owner": m.owner,
+                "risk_tier": m.risk_tier,
+                "description": m.description or None,
+                "summary": current.documentation.get("summary") or None,
+                "tags": sorted(m.tags),
+                "href": page_name(m.name),
+            }
+        )
+    return {
+        "kind": "catalog",
+        "schema": uris.CATALOG_SCHEMA,
+        "generator": {"name": "ordinance", "version": _ordinance_version()},
+        "title": "Model catalog",
+        "date": ts(max(dates)) if dates else None,
+        "models": entries,
+    }
+
+
+def page_name(model: str) -> str:
+    """A safe file name for a model's catalog page."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in model).strip(".-") or "model"
+    if safe != model:
+        import hashlib
+
+        safe += "-" + hashlib.sha256(model.encode()).hexdigest()[:8]
+    return f"{safe}.html"

@@ -1,0 +1,567 @@
+"""The registry store: models, versions, evidence rows, evaluations and transitions.
+
+:class:`RegistryStore` is the interface the core uses. :class:`SqlRegistry` implements
+it on SQLite and PostgreSQL through SQLModel/SQLAlchemy (bound parameters only);
+:class:`InMemoryRegistry` is a real, complete fake for tests. Constructors do no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session, col
+
+from ordinance.errors import ConflictError, InfrastructureError, NotFoundError
+from ordinance.model import (
+    Evidence,
+    Identity,
+    Lineage,
+    Model,
+    ModelVersion,
+    RiskTier,
+)
+from ordinance.store._tables import (
+    EvaluationRow,
+    EvidenceRow,
+    ModelRow,
+    TransitionRow,
+    VersionRow,
+)
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """One stage change (or denied attempt) of a version."""
+
+    model: str
+    version: str
+    from_stage: str | None
+    to_stage: str
+    actor: str
+    at: datetime
+    kind: str
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    log_index: int | None = None
+
+
+class RegistryStore(Protocol):
+    """What the core needs from storage."""
+
+    def add_version(self, version: ModelVersion) -> None: ...
+    def add_evidence(self, model: str, version: str, evidence: Sequence[Evidence]) -> None: ...
+    def get_model(self, name: str) -> Model: ...
+    def list_models(self) -> list[tuple[Model, list[ModelVersion]]]: ...
+    def get_version(self, model: str, version: str | None = None) -> ModelVersion: ...
+    def list_versions(self, model: str) -> list[ModelVersion]: ...
+    def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None: ...
+    def add_evaluation(
+        self,
+        version: ModelVersion,
+        stage: str,
+        verdict: str,
+        evaluated_at: datetime,
+        policy_digests: dict[str, Any],
+        result: dict[str, Any],
+        log_index: int | None,
+    ) -> int: ...
+    def evaluations(self, model: str, version: str) -> list[dict[str, Any]]: ...
+    def apply_transitions(self, records: Sequence[TransitionRecord]) -> None: ...
+    def transitions(self, model: str | None = None) -> list[TransitionRecord]: ...
+
+
+def _tier(value: str) -> RiskTier:
+    if value not in ("minimal", "limited", "high", "unacceptable"):
+        raise InfrastructureError(f"corrupt registry row: unknown risk tier {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def _version_from_rows(m: ModelRow, v: VersionRow, ev: Sequence[EvidenceRow]) -> ModelVersion:
+    return ModelVersion(
+        model=Model(
+            name=m.name,
+            owner=m.owner,
+            risk_tier=_tier(m.risk_tier),
+            description=m.description,
+            tags=tuple(m.tags),
+        ),
+        version=v.version,
+        stage=v.stage,
+        author=v.author,
+        created_at=_aware(v.created_at),
+        registered_at=_aware(v.registered_at),
+        identity=Identity.model_validate(v.identity),
+        lineage=Lineage.model_validate(v.lineage),
+        metrics=dict(v.metrics),
+        documentation=dict(v.documentation),
+        evidence=tuple(
+            Evidence(
+                kind=e.kind,
+                name=e.name,
+                sha256=e.sha256,
+                size=e.size,
+                media_type=e.media_type,
+                created_at=_aware(e.created_at),
+                attributes=dict(e.attributes),
+                description=e.description,
+            )
+            for e in ev
+        ),
+        manifest_sha256=v.manifest_sha256,
+    )
+
+
+def _evidence_row(version_id: int, e: Evidence) -> dict[str, Any]:
+    return {
+        "version_id": version_id,
+        "kind": e.kind,
+        "name": e.name,
+        "sha256": e.sha256,
+        "size": e.size,
+        "media_type": e.media_type,
+        "created_at": e.created_at,
+        "attributes": e.attributes,
+        "description": e.description,
+    }
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _insert_version(s: Session, version: ModelVersion) -> None:
+    """Add a version's model (created or updated), version and evidence rows; flush."""
+    m = version.model
+    row = s.get(ModelRow, m.name)
+    if row is None:
+        s.add(
+            ModelRow(
+                name=m.name,
+                owner=m.owner,
+                risk_tier=_tier(m.risk_tier),
+                description=m.description,
+                tags=list(m.tags),
+                created_at=version.registered_at,
+            )
+        )
+    else:
+        row.owner, row.risk_tier = m.owner, m.risk_tier
+        row.description, row.tags = m.description, list(m.tags)
+    vrow = VersionRow(
+        model_name=m.name,
+        version=version.version,
+        stage=version.stage,
+        author=version.author,
+        created_at=version.created_at,
+        registered_at=version.registered_at,
+        identity_sha256=version.identity.sha256,
+        identity=version.identity.model_dump(mode="json"),
+        lineage=version.lineage.model_dump(mode="json"),
+        metrics=dict(version.metrics),
+        documentation=dict(version.documentation),
+        manifest_sha256=version.manifest_sha256,
+    )
+    s.add(vrow)
+    s.flush()
+    assert vrow.id is not None
+    rows = [_evidence_row(vrow.id, e) for e in version.evidence]
+    if rows:
+        s.execute(insert(EvidenceRow), rows)
+
+
+def _infrastructure(exc: SQLAlchemyError) -> InfrastructureError:
+    text = str(exc)
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return InfrastructureError(
+            "the database has no Ordinance schema: run `ordinance db upgrade` (or `ordinance init`)"
+        )
+    return InfrastructureError(f"database error: {_first_line(exc)}")
+
+
+class SqlRegistry:
+    """The registry on a SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _session(self, write: bool = False, outer: Connection | None = None) -> Iterator[Session]:
+        """A session on a new connection (committed here when ``write``), or on ``outer``: the
+        caller's transaction, e.g. with the log entry these rows index; committed by the caller."""
+        try:
+            if outer is not None:
+                with Session(bind=outer) as session:
+                    yield session
+                    session.flush()
+                return
+            conn = self._engine.connect()
+            if write and self._engine.dialect.name == "sqlite":
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn, Session(bind=conn) as session:
+                yield session
+                if write:
+                    session.commit()
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise _infrastructure(exc) from exc
+
+    # -- versions ---------------------------------------------------------------------------
+    def add_version(self, version: ModelVersion) -> None:
+        try:
+            with self._session(write=True) as s:
+                _insert_version(s, version)
+        except IntegrityError as exc:
+            raise ConflictError(f"{version.ref} is already registered") from exc
+
+    def add_version_in(self, conn: Connection, version: ModelVersion) -> None:
+        """:meth:`add_version` on ``conn``, inside the caller's transaction; commits nothing.
+
+        So that other writes (the version's audit-log entry) commit with it or not at all.
+        On SQLite, begin ``conn`` with ``BEGIN IMMEDIATE`` (``sqlite_begin="IMMEDIATE"``).
+        """
+        try:
+            with self._session(write=True, outer=conn) as s:
+                _insert_version(s, version)
+        except IntegrityError as exc:
+            raise ConflictError(f"{version.ref} is already registered") from exc
+
+    def add_evidence(
+        self,
+        model: str,
+        version: str,
+        evidence: Sequence[Evidence],
+        *,
+        conn: Connection | None = None,
+    ) -> None:
+        """Attach evidence produced after registration (append-only: rows are never changed)."""
+        with self._session(write=True, outer=conn) as s:
+            _, v = self._version_rows(s, model, version)
+            assert v.id is not None
+            if evidence:
+                s.execute(insert(EvidenceRow), [_evidence_row(v.id, e) for e in evidence])
+
+    def _version_rows(
+        self, s: Session, model: str, version: str | None
+    ) -> tuple[ModelRow, VersionRow]:
+        m = s.get(ModelRow, model)
+        if m is None:
+            raise NotFoundError(f"unknown model {model!r}")
+        q = select(VersionRow).where(col(VersionRow.model_name) == model)
+        if version is None:
+            q = q.order_by(col(VersionRow.registered_at).desc(), col(VersionRow.id).desc())
+        else:
+            q = q.where(col(VersionRow.version) == version)
+        v = s.execute(q.limit(1)).scalars().first()
+        if v is None:
+            raise NotFoundError(f"unknown version {model}@{version}")
+        return m, v
+
+    def _load(self, s: Session, m: ModelRow, v: VersionRow) -> ModelVersion:
+        ev = (
+            s.execute(
+                select(EvidenceRow)
+                .where(col(EvidenceRow.version_id) == v.id)
+                .order_by(col(EvidenceRow.id))
+            )
+            .scalars()
+            .all()
+        )
+        return _version_from_rows(m, v, ev)
+
+    def get_model(self, name: str) -> Model:
+        with self._session() as s:
+            m = s.get(ModelRow, name)
+            if m is None:
+                raise NotFoundError(f"unknown model {name!r}")
+            return Model(
+                name=m.name,
+                owner=m.owner,
+                risk_tier=_tier(m.risk_tier),
+                description=m.description,
+                tags=tuple(m.tags),
+            )
+
+    def get_version(self, model: str, version: str | None = None) -> ModelVersion:
+        with self._session() as s:
+            m, v = self._version_rows(s, model, version)
+            return self._load(s, m, v)
+
+    def list_versions(self, model: str) -> list[ModelVersion]:
+        with self._session() as s:
+            m = s.get(ModelRow, model)
+            if m is None:
+                raise NotFoundError(f"unknown model {model!r}")
+            rows = (
+                s.execute(
+                    select(VersionRow)
+                    .where(col(VersionRow.model_name) == model)
+                    .order_by(col(VersionRow.registered_at), col(VersionRow.id))
+                )
+                .scalars()
+                .all()
+            )
+            return [self._load(s, m, v) for v in rows]
+
+    def list_models(self) -> list[tuple[Model, list[ModelVersion]]]:
+        with self._session() as s:
+            names = (
+                s.execute(select(col(ModelRow.name)).order_by(col(ModelRow.name))).scalars().all()
+            )
+        return [(self.get_model(n), self.list_versions(n)) for n in names]
+
+    def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None:
+        with self._session() as s:
+            m = s.get(ModelRow, model)
+            if m is None:
+                return None
+            v = (
+                s.execute(
+                    select(VersionRow)
+                    .where(col(VersionRow.model_name) == model, col(VersionRow.stage) == stage)
+                    .order_by(col(VersionRow.id).desc())
+                    .limit(1)
+                )
+                .scalars()
+                .first()
+            )
+            return None if v is None else self._load(s, m, v)
+
+    # -- evaluations ------------------------------------------------------------------------
+    def add_evaluation(
+        self,
+        version: ModelVersion,
+        stage: str,
+        verdict: str,
+        evaluated_at: datetime,
+        policy_digests: dict[str, Any],
+        result: dict[str, Any],
+        log_index: int | None,
+        *,
+        conn: Connection | None = None,
+    ) -> int:
+        with self._session(write=True, outer=conn) as s:
+            _, v = self._version_rows(s, version.model.name, version.version)
+            assert v.id is not None
+            row = EvaluationRow(
+                version_id=v.id,
+                stage=stage,
+                verdict=verdict,
+                evaluated_at=evaluated_at,
+                policy_digests=policy_digests,
+                result=result,
+                log_index=log_index,
+            )
+            s.add(row)
+            s.flush()
+            assert row.id is not None
+            return row.id
+
+    def evaluations(self, model: str, version: str) -> list[dict[str, Any]]:
+        with self._session() as s:
+            _, v = self._version_rows(s, model, version)
+            rows = (
+                s.execute(
+                    select(EvaluationRow)
+                    .where(col(EvaluationRow.version_id) == v.id)
+                    .order_by(col(EvaluationRow.id))
+                )
+                .scalars()
+                .all()
+            )
+            return [
+                {
+                    "id": r.id,
+                    "stage": r.stage,
+                    "verdict": r.verdict,
+                    "evaluated_at": _aware(r.evaluated_at).isoformat(),
+                    "policy_digests": r.policy_digests,
+                    "result": r.result,
+                    "log_index": r.log_index,
+                }
+                for r in rows
+            ]
+
+    # -- transitions ------------------------------------------------------------------------
+    def apply_transitions(self, records: Sequence[TransitionRecord]) -> None:
+        """Record transitions and move stages, all in one transaction."""
+        with self._session(write=True) as s:
+            self._apply_transitions(s, records)
+
+    def apply_transitions_in(self, conn: Connection, records: Sequence[TransitionRecord]) -> None:
+        """:meth:`apply_transitions` inside the caller's transaction on ``conn`` (commits
+        nothing), so the transitions' log entries and these rows commit together or not at all."""
+        with self._session(write=True, outer=conn) as s:
+            self._apply_transitions(s, records)
+
+    def _apply_transitions(self, s: Session, records: Sequence[TransitionRecord]) -> None:
+        for r in records:
+            if r.kind != "denied":
+                _, v = self._version_rows(s, r.model, r.version)
+                res = s.execute(
+                    update(VersionRow)
+                    .where(
+                        col(VersionRow.id) == v.id,
+                        col(VersionRow.stage) == (r.from_stage or v.stage),
+                    )
+                    .values(stage=r.to_stage)
+                )
+                if getattr(res, "rowcount", 1) != 1:
+                    raise ConflictError(
+                        f"{r.model}@{r.version} is no longer in stage {r.from_stage!r}"
+                    )
+            s.add(
+                TransitionRow(
+                    model_name=r.model,
+                    version=r.version,
+                    from_stage=r.from_stage,
+                    to_stage=r.to_stage,
+                    actor=r.actor,
+                    at=r.at,
+                    kind=r.kind,
+                    reason=r.reason,
+                    details=r.details,
+                    log_index=r.log_index,
+                )
+            )
+
+    def transitions(self, model: str | None = None) -> list[TransitionRecord]:
+        with self._session() as s:
+            q = select(TransitionRow).order_by(col(TransitionRow.at), col(TransitionRow.id))
+            if model is not None:
+                q = q.where(col(TransitionRow.model_name) == model)
+            return [
+                TransitionRecord(
+                    model=r.model_name,
+                    version=r.version,
+                    from_stage=r.from_stage,
+                    to_stage=r.to_stage,
+                    actor=r.actor,
+                    at=_aware(r.at),
+                    kind=r.kind,
+                    reason=r.reason,
+                    details=dict(r.details),
+                    log_index=r.log_index,
+                )
+                for r in s.execute(q).scalars().all()
+            ]
+
+    def count_rows(self) -> dict[str, int]:
+        """Row counts per table (used by tests to prove nothing was written)."""
+        with self._session() as s:
+            return {
+                t.__tablename__: s.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (ModelRow, VersionRow, EvidenceRow, EvaluationRow, TransitionRow)
+            }
+
+
+class InMemoryRegistry:
+    """A complete in-memory registry: the fake the core's tests run against."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, Model] = {}
+        self._versions: dict[tuple[str, str], ModelVersion] = {}
+        self._order: list[tuple[str, str]] = []
+        self._evals: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._transitions: list[TransitionRecord] = []
+
+    def add_version(self, version: ModelVersion) -> None:
+        key = (version.model.name, version.version)
+        if key in self._versions:
+            raise ConflictError(f"{version.ref} is already registered")
+        self._models[version.model.name] = version.model
+        self._versions[key] = version
+        self._order.append(key)
+
+    def add_evidence(self, model: str, version: str, evidence: Sequence[Evidence]) -> None:
+        v = self.get_version(model, version)
+        self._versions[(model, version)] = v.model_copy(
+            update={"evidence": (*v.evidence, *evidence)}
+        )
+
+    def get_model(self, name: str) -> Model:
+        if name not in self._models:
+            raise NotFoundError(f"unknown model {name!r}")
+        return self._models[name]
+
+    def list_versions(self, model: str) -> list[ModelVersion]:
+        self.get_model(model)
+        return [self._versions[k] for k in self._order if k[0] == model]
+
+    def list_models(self) -> list[tuple[Model, list[ModelVersion]]]:
+        return [(self._models[n], self.list_versions(n)) for n in sorted(self._models)]
+
+    def get_version(self, model: str, version: str | None = None) -> ModelVersion:
+        versions = self.list_versions(model)
+        if version is None:
+            if not versions:
+                raise NotFoundError(f"unknown version {model}@latest")
+            return versions[-1]
+        try:
+            return self._versions[(model, version)]
+        except KeyError:
+            raise NotFoundError(f"unknown version {model}@{version}") from None
+
+    def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None:
+        found = (
+            [v for v in self.list_versions(model) if v.stage == stage]
+            if model in self._models
+            else []
+        )
+        return found[-1] if found else None
+
+    def add_evaluation(
+        self,
+        version: ModelVersion,
+        stage: str,
+        verdict: str,
+        evaluated_at: datetime,
+        policy_digests: dict[str, Any],
+        result: dict[str, Any],
+        log_index: int | None,
+    ) -> int:
+        lst = self._evals.setdefault((version.model.name, version.version), [])
+        lst.append(
+            {
+                "id": len(lst) + 1,
+                "stage": stage,
+                "verdict": verdict,
+                "evaluated_at": evaluated_at.isoformat(),
+                "policy_digests": policy_digests,
+                "result": result,
+                "log_index": log_index,
+            }
+        )
+        return len(lst)
+
+    def evaluations(self, model: str, version: str) -> list[dict[str, Any]]:
+        self.get_version(model, version)
+        return list(self._evals.get((model, version), []))
+
+    def apply_transitions(self, records: Sequence[TransitionRecord]) -> None:
+        staged = dict(self._versions)
+        for r in records:
+            if r.kind == "denied":
+                continue
+            v = staged.get((r.model, r.version))
+            if v is None:
+                raise NotFoundError(f"unknown version {r.model}@{r.version}")
+            if r.from_stage is not None and v.stage != r.from_stage:
+                raise ConflictError(f"{r.model}@{r.version} is no longer in stage {r.from_stage!r}")
+            staged[(r.model, r.version)] = v.model_copy(update={"stage": r.to_stage})
+        self._versions = staged
+        self._transitions.extend(records)
+
+    def transitions(self, model: str | None = None) -> list[TransitionRecord]:
+        out = [t for t in self._transitions if model is None or t.model == model]
+        return sorted(out, key=lambda t: t.at)

@@ -1,0 +1,481 @@
+"""An Ordinance workspace: config, database, evidence store and keys under one directory.
+
+Layout of ``.ordinance/`` (or ``$ORDINANCE_HOME``)::
+
+    config.yaml        workspace settings (database URL, stages, log origin, policies)
+    ordinance.db          the embedded SQLite database (unless ``db`` points elsewhere)
+    evidence/sha256/   content-addressed evidence files
+    keys/log.key       the log's Ed25519 private key (0600); keys/log.vkey its verifier key
+
+:meth:`Workspace.open` reads the config only; it never creates tables or directories.
+:func:`init_workspace` and :meth:`Workspace.upgrade_schema` are the explicit steps that do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ordinance._yamlloc import load_document, parse_as
+from ordinance.errors import (
+    InfrastructureError,
+    InputError,
+    LocatedInputError,
+    Location,
+    ManifestError,
+    NotFoundError,
+    OrdinanceError,
+)
+from ordinance.evidence import EvidenceStore
+from ordinance.model import DEFAULT_STAGES, Evidence, ModelVersion
+from ordinance.store._engine import make_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+    from ordinance.log import TransparencyLog
+    from ordinance.manifest import ResolvedManifest
+    from ordinance.store.registry import SqlRegistry
+
+HOME_DIRNAME = ".ordinance"
+CONFIG_FILE = "config.yaml"
+
+
+class ConfigError(LocatedInputError):
+    """The workspace config file does not parse or validate."""
+
+
+class LogConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    origin: str = Field(default="ordinance.local/workspace", pattern=r"^[^\s+]+$")
+    key: str = "keys/log.key"
+
+
+class WorkspaceConfig(BaseModel):
+    """``config.yaml``: validated on open."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    ordinance: int = 1
+    db: str | None = None
+    stages: tuple[str, ...] = DEFAULT_STAGES
+    initial_stage: str = "development"
+    exclusive_stages: tuple[str, ...] = ("production",)
+    log: LogConfig = LogConfig()
+    policies: dict[str, list[str]] = Field(default_factory=dict)
+    roster: str | None = None
+
+    @model_validator(mode="after")
+    def _stages_ok(self) -> WorkspaceConfig:
+        if len(set(self.stages)) != len(self.stages) or not self.stages:
+            raise ValueError("stages must be a non-empty list of distinct names")
+        for s in (self.initial_stage, *self.exclusive_stages, *self.policies):
+            if s not in self.stages:
+                raise ValueError(f"stage {s!r} is not in stages {list(self.stages)}")
+        return self
+
+    @property
+    def log_origin(self) -> str:
+        return self.log.origin
+
+
+def default_home(cwd: Path | None = None) -> Path:
+    env = os.environ.get("ORDINANCE_HOME")
+    if env:
+        return Path(env)
+    return (cwd or Path.cwd()) / HOME_DIRNAME
+
+
+@dataclass
+class Workspace:
+    """An opened workspace. Cheap to create; connects to the database on first use."""
+
+    home: Path
+    config: WorkspaceConfig
+    db_url: str
+    _engine: Engine | None = field(default=None, repr=False)
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, home: Path | None = None, *, db_url: str | None = None) -> Workspace:
+        home = home if home is not None else default_home()
+        cfg_path = home / CONFIG_FILE
+        if not cfg_path.is_file():
+            raise InputError(
+                f"no Ordinance workspace at {home} (run `ordinance init`, or set ORDINANCE_HOME / --home)"
+            )
+        data, locator = load_document(cfg_path, ConfigError)
+        config = parse_as(WorkspaceConfig, data or {}, locator, ConfigError)
+        url = db_url or os.environ.get("ORDINANCE_DB") or config.db or _sqlite_url(home)
+        return cls(home=home, config=config, db_url=url)
+
+    # -- parts ------------------------------------------------------------------------------
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def log_key_path(self) -> Path:
+        return self.home / self.config.log.key
+
+    @property
+    def log_vkey_path(self) -> Path:
+        return self.log_key_path.with_suffix(".vkey")
+
+    @cached_property
+    def evidence(self) -> EvidenceStore:
+        return EvidenceStore(self.home / "evidence")
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.db_url)
+        return self._engine
+
+    def registry(self) -> SqlRegistry:
+        from ordinance.store.registry import SqlRegistry
+
+        return SqlRegistry(self.engine())
+
+    @contextmanager
+    def write_transaction(self, what: str = "write") -> Iterator[Connection]:
+        """One database transaction for writes that must land together or not at all.
+
+        Log appends (``append_statements_in``/``append_envelopes_in``) and the index rows
+        that point at them (versions, transitions, approvals) go through it, so a crash or a
+        refused write never leaves one without the other. On SQLite it begins with
+        ``BEGIN IMMEDIATE`` (the writer lock from the start). Keep it short: other writers
+        wait for it.
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            conn = self.engine().connect().execution_options(sqlite_begin="IMMEDIATE")
+            with conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InfrastructureError(f"{what} failed: {first}") from exc
+
+    def audit_log(self) -> TransparencyLog:
+        from ordinance.log import open_log
+
+        passphrase = os.environ.get("ORDINANCE_LOG_KEY_PASSPHRASE")
+        return open_log(
+            self.engine(),
+            self.log_key_path,
+            self.config.log_origin,
+            passphrase=passphrase.encode() if passphrase else None,
+        )
+
+    def vkey(self) -> str:
+        try:
+            return self.log_vkey_path.read_text().strip()
+        except OSError as exc:
+            raise InfrastructureError(f"cannot read the log verifier key: {exc}") from exc
+
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        from ordinance.store.migrate import upgrade
+
+        return upgrade(self.engine())
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the registration story ---------------------------------------------------------------
+    def register(self, manifest: Path, *, now: datetime | None = None) -> RegisterResult:
+        """Register the version a manifest describes: validate, hash, store, log.
+
+        Everything that can fail on bad input fails before anything is written. Re-registering
+        an identical manifest is a no-op; a different manifest for the same version is refused.
+        """
+        from ordinance.manifest import load_manifest
+
+        now = now or datetime.now(UTC)
+        resolved = load_manifest(manifest, now=now)
+        registry = self.registry()
+        try:
+            existing = registry.get_version(resolved.model.name, resolved.version)
+        except NotFoundError:
+            existing = None
+        if existing is not None:
+            if existing.manifest_sha256 == resolved.sha256:
+                return RegisterResult(existing, created=False, log_index=None)
+            raise ManifestError(
+                resolved.locator.locate(("version",)),
+                f"{existing.ref} is already registered from a different manifest "
+                f"(registered {existing.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
+            )
+        version = _version_from_manifest(resolved, self.config.initial_stage, now)
+        added: list[str] = []
+        try:
+            for f in resolved.files:
+                if self.evidence.put(f.source, f.sha256):
+                    added.append(f.sha256)
+            # the registry rows, the log entry and its checkpoint: one transaction, so a
+            # crash or a refused append never leaves a registered but unlogged version
+            # load the log key before taking the writer lock (decrypting it can be slow)
+            log = self._open_log()
+            with self.write_transaction("registration") as conn:
+                registry.add_version_in(conn, version)
+                log_index = self._log_registration(version, resolved, conn, log)
+        except BaseException:
+            for digest in added:
+                self.evidence.remove(digest)
+            raise
+        return RegisterResult(version, created=True, log_index=log_index)
+
+    def attach_evidence(
+        self,
+        model: str,
+        version: str,
+        path: Path,
+        *,
+        kind: str,
+        name: str | None = None,
+        attributes: dict[str, Any] | None = None,
+        description: str = "",
+        actor: str = "",
+        now: datetime | None = None,
+    ) -> AttachResult:
+        """Attach a file produced after registration (a validation or drift report, an
+        explainability artifact) to a version: stored by digest, recorded, and logged.
+
+        Evidence is append-only: attaching the same kind/name again with the same bytes is a
+        no-op, with different bytes it is refused.
+        """
+        import mimetypes
+        import re
+
+        from ordinance import statements
+        from ordinance._canonical import sha256_file
+        from ordinance.errors import ConflictError
+        from ordinance.model import Evidence
+
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind):
+            raise InputError(f"evidence kind {kind!r}: use lowercase letters, digits and _")
+        now = now or datetime.now(UTC)
+        try:
+            digest, size = sha256_file(path)
+        except FileNotFoundError:
+            raise InputError(f"{path}: file not found") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        registry = self.registry()
+        v = registry.get_version(model, version)
+        name = name or path.name
+        for e in v.evidence:
+            if (e.kind, e.name) == (kind, name):
+                if e.sha256 == digest:
+                    return AttachResult(e, created=False, log_index=None)
+                raise ConflictError(
+                    f"{v.ref} already has {kind} evidence named {name!r} with other content"
+                )
+        ev = Evidence(
+            kind=kind,
+            name=name,
+            sha256=digest,
+            size=size,
+            media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            created_at=now,
+            attributes=dict(attributes or {}),
+            description=description,
+        )
+        item = {"kind": kind, "name": name, "digest": {"sha256": digest}, "size": size}
+        stmt = statements.evidence_added(v, [item], actor)
+        log = self._open_log()
+        added = self.evidence.put(path, digest)
+        try:
+            # the evidence row and its log entry commit together or not at all
+            with self.write_transaction("attaching evidence") as conn:
+                registry.add_evidence(model, version, [ev], conn=conn)
+                index = self.append_to_log(stmt, conn=conn, log=log)
+        except BaseException:
+            if added:
+                self.evidence.remove(digest)
+            raise
+        return AttachResult(ev, created=True, log_index=index)
+
+    def _log_registration(
+        self,
+        version: ModelVersion,
+        resolved: ResolvedManifest,
+        conn: Connection | None = None,
+        log: TransparencyLog | None = None,
+    ) -> int | None:
+        from ordinance import statements
+
+        stmt = statements.registration(version, resolved.identity.statement())
+        return self.append_to_log(stmt, conn=conn, log=log)
+
+    def _open_log(self) -> TransparencyLog | None:
+        """The audit log, or None when the workspace has no log key. Callers that then take
+        the writer lock open it first: decrypting the key can be slow."""
+        return self.audit_log() if self.log_key_path.is_file() else None
+
+    def append_to_log(
+        self,
+        statement: dict[str, Any],
+        *,
+        conn: Connection | None = None,
+        log: TransparencyLog | None = None,
+    ) -> int | None:
+        """Append one statement to the audit log when the workspace has one.
+
+        With ``conn`` the append joins the caller's open transaction (see
+        :meth:`TransparencyLog.append_statements_in`) and commits with it. ``log`` is the
+        already opened audit log, if the caller has it.
+        """
+        if log is None:
+            log = self._open_log()
+        if log is None:
+            return None
+        if conn is not None:
+            return log.append_statements_in(conn, [statement])[0]
+        return log.append_statements([statement])[0]
+
+    def record_evaluation(self, evaluation: Any) -> int | None:
+        """Store a policy evaluation and log it as a SLSA VSA; returns its log index."""
+        from ordinance import statements
+
+        version: ModelVersion = evaluation.version
+        stmt = statements.evaluation(self, evaluation)
+        result = evaluation.to_dict()
+        registry = self.registry()
+        log = self._open_log()
+        # the evaluation row and its log entry (a VSA) commit together or not at all
+        with self.write_transaction("recording the evaluation") as conn:
+            index = self.append_to_log(stmt, conn=conn, log=log)
+            registry.add_evaluation(
+                version,
+                evaluation.stage,
+                result["verdict"],
+                evaluation.evaluated_at,
+                {p["name"]: p["sha256"] for p in result.get("policies", [])},
+                result,
+                index,
+                conn=conn,
+            )
+        return index
+
+
+@dataclass(frozen=True)
+class AttachResult:
+    evidence: Evidence
+    created: bool
+    log_index: int | None
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    version: ModelVersion
+    created: bool
+    log_index: int | None
+
+
+def _sqlite_url(home: Path) -> str:
+    return f"sqlite:///{(home / 'ordinance.db').resolve()}"
+
+
+def _version_from_manifest(r: ResolvedManifest, stage: str, now: datetime) -> ModelVersion:
+    created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+    return ModelVersion(
+        model=r.model,
+        version=r.version,
+        stage=stage,
+        author=r.author,
+        created_at=created,
+        registered_at=now,
+        identity=r.identity_value(),
+        lineage=r.lineage,
+        metrics=r.metrics,
+        documentation=r.documentation,
+        evidence=r.evidence,
+        manifest_sha256=r.sha256,
+    )
+
+
+def init_workspace(
+    home: Path,
+    *,
+    db_url: str | None = None,
+    origin: str | None = None,
+    stages: tuple[str, ...] | None = None,
+    policies: dict[str, list[str]] | None = None,
+) -> Workspace:
+    """Create (or re-open and upgrade) a workspace: directories, config, log key, schema."""
+    cfg_path = home / CONFIG_FILE
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "evidence").mkdir(exist_ok=True)
+        (home / "keys").mkdir(mode=0o700, exist_ok=True)
+        if not cfg_path.exists():
+            cfg: dict[str, Any] = {"ordinance": 1}
+            if db_url:
+                cfg["db"] = db_url
+            if stages:
+                cfg["stages"] = list(stages)
+            cfg["log"] = {"origin": origin or f"ordinance.local/{_origin_name(home)}"}
+            cfg["policies"] = (
+                policies
+                if policies is not None
+                else {
+                    "staging": ["ordinance:baseline"],
+                    "production": ["ordinance:baseline"],
+                }
+            )
+            try:
+                WorkspaceConfig.model_validate(cfg)
+            except Exception as exc:
+                raise InputError(f"invalid workspace settings: {exc}") from None
+            from ordinance._files import atomic_write_text
+
+            atomic_write_text(
+                cfg_path,
+                "# Ordinance workspace configuration\n" + yaml.safe_dump(cfg, sort_keys=False),
+            )
+    except OSError as exc:
+        raise InfrastructureError(f"cannot create workspace at {home}: {exc}") from exc
+    ws = Workspace.open(home, db_url=db_url)
+    try:
+        ws.upgrade_schema()
+        if not ws.log_key_path.exists():
+            from ordinance.signing import generate_key
+
+            generate_key(ws.log_key_path, ws.config.log_origin)
+    except BaseException:
+        ws.close()
+        raise
+    return ws
+
+
+def _origin_name(home: Path) -> str:
+    base = home.resolve().parent.name if home.name == HOME_DIRNAME else home.resolve().name
+    cleaned = "".join(c if c.isalnum() or c in "-._" else "-" for c in base).strip("-.")
+    return cleaned or "workspace"
+
+
+__all__ = [
+    "ConfigError",
+    "Location",
+    "OrdinanceError",
+    "RegisterResult",
+    "Workspace",
+    "WorkspaceConfig",
+    "init_workspace",
+]
