@@ -6,8 +6,7 @@ below are the supported surface (see ``docs/python-api.md``).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ordinance.errors import (
     CheckFailed,
@@ -20,14 +19,21 @@ from ordinance.errors import (
     PolicyLoadError,
     VerificationError,
 )
-from ordinance.identity import ModelIdentity, compute_identity
-from ordinance.manifest import load_manifest
-from ordinance.model import Dataset, Evidence, Lineage, Model, ModelVersion
-from ordinance.workspace import RegisterResult, Workspace, init_workspace
 
-# Heavier parts of the API load on first use, so `import ordinance` stays cheap for a pipeline
-# that only registers versions.
+# Everything but the errors loads on first use, so `import ordinance` (and `ordinance
+# --version`) stays cheap: the registry pulls in SQLAlchemy, the policy engine pandas.
 _LAZY = {
+    "ModelIdentity": "ordinance.identity",
+    "compute_identity": "ordinance.identity",
+    "load_manifest": "ordinance.manifest",
+    "Dataset": "ordinance.model",
+    "Evidence": "ordinance.model",
+    "Lineage": "ordinance.model",
+    "Model": "ordinance.model",
+    "ModelVersion": "ordinance.model",
+    "RegisterResult": "ordinance.workspace",
+    "Workspace": "ordinance.workspace",
+    "init_workspace": "ordinance.workspace",
     "EvaluationContext": "ordinance.policy",
     "evaluate": "ordinance.policy",
     "load_pack": "ordinance.policy",
@@ -54,10 +60,23 @@ def __getattr__(name: str) -> object:
     return value
 
 
-try:
-    __version__ = _version("ordinance")
-except _PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+if _TYPE_CHECKING:
+    from ordinance.identity import ModelIdentity, compute_identity
+    from ordinance.manifest import load_manifest
+    from ordinance.model import Dataset, Evidence, Lineage, Model, ModelVersion
+    from ordinance.workspace import RegisterResult, Workspace, init_workspace
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ordinance")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+__version__ = _package_version()
 
 __all__ = [
     "CheckFailed",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
+from typing import Any
 
 import click
 
@@ -28,8 +29,76 @@ _COMMAND_MODULES = (
     "integrations",
 )
 
+#: Which module registers each top-level command, so that running one command imports only
+#: its module (``ordinance --version`` imports none). A command missing here still works: an
+#: unknown name loads every module. ``tests/test_cli_lazy.py`` keeps this map exact.
+_COMMANDS: dict[str, str] = {
+    "init": "registry",
+    "db": "registry",
+    "register": "registry",
+    "models": "registry",
+    "show": "registry",
+    "evidence": "registry",
+    "demo": "registry",
+    "keys": "keys",
+    "log": "log",
+    "metrics": "metrics",
+    "explain": "metrics",
+    "check": "policy",
+    "policy": "policy",
+    "roster": "approvals",
+    "approve": "approvals",
+    "revoke": "approvals",
+    "waive": "approvals",
+    "approvals": "approvals",
+    "promote": "approvals",
+    "rollback": "approvals",
+    "archive": "approvals",
+    "history": "approvals",
+    "attest": "approvals",
+    "verify-attestation": "approvals",
+    "card": "report",
+    "report": "report",
+    "publish": "report",
+    "import": "integrations",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _LazyGroup(click.Group):
+    """A group whose command modules are imported when one of their commands is needed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
+
+    def _load(self, module: str) -> None:
+        if module not in self._loaded:
+            self._loaded.add(module)
+            import_module(f"{__name__}.{module}").register(self)
+
+    def load_all(self) -> None:
+        for module in _COMMAND_MODULES:
+            self._load(module)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _COMMANDS.get(cmd_name)
+        if module is not None:
+            self._load(module)
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self.load_all()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_all()
+        return super().list_commands(ctx)
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="ordinance", prog_name="ordinance")
 @click.option(
     "--home",
@@ -51,10 +120,6 @@ def cli(ctx: click.Context, home: str | None, db: str | None) -> None:
     """
     ctx.obj = Ctx(home=home, db=db)
     ctx.call_on_close(ctx.obj.close)
-
-
-for _name in _COMMAND_MODULES:
-    import_module(f"{__name__}.{_name}").register(cli)
 
 
 def main(argv: list[str] | None = None) -> int:
