@@ -25,3 +25,19 @@ def test_private_modules_are_private() -> None:
     import types
 
     assert all(isinstance(getattr(ordinance, n), types.ModuleType) for n in extra), extra
+
+
+def test_no_public_name_is_also_a_submodule() -> None:
+    """``ordinance.promote`` is the function whatever was imported first (issue 12)."""
+    import importlib
+    import pkgutil
+    import types
+
+    modules = {m.name for m in pkgutil.iter_modules(ordinance.__path__)} - {"__main__"}
+    for m in sorted(modules):
+        importlib.import_module(f"ordinance.{m}")
+    clash = sorted(set(ordinance.__all__) & modules)
+    assert clash == [], f"public names that are also submodules: {clash}"
+    for name in ("promote", "rollback", "history", "approve"):
+        obj = getattr(ordinance, name)
+        assert callable(obj) and not isinstance(obj, types.ModuleType), name

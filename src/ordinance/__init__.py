@@ -43,9 +43,9 @@ _LAZY = {
     "TransparencyLog": "ordinance.log",
     "verify_bundle": "ordinance.log",
     "approve": "ordinance.approvals",
-    "promote": "ordinance.promote",
-    "rollback": "ordinance.promote",
-    "history": "ordinance.promote",
+    "promote": "ordinance.promotion",
+    "rollback": "ordinance.promotion",
+    "history": "ordinance.stage_history",
 }
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ordinance import statements
+from ordinance import uris
 from ordinance.errors import InputError, NotFoundError, VerificationError
 from ordinance.signing import (
     PAYLOAD_TYPE_INTOTO,
@@ -75,7 +75,7 @@ def attestation(ws: Workspace, model: str, version: str) -> bytes:
     """The DSSE envelope (bytes, as logged) of the latest promotion decision's VSA."""
     index = latest_decision_index(ws, model, version)
     entry = ws.audit_log().entry(index)
-    if entry.predicate_type != statements.VSA:
+    if entry.predicate_type != uris.VSA:
         raise VerificationError(f"log entry {index} is not a VSA", index=index)
     return entry.envelope
 
@@ -136,7 +136,7 @@ def verify_attestation(
     model_digest: str | None = None,
     expect_levels: Sequence[str] = (),
     resource_uri: str | None = None,
-    verifier_id: str = statements.VERIFIER_ID,
+    verifier_id: str = uris.VERIFIER_ID,
 ) -> AttestationReport:
     """Run the consumer checks in order; never raises for a bad attestation (see the report),
     only for unusable arguments (a malformed vkey)."""
@@ -169,10 +169,10 @@ def verify_attestation(
         return _finish(done, stmt)
 
     ptype = stmt.get("predicateType")
-    if ptype != statements.VSA:
+    if ptype != uris.VSA:
         done.append(AttestationCheck("predicateType", False, f"{ptype!r} is not a VSA"))
         return _finish(done, stmt)
-    done.append(AttestationCheck("predicateType", True, statements.VSA))
+    done.append(AttestationCheck("predicateType", True, uris.VSA))
 
     pred = stmt.get("predicate") if isinstance(stmt.get("predicate"), dict) else {}
     assert isinstance(pred, dict)

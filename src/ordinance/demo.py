@@ -10,11 +10,15 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ordinance.errors import InputError
 from ordinance.workspace import HOME_DIRNAME, Workspace, init_workspace
+
+if TYPE_CHECKING:
+    from ordinance.promotion import PromotionDecision
 
 Say = Callable[[str], None]
 
@@ -32,7 +36,9 @@ def run_demo(directory: Path, *, rows: int = 4000, seed: int = 7, say: Say = pri
     home = directory / HOME_DIRNAME
     if home.exists():
         if not (home / "config.yaml").is_file():
-            raise InputError(f"{home} exists but is not an Ordinance workspace; choose another --dir")
+            raise InputError(
+                f"{home} exists but is not an Ordinance workspace; choose another --dir"
+            )
         shutil.rmtree(home)
     directory.mkdir(parents=True, exist_ok=True)
     ws = init_workspace(home, origin="ordinance.local/demo")
@@ -83,8 +89,8 @@ def step_register(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 def step_check(state: DemoState, rows: int, seed: int, say: Say) -> None:
     """`ordinance check` for staging: 1.0.0 fails the fairness rule, 1.1.0 passes it."""
+    from ordinance.gate import collect_inputs
     from ordinance.policy import EvaluationContext, evaluate, load_packs
-    from ordinance.promote import collect_inputs
 
     packs = load_packs(["ordinance:baseline"])
     ws = state.ws
@@ -138,10 +144,6 @@ def step_explain(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 def step_promotions(state: DemoState, rows: int, seed: int, say: Say) -> None:
     """Blocked by policy → approved and promoted → emergency waiver → rollback."""
-    from datetime import timedelta
-
-    from ordinance.promote import promotion_story
-
     # The story's steps are an hour apart, ending now, so `ordinance history --at` works on it.
     promotion_story(
         state.ws,
@@ -197,3 +199,111 @@ def step_reports(state: DemoState, rows: int, seed: int, say: Say) -> None:
     if not pdf:
         say("-- (PDF skipped: install ordinance[pdf] for WeasyPrint)")
     say(f"-- model card, compliance report and portfolio written under {out}")
+
+
+def promotion_story(
+    ws: Workspace,
+    model: str,
+    blocked: str,
+    fixed: str,
+    *,
+    keys_dir: Path,
+    say: Say = print,
+    start: datetime | None = None,
+) -> list[PromotionDecision]:
+    """The promotion story for ``ordinance demo`` (both versions registered beforehand).
+
+    1. a roster of a validator and a risk officer (keys generated under ``keys_dir``);
+    2. ``blocked`` → production: DENIED by policy (and no approvals);
+    3. ``fixed`` approved by both, → production: PROMOTED;
+    4. an emergency: ``blocked`` gets a signed, expiring waiver for its failing rules and
+       two approvals, → production: PROMOTED, ``fixed`` is demoted;
+    5. ``ordinance rollback`` to ``fixed``: PROMOTED again, ``blocked`` demoted;
+    6. ``history --at`` answers which version was in production after each step.
+
+    Returns the four decisions. Clocks are injected (``start`` + one hour per step).
+    """
+    from ordinance.approvals import Member, Roster, apply_roster, approve, waive
+    from ordinance.promotion import promote, rollback
+    from ordinance.signing import generate_key, load_signer
+    from ordinance.stage_history import holder_at
+    from ordinance.store._approval_tables import ts
+
+    t0 = start or datetime.now(UTC)
+    step = timedelta(hours=1)
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    people = {
+        "vera@bank.example": "model-validator",
+        "rita@bank.example": "risk-officer",
+    }
+    signers = {}
+    for person in people:
+        path = keys_dir / f"{person.split('@')[0]}.key"
+        if not path.exists():
+            generate_key(path, person)
+        signers[person] = load_signer(path)
+    roster = Roster(
+        tuple(
+            Member(id=p, roles=frozenset({role}), keys=(signers[p].verifier,))
+            for p, role in people.items()
+        )
+    )
+    change = apply_roster(ws, roster, actor="demo", now=t0)
+    say(f"-- roster {change.digest[:12]}…: vera (model-validator), rita (risk-officer)")
+    decisions: list[PromotionDecision] = []
+
+    d1 = promote(ws, model, blocked, "production", "demo", now=t0 + step)
+    decisions.append(d1)
+    say(f"-- promote {model}@{blocked}: {d1.outcome.upper()}")
+    for r in d1.reasons:
+        say(f"     {r}")
+
+    for person in people:
+        approve(ws, model, fixed, "production", signers[person], "reviewed", now=t0 + 2 * step)
+        say(f"-- {person} approved {model}@{fixed} for production (signed, logged)")
+    d2 = promote(ws, model, fixed, "production", "demo", now=t0 + 3 * step)
+    decisions.append(d2)
+    say(f"-- promote {model}@{fixed}: {d2.outcome.upper()} (log entries {list(d2.log_indexes)})")
+
+    failing = sorted({f.spec.id for f in (d1.evaluation.blocking if d1.evaluation else ())})
+    for rule in failing:
+        if rule.endswith("approval") or "approv" in rule:
+            continue
+        waive(
+            ws,
+            model,
+            blocked,
+            rule,
+            "emergency: the incumbent scorer is needed while 1.1 is investigated",
+            t0 + 3 * step + timedelta(days=7),
+            signers["rita@bank.example"],
+            stages=["production"],
+            now=t0 + 4 * step,
+        )
+        say(f"-- rita signed a 7-day waiver of {rule} for {model}@{blocked}")
+    for person in people:
+        approve(ws, model, blocked, "production", signers[person], "emergency", now=t0 + 4 * step)
+    d3 = promote(ws, model, blocked, "production", "demo", now=t0 + 5 * step)
+    decisions.append(d3)
+    say(
+        f"-- promote {model}@{blocked} under waiver: {d3.outcome.upper()}"
+        + (f"; {model}@{d3.demoted} → {d3.demote_to}" if d3.demoted else "")
+    )
+
+    d4 = rollback(ws, model, fixed, "demo", now=t0 + 6 * step)
+    decisions.append(d4)
+    say(
+        f"-- rollback {model} to {fixed}: {d4.outcome.upper()}"
+        + (f"; {model}@{d4.demoted} → {d4.demote_to}" if d4.demoted else "")
+    )
+    checkpoints = (
+        ("before any promotion", t0 + 2 * step),
+        (f"after promoting {fixed}", t0 + 3 * step),
+        (f"after the emergency promotion of {blocked}", t0 + 5 * step),
+        ("after the rollback", t0 + 6 * step),
+    )
+    for label, when in checkpoints:
+        say(
+            f"-- history --at {ts(when)} ({label}): production = {holder_at(ws, model, when) or 'none'}"
+        )
+    return decisions

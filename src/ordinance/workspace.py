@@ -262,7 +262,6 @@ class Workspace:
         import mimetypes
         import re
 
-        from ordinance import statements
         from ordinance._canonical import sha256_file
         from ordinance.errors import ConflictError
         from ordinance.model import Evidence
@@ -296,8 +295,10 @@ class Workspace:
             attributes=dict(attributes or {}),
             description=description,
         )
-        item = {"kind": kind, "name": name, "digest": {"sha256": digest}, "size": size}
-        stmt = statements.evidence_added(v, [item], actor)
+        from ordinance.records import EvidenceAdded, EvidenceItem
+
+        item = EvidenceItem(kind=kind, name=name, sha256=digest, size=size)
+        stmt = EvidenceAdded.of(v, (item,), actor).to_statement()
         log = self._open_log()
         added = self.evidence.put(path, digest)
         try:
@@ -318,9 +319,9 @@ class Workspace:
         conn: Connection | None = None,
         log: TransparencyLog | None = None,
     ) -> int | None:
-        from ordinance import statements
+        from ordinance.records import Registration
 
-        stmt = statements.registration(version, resolved.identity.statement())
+        stmt = Registration.of(version, resolved.identity.statement()).to_statement()
         return self.append_to_log(stmt, conn=conn, log=log)
 
     def _open_log(self) -> TransparencyLog | None:
@@ -351,10 +352,10 @@ class Workspace:
 
     def record_evaluation(self, evaluation: Any) -> int | None:
         """Store a policy evaluation and log it as a SLSA VSA; returns its log index."""
-        from ordinance import statements
+        from ordinance.records import Evaluation
 
         version: ModelVersion = evaluation.version
-        stmt = statements.evaluation(self, evaluation)
+        stmt = Evaluation.of(evaluation).to_statement()
         result = evaluation.to_dict()
         registry = self.registry()
         log = self._open_log()

@@ -13,7 +13,7 @@ from approvals_support import HOUR, T0, People
 
 from ordinance.approvals import approve, collect_approvals, roster_vkeys
 from ordinance.errors import ConflictError, InfrastructureError
-from ordinance.promote import promote
+from ordinance.promotion import promote
 from ordinance.store._approval_tables import ApprovalStore
 from ordinance.store.registry import SqlRegistry
 from ordinance.workspace import Workspace

@@ -10,12 +10,12 @@ import pytest
 from approvals_support import HOUR, T0, People
 
 from helpers import run_cli
-from ordinance import statements
+from ordinance import uris
 from ordinance._canonical import canonical_json
 from ordinance.approvals import approve
 from ordinance.attest import attestation, verify_attestation
 from ordinance.errors import NotFoundError
-from ordinance.promote import promote
+from ordinance.promotion import promote
 from ordinance.signing import PAYLOAD_TYPE_INTOTO, Ed25519Signer, Envelope, sign_envelope
 from ordinance.workspace import Workspace
 
@@ -98,7 +98,7 @@ def test_each_consumer_check_can_fail(promoted: Workspace) -> None:
 
 def test_signed_non_vsa_is_rejected(promoted: Workspace) -> None:
     ws = promoted
-    entries = list(ws.audit_log().entries(predicate_type=statements.TRANSITION))
+    entries = list(ws.audit_log().entries(predicate_type=uris.TRANSITION))
     r = verify_attestation(entries[-1].envelope, ws.vkey(), model_digest=_digest(ws))
     assert r.failure is not None and r.failure.name == "predicateType"
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from approvals_support import People
 
-from ordinance import statements
+from ordinance import uris
 from ordinance.approvals import approve, roster_vkeys
 from ordinance.workspace import Workspace
 
@@ -46,7 +46,7 @@ def test_concurrent_promotions_leave_one_production_version(ws: Workspace, peopl
     log = ws.audit_log()
     replayed = {v: "development" for v in VERSIONS}
     previous: dict[str, object] | None = None
-    for e in log.entries(predicate_type=statements.TRANSITION):
+    for e in log.entries(predicate_type=uris.TRANSITION):
         pred = e.statement["predicate"]
         version = e.subject_name.split("@", 1)[1]
         if pred["kind"] in ("denied", "aborted"):

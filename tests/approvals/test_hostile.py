@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from approvals_support import DAY, HOUR, T0, People
 
-from ordinance import statements
+from ordinance import uris
 from ordinance.approvals import (
     APPROVAL_REFUSED,
     ApprovalRefused,
@@ -22,7 +22,7 @@ from ordinance.approvals import (
     sign_approval,
 )
 from ordinance.errors import CheckFailed
-from ordinance.promote import promote
+from ordinance.promotion import promote
 from ordinance.workspace import Workspace
 
 
@@ -201,7 +201,7 @@ def test_transition_and_approval_entries_are_in_the_log(ws: Workspace, people: P
     assert d.allowed
     log = ws.audit_log()
     kinds = [e.predicate_type for e in log.entries(model="toy@1.0.0")]
-    assert kinds.count(statements.APPROVAL) == 2
-    assert statements.VSA in kinds and statements.TRANSITION in kinds
+    assert kinds.count(uris.APPROVAL) == 2
+    assert uris.VSA in kinds and uris.TRANSITION in kinds
     report = log.verify(ws.vkey(), deep=True, entry_vkeys=[people.vera.vkey, people.rita.vkey])
     assert report.ok, report.reason

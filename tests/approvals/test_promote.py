@@ -8,11 +8,12 @@ import pytest
 from approvals_support import DAY, HOUR, T0, People
 
 from helpers import small_manifest
-from ordinance import statements
+from ordinance import uris
 from ordinance.approvals import ApprovalRefused, approve, collect_waivers, revoke, waive
 from ordinance.errors import InputError
-from ordinance.promote import archive as archive_version
-from ordinance.promote import history, holder_at, promote, rollback
+from ordinance.promotion import archive as archive_version
+from ordinance.promotion import promote, rollback
+from ordinance.stage_history import history, holder_at
 from ordinance.workspace import Workspace
 
 
@@ -63,7 +64,7 @@ def test_denied_promotion_is_logged_with_reasons(ws: Workspace, people: People) 
     assert _stages(ws)["1.0.0"] == "development"
     log = ws.audit_log()
     vsa = log.entry(d.evaluation_log_index or 0)
-    assert vsa.predicate_type == statements.VSA
+    assert vsa.predicate_type == uris.VSA
     assert vsa.statement["predicate"]["verificationResult"] == "FAILED"
     (idx,) = d.log_indexes
     pred = log.entry(idx).statement["predicate"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from approvals_support import HOUR, T0, People
 
-from ordinance import statements
+from ordinance import uris
 from ordinance.approvals import (
     ApprovalRefused,
     Member,
@@ -84,7 +84,7 @@ def test_changes_are_logged_with_digest_and_diff(ws: Workspace, people: People) 
         }
     }
     entry = ws.audit_log().entry(change.log_index or 0)
-    assert entry.predicate_type == statements.ROSTER_CHANGE
+    assert entry.predicate_type == uris.ROSTER_CHANGE
     pred = entry.statement["predicate"]
     assert pred["digest"]["sha256"] == new.digest == entry.subject_digest
     assert pred["previous"]["sha256"] == people.roster().digest
@@ -113,7 +113,7 @@ def test_roster_admins_must_sign_changes(ws: Workspace, people: People) -> None:
     change = apply_roster(ws, grab, actor="rita", now=T0 + 2 * HOUR, signer=people.rita)
     assert change.changed
     entry = ws.audit_log().entry(change.log_index or 0)
-    assert b"sig" in entry.envelope and entry.predicate_type == statements.ROSTER_CHANGE
+    assert b"sig" in entry.envelope and entry.predicate_type == uris.ROSTER_CHANGE
 
 
 def test_diff_added_and_removed(people: People) -> None:
@@ -126,7 +126,7 @@ def test_diff_added_and_removed(people: People) -> None:
 
 def test_core_modules_do_not_import_the_cli() -> None:
     code = (
-        "import sys, ordinance.approvals, ordinance.promote, ordinance.attest\n"
+        "import sys, ordinance.approvals, ordinance.promotion, ordinance.attest\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click','rich','weasyprint')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -137,7 +137,8 @@ def test_story_runs(tmp_path: Path, db_url: str) -> None:
     from approvals_support import make_workspace
 
     from helpers import small_manifest
-    from ordinance.promote import holder_at, promotion_story
+    from ordinance.demo import promotion_story
+    from ordinance.stage_history import holder_at
 
     ws = make_workspace(tmp_path, db_url)
     for v, auc in (("1.0.0", 0.6), ("1.1.0", 0.9)):

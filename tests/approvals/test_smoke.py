@@ -3,7 +3,8 @@ from __future__ import annotations
 from approvals_support import DAY, HOUR, T0, People
 
 from ordinance.approvals import approve
-from ordinance.promote import holder_at, promote
+from ordinance.promotion import promote
+from ordinance.stage_history import holder_at
 from ordinance.workspace import Workspace
 
 

@@ -16,7 +16,7 @@ from ordinance.model import parse_ref
 from ._common import Ctx, emit_json, format_option, info, pass_ctx
 
 if TYPE_CHECKING:
-    from ordinance.promote import PromotionDecision
+    from ordinance.promotion import PromotionDecision
     from ordinance.signing import Ed25519Signer
 
 
@@ -339,7 +339,7 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Promote MODEL@VERSION to --to if its policies and approvals allow; exit 1 if
         denied. Allowed and denied attempts are both logged."""
-        from ordinance.promote import promote
+        from ordinance.promotion import promote
 
         model, version = _ref(ref)
         d = promote(
@@ -355,7 +355,7 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def rollback_cmd(obj: Ctx, model: str, to_version: str, actor: str | None, fmt: str) -> None:
         """Return a previous production version to production (still policy checked)."""
-        from ordinance.promote import rollback
+        from ordinance.promotion import rollback
 
         d = rollback(obj.workspace(), model, to_version, _actor(actor), _now())
         _emit_decision(d, fmt)
@@ -367,7 +367,7 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def archive_cmd(obj: Ctx, ref: str, actor: str | None, fmt: str) -> None:
         """Move MODEL@VERSION to the archive stage (logged)."""
-        from ordinance.promote import archive
+        from ordinance.promotion import archive
 
         model, version = _ref(ref)
         d = archive(obj.workspace(), model, version, _actor(actor), _now())
@@ -384,7 +384,7 @@ def register(cli: click.Group) -> None:
 
         With --at, also which version held each stage then."""
         from ordinance.approvals import parse_when
-        from ordinance.promote import history
+        from ordinance.stage_history import history
 
         h = history(obj.workspace(), model, at=parse_when(at) if at else None, proofs=proofs)
         if fmt == "json":

@@ -68,7 +68,7 @@ def check(
     target = registry.get_version(name, version)
     now = datetime.now(UTC)
     # The same verified approvals and signed waivers a promotion would see.
-    from ordinance.promote import collect_inputs
+    from ordinance.gate import collect_inputs
 
     collected = collect_inputs(ws, target, stage, now)
     ctx = EvaluationContext(

@@ -4,10 +4,10 @@ One function per step, in this order (approvals are collected before the evaluat
 the ``approvals.required`` rule consumes them)::
 
     verify_log_head        the log's newest checkpoint verifies and matches the stored tree
-    load_stage_policies    the packs configured for the target stage
+    stage_packs            the packs that govern the target stage (ordinance.gate)
     resolve_version        the version's facts and the current holder of an exclusive stage
-    collect_inputs         verified signed approvals and waivers (with every rejection)
-    evaluate_version       every rule, approvals and waivers injected, clock injected
+    collect_inputs         verified signed approvals and waivers (ordinance.gate)
+    evaluate_version       every rule, approvals and waivers injected (ordinance.gate)
     decide                 allowed or denied, with reasons
     record_decision        log the VSA and the transition(s) (or the denial), then move stages
 
@@ -24,18 +24,12 @@ Denied attempts are logged too (the FAILED VSA and a ``denied`` transition with 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
-
-from ordinance import statements
-from ordinance.approvals import Collected, collect_approvals, collect_waivers
+from ordinance.approvals.collect import Collected
 from ordinance.errors import (
     CheckFailed,
     ConflictError,
@@ -44,37 +38,30 @@ from ordinance.errors import (
     NotFoundError,
     VerificationError,
 )
+from ordinance.gate import approval_notes, collect_inputs, evaluate_version, stage_packs
 from ordinance.model import ModelVersion
+from ordinance.records import Transition
+from ordinance.stages import check_stage, default_demote_to, exclusive_stage
 from ordinance.store._approval_tables import ts
+from ordinance.store.locks import model_lock
 from ordinance.store.registry import TransitionRecord
 
 if TYPE_CHECKING:
-    from ordinance.policy import Evaluation, PolicyPack
+    from ordinance.policy import Evaluation
     from ordinance.workspace import Workspace
 
 __all__ = [
-    "DEFAULT_EXCLUSIVE_PACKS",
-    "History",
-    "HistoryEvent",
     "LogHead",
     "PromotionDecision",
     "archive",
-    "collect_inputs",
     "decide",
-    "evaluate_version",
-    "history",
-    "holder_at",
-    "load_stage_policies",
     "promote",
-    "promotion_story",
     "record_decision",
     "resolve_version",
     "rollback",
     "verify_log_head",
 ]
 
-#: Packs evaluated for an exclusive stage that has none configured (fail closed).
-DEFAULT_EXCLUSIVE_PACKS: tuple[str, ...] = ("ordinance:baseline",)
 MAX_ATTEMPTS = 3
 
 
@@ -218,17 +205,6 @@ def verify_log_head(ws: Workspace) -> LogHead:
     return LogHead(cp.size, cp.root.hex())
 
 
-def load_stage_policies(ws: Workspace, stage: str) -> tuple[PolicyPack, ...]:
-    """Step 2: the stage's configured packs (``ordinance:baseline`` for an unconfigured
-    exclusive stage; none for other unconfigured stages)."""
-    from ordinance.policy import load_packs
-
-    refs = ws.config.policies.get(stage) or []
-    if not refs and stage in ws.config.exclusive_stages:
-        refs = list(DEFAULT_EXCLUSIVE_PACKS)
-    return load_packs(refs, base=ws.home) if refs else ()
-
-
 def resolve_version(
     ws: Workspace, model: str, version: str, stage: str
 ) -> tuple[ModelVersion, ModelVersion | None]:
@@ -242,46 +218,6 @@ def resolve_version(
         if holder is not None and holder.version == v.version:
             holder = None
     return v, holder
-
-
-def collect_inputs(ws: Workspace, version: ModelVersion, stage: str, now: datetime) -> Collected:
-    """Step 4: verified approvals for ``stage`` and waivers, with every rejection."""
-    approvals, bad_a = collect_approvals(ws, version, stage, now)
-    waivers, bad_w = collect_waivers(ws, version, now)
-    return Collected(tuple(approvals), tuple(waivers), tuple(bad_a + bad_w))
-
-
-def evaluate_version(
-    ws: Workspace,
-    version: ModelVersion,
-    stage: str,
-    packs: Sequence[PolicyPack],
-    collected: Collected,
-    now: datetime,
-) -> Evaluation | None:
-    """Step 5: evaluate every rule with the collected approvals and waivers injected."""
-    from ordinance.policy import EvaluationContext, evaluate
-
-    if not packs:
-        return None
-    ctx = EvaluationContext(
-        now=now,
-        evidence=ws.evidence,
-        champion=ws.registry().find_version_in_stage,
-        approvals=collected.approvals,
-        waivers=collected.waivers,
-    )
-    return evaluate(version, stage, packs, ctx)
-
-
-def _approval_notes(evaluation: Evaluation) -> list[str]:
-    notes: list[str] = []
-    for f in evaluation.findings:
-        if f.spec.type != "approvals.required" or not isinstance(f.result.measured, dict):
-            continue
-        for r in f.result.measured.get("rejected") or []:
-            notes.append(f"approval by {r.get('approver')} does not count: {r.get('reason')}")
-    return notes
 
 
 def decide(
@@ -303,7 +239,7 @@ def decide(
         for f in evaluation.blocking:
             reasons.append(f"{f.key}: {f.result.detail}")
         if not evaluation.passed:
-            reasons += sorted(set(_approval_notes(evaluation)))
+            reasons += sorted(set(approval_notes(evaluation)))
     allowed = not reasons
     if not allowed:
         reasons += [f"{r.kind} by {r.approver} rejected: {r.reason}" for r in collected.rejected]
@@ -340,13 +276,13 @@ def record_decision(
         eval_index = ws.record_evaluation(decision.evaluation)
     decision = replace(decision, evaluation_log_index=eval_index)
     details = decision.details()
-    stmts: list[dict[str, Any]] = []
+    stmts: list[Transition] = []
     records: list[TransitionRecord] = []
     if decision.allowed and holder is not None and decision.demote_to is not None:
         reason = f"replaced by {version.ref} in {decision.to_stage}"
         demote_details = {**details, "replacedBy": version.version}
         stmts.append(
-            statements.transition(
+            Transition.of(
                 holder,
                 from_stage=holder.stage,
                 to_stage=decision.demote_to,
@@ -373,7 +309,7 @@ def record_decision(
     kind = decision.kind if decision.allowed else "denied"
     reason = "; ".join(decision.reasons) if not decision.allowed else f"{decision.kind} allowed"
     stmts.append(
-        statements.transition(
+        Transition.of(
             version,
             from_stage=version.stage,
             to_stage=decision.to_stage,
@@ -401,12 +337,12 @@ def record_decision(
     try:
         # the log entries and the stage changes commit together or not at all
         with ws.write_transaction("promotion") as conn:
-            indexes = log.append_statements_in(conn, stmts)
+            indexes = log.append_statements_in(conn, [t.to_statement() for t in stmts])
             records = [replace(r, log_index=i) for r, i in zip(records, indexes, strict=True)]
             registry.apply_transitions_in(conn, records)
     except ConflictError as exc:
         # nothing was written; the attempt is still on the record
-        abort = statements.transition(
+        abort = Transition.of(
             version,
             from_stage=version.stage,
             to_stage=decision.to_stage,
@@ -416,64 +352,12 @@ def record_decision(
             reason=f"not applied: {exc.message}",
             details={},
         )
-        log.append_statements([abort])
+        log.append_statements([abort.to_statement()])
         raise
     return replace(decision, log_indexes=tuple(indexes))
 
 
-# --------------------------------------------------------------------------- serialization
-
-
-def _lock_key(model: str) -> int:
-    digest = hashlib.sha256(f"ordinance.promote:{model}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@contextmanager
-def model_lock(ws: Workspace, model: str) -> Iterator[None]:
-    """Serialize promotions of one model across processes.
-
-    PostgreSQL: a session-level advisory lock on a dedicated connection. SQLite: an
-    exclusive ``flock`` on a lock file next to the database file.
-    """
-    engine = ws.engine()
-    if engine.dialect.name == "postgresql":
-        key = _lock_key(model)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-        return
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield
-        return
-    import fcntl
-
-    lock_path = Path(f"{database}.promote-{_lock_key(model) & 0xFFFFFFFF:08x}.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 # --------------------------------------------------------------------------- entry points
-
-
-def _check_stage(ws: Workspace, stage: str) -> None:
-    if stage not in ws.config.stages:
-        raise InputError(f"unknown stage {stage!r}: one of {', '.join(ws.config.stages)}")
-
-
-def _default_demote_to(ws: Workspace) -> str:
-    return "archived" if "archived" in ws.config.stages else ws.config.stages[-1]
 
 
 def _run(
@@ -487,14 +371,14 @@ def _run(
     demote_to: str | None,
     precheck: Callable[[ModelVersion], None] | None = None,
 ) -> PromotionDecision:
-    _check_stage(ws, to_stage)
-    target_demote = demote_to or _default_demote_to(ws)
-    _check_stage(ws, target_demote)
+    check_stage(ws.config, to_stage)
+    target_demote = demote_to or default_demote_to(ws.config)
+    check_stage(ws.config, target_demote)
     if target_demote == to_stage:
         raise InputError(f"cannot demote the old {to_stage} version to {to_stage}")
-    packs = load_stage_policies(ws, to_stage)
+    packs = stage_packs(ws, to_stage)
     last: ConflictError | None = None
-    with model_lock(ws, model):
+    with model_lock(ws.engine(), model):
         for attempt in range(1, MAX_ATTEMPTS + 1):
             head = verify_log_head(ws)
             v, holder = resolve_version(ws, model, version, to_stage)
@@ -541,12 +425,6 @@ def promote(
     return _run(ws, model, version, to_stage, actor, now or datetime.now(UTC), "promote", demote_to)
 
 
-def _exclusive_stage(ws: Workspace) -> str:
-    if not ws.config.exclusive_stages:
-        raise InputError("the workspace has no exclusive stage to roll back")
-    return ws.config.exclusive_stages[0]
-
-
 def rollback(
     ws: Workspace,
     model: str,
@@ -557,7 +435,7 @@ def rollback(
     stage: str | None = None,
 ) -> PromotionDecision:
     """Return a version that was in production before back to production (policy checked)."""
-    target = stage or _exclusive_stage(ws)
+    target = stage or exclusive_stage(ws.config)
     was_there = any(
         t.version == to_version and t.to_stage == target and t.kind not in ("denied", "aborted")
         for t in ws.registry().transitions(model)
@@ -583,240 +461,9 @@ def archive(
         ws,
         model,
         version,
-        _default_demote_to(ws),
+        default_demote_to(ws.config),
         actor,
         now or datetime.now(UTC),
         "archive",
         ws.config.stages[0],
     )
-
-
-# --------------------------------------------------------------------------- history
-
-
-@dataclass(frozen=True)
-class HistoryEvent:
-    """One transition (or denied attempt): who moved what, when, under which policy."""
-
-    at: datetime
-    version: str
-    kind: str
-    from_stage: str | None
-    to_stage: str
-    actor: str
-    reason: str
-    log_index: int | None
-    details: dict[str, Any] = field(default_factory=dict)
-    proof: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = self.details
-        return {
-            "at": ts(self.at),
-            "version": self.version,
-            "kind": self.kind,
-            "from_stage": self.from_stage,
-            "to_stage": self.to_stage,
-            "actor": self.actor,
-            "reason": self.reason,
-            "log_index": self.log_index,
-            "verdict": d.get("verdict"),
-            "policy": d.get("policy"),
-            "approvals": d.get("approvals", []),
-            "waivers": d.get("waivers", []),
-            "evaluation_log_index": d.get("evaluationLogIndex"),
-            "proof": self.proof,
-        }
-
-
-@dataclass(frozen=True)
-class History:
-    """A model's transitions and, for ``at``, which version held each stage then."""
-
-    model: str
-    events: tuple[HistoryEvent, ...]
-    at: datetime | None = None
-    stages_at: dict[str, list[str]] | None = None
-
-    def holder(self, stage: str) -> str | None:
-        """The version in ``stage`` at ``at`` (the newest if a stage holds several)."""
-        if self.stages_at is None:
-            raise InputError("this history was not computed for a point in time (use at=)")
-        held = self.stages_at.get(stage) or []
-        return held[-1] if held else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "at": None if self.at is None else ts(self.at),
-            "stages_at": self.stages_at,
-            "events": [e.to_dict() for e in self.events],
-        }
-
-
-def history(
-    ws: Workspace, model: str, *, at: datetime | None = None, proofs: bool = False
-) -> History:
-    """Every transition of ``model`` (up to ``at``), optionally with tlog-proofs, and the
-    stage of every version at ``at``."""
-    registry = ws.registry()
-    registry.get_model(model)
-    log = ws.audit_log() if proofs else None
-    events: list[HistoryEvent] = []
-    for t in registry.transitions(model):
-        if at is not None and t.at > at:
-            continue
-        proof = None
-        if log is not None and t.log_index is not None:
-            proof = log.prove(t.log_index)
-        events.append(
-            HistoryEvent(
-                at=t.at,
-                version=t.version,
-                kind=t.kind,
-                from_stage=t.from_stage,
-                to_stage=t.to_stage,
-                actor=t.actor,
-                reason=t.reason,
-                log_index=t.log_index,
-                details=dict(t.details),
-                proof=proof,
-            )
-        )
-    stages_at = None
-    if at is not None:
-        stages_at = _stages_at(ws, model, events, at)
-    return History(model, tuple(events), at, stages_at)
-
-
-def _stages_at(
-    ws: Workspace, model: str, events: Sequence[HistoryEvent], at: datetime
-) -> dict[str, list[str]]:
-    stage_of: dict[str, str] = {}
-    for v in ws.registry().list_versions(model):
-        if v.registered_at <= at:
-            stage_of[v.version] = ws.config.initial_stage
-    for e in events:
-        if e.kind in ("denied", "aborted") or e.at > at:
-            continue
-        stage_of[e.version] = e.to_stage
-    out: dict[str, list[str]] = {s: [] for s in ws.config.stages}
-    for version, stage in stage_of.items():
-        out.setdefault(stage, []).append(version)
-    return out
-
-
-def holder_at(ws: Workspace, model: str, at: datetime, stage: str | None = None) -> str | None:
-    """Which version of ``model`` was in ``stage`` (default: production) at ``at``."""
-    return history(ws, model, at=at).holder(stage or _exclusive_stage(ws))
-
-
-# --------------------------------------------------------------------------- the demo story
-
-
-Say = Callable[[str], None]
-
-
-def promotion_story(
-    ws: Workspace,
-    model: str,
-    blocked: str,
-    fixed: str,
-    *,
-    keys_dir: Path,
-    say: Say = print,
-    start: datetime | None = None,
-) -> list[PromotionDecision]:
-    """The promotion story for ``ordinance demo`` (both versions registered beforehand).
-
-    1. a roster of a validator and a risk officer (keys generated under ``keys_dir``);
-    2. ``blocked`` → production: DENIED by policy (and no approvals);
-    3. ``fixed`` approved by both, → production: PROMOTED;
-    4. an emergency: ``blocked`` gets a signed, expiring waiver for its failing rules and
-       two approvals, → production: PROMOTED, ``fixed`` is demoted;
-    5. ``ordinance rollback`` to ``fixed``: PROMOTED again, ``blocked`` demoted;
-    6. ``history --at`` answers which version was in production after each step.
-
-    Returns the four decisions. Clocks are injected (``start`` + one hour per step).
-    """
-    from ordinance.approvals import Member, Roster, apply_roster, approve, waive
-    from ordinance.signing import generate_key, load_signer
-
-    t0 = start or datetime.now(UTC)
-    step = timedelta(hours=1)
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    people = {
-        "vera@bank.example": "model-validator",
-        "rita@bank.example": "risk-officer",
-    }
-    signers = {}
-    for person in people:
-        path = keys_dir / f"{person.split('@')[0]}.key"
-        if not path.exists():
-            generate_key(path, person)
-        signers[person] = load_signer(path)
-    roster = Roster(
-        tuple(
-            Member(id=p, roles=frozenset({role}), keys=(signers[p].verifier,))
-            for p, role in people.items()
-        )
-    )
-    change = apply_roster(ws, roster, actor="demo", now=t0)
-    say(f"-- roster {change.digest[:12]}…: vera (model-validator), rita (risk-officer)")
-    decisions: list[PromotionDecision] = []
-
-    d1 = promote(ws, model, blocked, "production", "demo", now=t0 + step)
-    decisions.append(d1)
-    say(f"-- promote {model}@{blocked}: {d1.outcome.upper()}")
-    for r in d1.reasons:
-        say(f"     {r}")
-
-    for person in people:
-        approve(ws, model, fixed, "production", signers[person], "reviewed", now=t0 + 2 * step)
-        say(f"-- {person} approved {model}@{fixed} for production (signed, logged)")
-    d2 = promote(ws, model, fixed, "production", "demo", now=t0 + 3 * step)
-    decisions.append(d2)
-    say(f"-- promote {model}@{fixed}: {d2.outcome.upper()} (log entries {list(d2.log_indexes)})")
-
-    failing = sorted({f.spec.id for f in (d1.evaluation.blocking if d1.evaluation else ())})
-    for rule in failing:
-        if rule.endswith("approval") or "approv" in rule:
-            continue
-        waive(
-            ws,
-            model,
-            blocked,
-            rule,
-            "emergency: the incumbent scorer is needed while 1.1 is investigated",
-            t0 + 3 * step + timedelta(days=7),
-            signers["rita@bank.example"],
-            stages=["production"],
-            now=t0 + 4 * step,
-        )
-        say(f"-- rita signed a 7-day waiver of {rule} for {model}@{blocked}")
-    for person in people:
-        approve(ws, model, blocked, "production", signers[person], "emergency", now=t0 + 4 * step)
-    d3 = promote(ws, model, blocked, "production", "demo", now=t0 + 5 * step)
-    decisions.append(d3)
-    say(
-        f"-- promote {model}@{blocked} under waiver: {d3.outcome.upper()}"
-        + (f"; {model}@{d3.demoted} → {d3.demote_to}" if d3.demoted else "")
-    )
-
-    d4 = rollback(ws, model, fixed, "demo", now=t0 + 6 * step)
-    decisions.append(d4)
-    say(
-        f"-- rollback {model} to {fixed}: {d4.outcome.upper()}"
-        + (f"; {model}@{d4.demoted} → {d4.demote_to}" if d4.demoted else "")
-    )
-    checkpoints = (
-        ("before any promotion", t0 + 2 * step),
-        (f"after promoting {fixed}", t0 + 3 * step),
-        (f"after the emergency promotion of {blocked}", t0 + 5 * step),
-        ("after the rollback", t0 + 6 * step),
-    )
-    for label, when in checkpoints:
-        say(
-            f"-- history --at {ts(when)} ({label}): production = {holder_at(ws, model, when) or 'none'}"
-        )
-    return decisions

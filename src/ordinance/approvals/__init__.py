@@ -1,0 +1,95 @@
+"""The roster, roles, signed approvals, signed waivers, revocations and their collection.
+
+One module per concept::
+
+    roster       who holds which keys and roles (logged roster changes, roster_at)
+    approval     signed approvals of a version for a stage
+    waiver       signed waivers of one rule for one version
+    revocation   withdrawing an approval or waiver
+    collect      re-verifying what was recorded, for the gate (with every rejection)
+
+All times are injected (``now``); nothing here reads the wall clock except the entry points'
+``now`` default.
+"""
+
+from __future__ import annotations
+
+from ordinance.approvals._base import (
+    APPROVAL_REFUSED,
+    CLOCK_SKEW,
+    REVOCATION,
+    REVOKER_ROLES,
+    ROSTER_ADMIN_ROLES,
+    WAIVER_ROLES,
+    ApprovalRecord,
+    ApprovalRefused,
+    Rejected,
+    approvals_store,
+    parse_when,
+)
+from ordinance.approvals.approval import (
+    approval_statement,
+    approve,
+    record_approval,
+    sign_approval,
+)
+from ordinance.approvals.collect import (
+    Collected,
+    collect_approvals,
+    collect_waivers,
+    list_signed,
+    verified_approvals,
+)
+from ordinance.approvals.revocation import find_own, revoke
+from ordinance.approvals.roster import (
+    Member,
+    Roster,
+    RosterChange,
+    apply_roster,
+    current_roster,
+    load_roster,
+    parse_roster,
+    roster_at,
+    roster_diff,
+    roster_vkeys,
+)
+from ordinance.approvals.waiver import record_waiver, sign_waiver, waive, waiver_statement
+
+__all__ = [
+    "APPROVAL_REFUSED",
+    "CLOCK_SKEW",
+    "REVOCATION",
+    "REVOKER_ROLES",
+    "ROSTER_ADMIN_ROLES",
+    "WAIVER_ROLES",
+    "ApprovalRecord",
+    "ApprovalRefused",
+    "Collected",
+    "Member",
+    "Rejected",
+    "Roster",
+    "RosterChange",
+    "apply_roster",
+    "approval_statement",
+    "approvals_store",
+    "approve",
+    "collect_approvals",
+    "collect_waivers",
+    "current_roster",
+    "find_own",
+    "list_signed",
+    "load_roster",
+    "parse_roster",
+    "parse_when",
+    "record_approval",
+    "record_waiver",
+    "revoke",
+    "roster_at",
+    "roster_diff",
+    "roster_vkeys",
+    "sign_approval",
+    "sign_waiver",
+    "verified_approvals",
+    "waive",
+    "waiver_statement",
+]
