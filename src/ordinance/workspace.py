@@ -173,6 +173,20 @@ class Workspace:
             self.log_key_path,
             self.config.log_origin,
             passphrase=passphrase.encode() if passphrase else None,
+            trust_path=self.trusted_head_path,
+        )
+
+    @property
+    def trusted_head_path(self) -> Path:
+        """Where this workspace keeps the log head it has verified (see ``log/trusted.py``)."""
+        return self.home / "state" / "log-head.json"
+
+    def log_reader(self) -> TransparencyLog:
+        """The audit log opened with the verifier key only (reads and verification)."""
+        from ordinance.log import TransparencyLog
+
+        return TransparencyLog.reader(
+            self.engine(), self.vkey(), self.config.log_origin, trust_path=self.trusted_head_path
         )
 
     def vkey(self) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ from ordinance.log.dsse import (
 )
 from ordinance.log.note import Checkpoint, NoteSignature, SignedNote, cosign, sign_note, verify_note
 from ordinance.log.proof import TlogProof
+from ordinance.log.trusted import TrustedHead, check_note, extend_frontier, load_head, save_head
 from ordinance.signing import Signer, VerifierKey, load_signer, parse_vkey
 
 __all__ = [
@@ -122,6 +123,7 @@ LOG_TABLES = (entries_t.name, nodes_t.name, checkpoints_t.name, cosignatures_t.n
 _PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"ordinance.log.append").digest()[:8], "big", signed=True)
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_VERIFY_BATCH = 20_000
 
 
 def _ts(dt: datetime) -> str:
@@ -259,6 +261,22 @@ def _plain_columns(stmt: dict[str, Any]) -> tuple[str, str, str] | None:
     return None
 
 
+def _learn_key(envelope: bytes, vkeys: list[str], own: Sequence[VerifierKey]) -> None:
+    """Trust the new key of a key-change entry signed by a key already trusted."""
+    from ordinance.signing import verify_envelope
+
+    try:
+        info = statement_info(Envelope.from_bytes(envelope))
+        old = str(info.statement["predicate"]["old_vkey"])
+        new = str(info.statement["predicate"]["new_vkey"])
+        trusted = {k.vkey for k in own} | set(vkeys)
+        if old in trusted and new not in trusted:
+            verify_envelope(Envelope.from_bytes(envelope), [parse_vkey(old)])
+            vkeys.append(new)
+    except (InputError, VerificationError, KeyError, TypeError):
+        return
+
+
 def _default_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -276,19 +294,32 @@ class TransparencyLog:
         origin: str,
         *,
         clock: Callable[[], datetime] = _default_clock,
+        trust_path: Path | None = None,
     ) -> None:
         self._engine = engine
         self._signer = signer
         self._origin = origin
         self._clock = clock
-        self._cached_frontier: tuple[int, bytes, list[bytes]] | None = None
+        self._trust_path = trust_path
+        self._trusted: TrustedHead | None = None
+        # what our own last append produced (from the trusted frontier and our own bytes):
+        # adopted as the trusted head once its checkpoint is seen committed
+        self._pending: TrustedHead | None = None
+        self._proven: dict[int, bytes] = {}
         self._checked_head: tuple[str, str, str] | None = None
 
     @classmethod
-    def reader(cls, engine: Engine, vkey: str | VerifierKey, origin: str) -> TransparencyLog:
+    def reader(
+        cls,
+        engine: Engine,
+        vkey: str | VerifierKey,
+        origin: str,
+        *,
+        trust_path: Path | None = None,
+    ) -> TransparencyLog:
         """A log that can read, prove and verify but not append (no private key needed)."""
         key = vkey if isinstance(vkey, VerifierKey) else parse_vkey(vkey)
-        return cls(engine, _ReadOnlySigner(key), origin)
+        return cls(engine, _ReadOnlySigner(key), origin, trust_path=trust_path)
 
     @property
     def origin(self) -> str:
@@ -445,11 +476,18 @@ class TransparencyLog:
             cur.execute(sql.head)
             row = cur.fetchone()
             if row is None:
-                size, old_root = 0, merkle.EMPTY_ROOT
+                size, old_root, note_text = 0, merkle.EMPTY_ROOT, None
             else:
-                size, old_root = int(row[0]), bytes(row[1])
-                self._check_head(str(row[2]), expect)
-            frontier = self._frontier(cur, sql, size, old_root)
+                size, old_root, note_text = int(row[0]), bytes(row[1]), str(row[2])
+                self._check_head(note_text, expect)
+
+            def run(query: str, params: Any) -> list[Any]:
+                cur.execute(query, params)
+                return list(cur.fetchall())
+
+            # never extend a tree we have not verified: from the trusted head to this one
+            trusted = self._advance(run, sql, size, old_root, note_text)
+            frontier = list(trusted.frontier)
             now = _ts(self._clock())
             sha = hashlib.sha256
             lhs = [sha(b"\x00" + e).digest() for e in envs]
@@ -477,26 +515,266 @@ class TransparencyLog:
             raise InfrastructureError(f"log append failed: {_first_line(exc)}") from exc
         finally:
             cur.close()
-        # (size, root) determines the frontier (the root commits to every leaf), so this
-        # cache stays correct even if the caller's transaction is rolled back; likewise the
-        # note we just wrote passes the head check for its first signer
-        self._cached_frontier = (new_size, root, new_frontier)
+        # the new head extends the trusted frontier with our own bytes: trusted as soon as
+        # it is seen committed (a rolled-back transaction leaves it unseen and unused);
+        # likewise the note we just wrote passes the head check for its first signer
+        self._pending = replace(
+            trusted, size=new_size, root=root, frontier=tuple(new_frontier), note=rendered
+        )
         self._checked_head = (rendered, signers[0].name, signers[0].key_id)
         return list(range(size, new_size))
 
-    def _frontier(self, cur: Any, sql: _Sql, size: int, root: bytes) -> list[bytes]:
-        """Hashes of ``perfect_nodes(0, size)``: from the last append, or from the tables."""
-        cached = self._cached_frontier
-        if cached is not None and cached[0] == size and cached[1] == root:
-            return cached[2]
-        nodes = merkle.perfect_nodes(0, size)
+    # ----------------------------------------------------------------- the trusted head
+
+    def _own_keys(self) -> list[VerifierKey]:
+        return [VerifierKey(self._signer.name, self._signer.sigtype, self._signer.public_key)]
+
+    def _trusted_start(self) -> TrustedHead:
+        if self._trusted is None:
+            loaded = None
+            if self._trust_path is not None:
+                loaded = load_head(self._trust_path, self._own_keys(), self._origin)
+            self._trusted = loaded or TrustedHead()
+        return self._trusted
+
+    def _advance(
+        self,
+        run: Callable[[str, Any], list[Any]],
+        sql: _Sql,
+        size: int,
+        root: bytes,
+        note_text: str | None,
+    ) -> TrustedHead:
+        """Verify the log from the trusted head up to the stored head ``note_text``.
+
+        Only the entries added since the trusted head are read: their leaf hashes are
+        computed from the stored bytes, folded into the trusted frontier and the result
+        compared with the signed root. Raises :class:`VerificationError` (naming the entry
+        when one is to blame) on a rollback, a fork, a bad signature or edited entries.
+        """
+        t = self._trusted_start()
+        pending = self._pending
+        if pending is not None and note_text == pending.note and pending.size > t.size:
+            t = self._set_trusted(pending)
+        if note_text is None:
+            if t.size:
+                raise VerificationError(
+                    f"rollback: the log is empty but {t.size} entries were verified before",
+                    index=0,
+                )
+            return t
+        try:
+            cp = Checkpoint.from_text(SignedNote.parse(note_text).text)
+        except InputError as exc:
+            raise VerificationError(f"the log's checkpoint does not parse: {exc.message}") from None
+        if (cp.size, cp.root) != (size, root):
+            raise VerificationError(
+                f"the checkpoint row at tree size {size} does not match its signed note",
+                index=min(size, cp.size),
+            )
+        if cp.size < t.size:
+            raise VerificationError(
+                f"rollback: the log has {cp.size} entries but {t.size} were verified before",
+                index=cp.size,
+            )
+        if cp.size == t.size:
+            if cp.root != t.root:
+                raise VerificationError(
+                    f"fork: the checkpoint at size {cp.size} is not the one verified before",
+                    index=max(cp.size - 1, 0),
+                )
+            if note_text != t.note:
+                check_note(note_text, [*self._own_keys(), *t.keys()], self._origin)
+            return t
+        vkeys = list(t.vkeys)
+        frontier, first_edit = self._fold_new_entries(run, sql, t, cp.size, vkeys)
+        keys = [*self._own_keys(), *(parse_vkey(k) for k in vkeys)]
+        check_note(note_text, keys, self._origin)
+        if merkle.fold(frontier) != cp.root:
+            where = "" if first_edit is None else f" (entry {first_edit} was edited)"
+            raise VerificationError(
+                f"entries {t.size}..{cp.size - 1} do not hash to the signed checkpoint "
+                f"at size {cp.size}{where}",
+                index=t.size if first_edit is None else first_edit,
+            )
+        return self._set_trusted(
+            TrustedHead(cp.size, cp.root, tuple(frontier), note_text, tuple(vkeys))
+        )
+
+    def _fold_new_entries(
+        self,
+        run: Callable[[str, Any], list[Any]],
+        sql: _Sql,
+        t: TrustedHead,
+        end: int,
+        vkeys: list[str],
+    ) -> tuple[list[bytes], int | None]:
+        """Fold entries ``t.size .. end-1`` (stored bytes, re-hashed) into the frontier.
+
+        Key-change entries signed by a trusted key add their new key to ``vkeys``. Returns the
+        new frontier and the first entry whose stored leaf hash disagrees with its bytes.
+        """
+        frontier = list(t.frontier)
+        pos = t.size
+        first_edit: int | None = None
+        sha = hashlib.sha256
+        query = sql.entry_range
+        while pos < end:
+            rows = run(query, (pos, end, _VERIFY_BATCH))
+            if not rows:
+                raise VerificationError(
+                    f"log entry {pos} is missing below the signed size {end}", index=pos
+                )
+            hashes = []
+            for idx, env, stored, ptype in rows:
+                if int(idx) != pos:
+                    raise VerificationError(
+                        f"log entry {pos} is missing below the signed size {end}", index=pos
+                    )
+                env = bytes(env)
+                lh = sha(b"\x00" + env).digest()
+                if first_edit is None and bytes(stored) != lh:
+                    first_edit = pos
+                if ptype == PREDICATE_KEY_CHANGE:
+                    _learn_key(env, vkeys, self._own_keys())
+                hashes.append(lh)
+                pos += 1
+            frontier = extend_frontier(pos - len(hashes), frontier, hashes)
+        return frontier, first_edit
+
+    def _set_trusted(self, head: TrustedHead) -> TrustedHead:
+        self._trusted = head
+        if self._pending is not None and self._pending.size <= head.size:
+            self._pending = None
+        if self._trust_path is not None:
+            save_head(self._trust_path, head)
+        return head
+
+    def trusted_head(self) -> TrustedHead:
+        """Verify the log incrementally up to its newest checkpoint; the verified head."""
+        with self._read() as conn:
+            return self._refresh(conn)
+
+    def _refresh(self, conn: Connection) -> TrustedHead:
+        sql = _sql(conn)
+        size, root, note = _head(conn)
 
         def run(query: str, params: Any) -> list[Any]:
-            cur.execute(query, params)
-            return list(cur.fetchall())
+            return list(conn.exec_driver_sql(query, params).all())
 
-        found = _fetch_nodes_raw(run, sql, nodes)
-        return [found[n] for n in nodes]
+        return self._advance(run, sql, size, root, note)
+
+    def verified_entries(self, indices: Sequence[int]) -> dict[int, LogEntry]:
+        """The entries at ``indices``, each proven part of the verified tree.
+
+        Raises :class:`VerificationError` naming the entry when one is missing, lies beyond
+        the signed tree, or its stored bytes are not the bytes the log signed.
+        """
+        want = sorted(set(indices))
+        if not want:
+            return {}
+        with self._read() as conn:
+            trusted = self._refresh(conn)
+            rows: list[Any] = []
+            for pos in range(0, len(want), 500):
+                part = want[pos : pos + 500]
+                rows += conn.execute(select(entries_t).where(entries_t.c.idx.in_(part))).all()
+            found = {int(r.idx): r for r in rows}
+            for i in want:
+                if i not in found or i >= trusted.size:
+                    raise VerificationError(
+                        f"log entry {i} is not in the signed log (size {trusted.size})", index=i
+                    )
+            return self._proven_entries(conn, [found[i] for i in want], trusted)
+
+    def verified_entries_about(
+        self,
+        *,
+        subject: str | None = None,
+        subject_prefix: str | None = None,
+        predicate_types: Sequence[str] = (),
+    ) -> list[LogEntry]:
+        """Entries of the verified tree about one subject (or subjects starting with a
+        prefix) and of the given predicate types, in log order, each proven included.
+
+        The selection uses the log's own index columns, which are append-only (triggers)
+        and are compared with the signed statement of every entry returned.
+        """
+        q = select(entries_t).order_by(entries_t.c.idx)
+        if subject is not None:
+            q = q.where(entries_t.c.subject_name == subject)
+        if subject_prefix is not None:
+            # a range, so the (subject_name, logged_at) index serves it on both backends
+            q = q.where(
+                entries_t.c.subject_name >= subject_prefix,
+                entries_t.c.subject_name < subject_prefix + "\U0010ffff",
+            )
+        if predicate_types:
+            q = q.where(entries_t.c.predicate_type.in_(list(predicate_types)))
+        with self._read() as conn:
+            trusted = self._refresh(conn)
+            rows = conn.execute(q.where(entries_t.c.idx < trusted.size)).all()
+            got = self._proven_entries(conn, rows, trusted)
+        return [got[int(r.idx)] for r in rows]
+
+    def _proven_entries(
+        self, conn: Connection, rows: Sequence[Any], trusted: TrustedHead
+    ) -> dict[int, LogEntry]:
+        """Check each row's bytes are included in the trusted tree (one batched node
+        lookup for every inclusion path), parse them and compare the index columns."""
+        sha = hashlib.sha256
+        leaf: dict[int, bytes] = {}
+        todo: list[int] = []
+        for r in rows:
+            i = int(r.idx)
+            lh = sha(b"\x00" + bytes(r.envelope)).digest()
+            leaf[i] = lh
+            known = self._proven.get(i)
+            if known is None:
+                todo.append(i)
+            elif known != lh:
+                raise VerificationError(
+                    f"log entry {i} was edited: its bytes are not the ones the log signed",
+                    index=i,
+                )
+        if todo:
+            plans = {i: merkle.inclusion_plan(i, trusted.size) for i in todo}
+            need = [n for plan in plans.values() for element in plan for n in element]
+            try:
+                nodes = _fetch_nodes(conn, need) if need else {}
+            except VerificationError:
+                nodes = {}
+            for i, plan in plans.items():
+                try:
+                    proof = merkle.resolve(plan, nodes)
+                except KeyError:
+                    proof = []
+                if not merkle.verify_inclusion(i, trusted.size, leaf[i], proof, trusted.root):
+                    raise VerificationError(
+                        f"log entry {i} was edited: its bytes are not the ones the log signed "
+                        f"(no inclusion in the checkpoint at size {trusted.size})",
+                        index=i,
+                    )
+                self._proven[i] = leaf[i]
+        out: dict[int, LogEntry] = {}
+        for r in rows:
+            i = int(r.idx)
+            try:
+                entry = _entry_from_row(r)
+            except InputError as exc:
+                raise VerificationError(f"log entry {i}: {exc.message}", index=i) from None
+            info_cols = _plain_columns(entry.statement) or (
+                entry.predicate_type,
+                entry.subject_name,
+                entry.subject_digest,
+            )
+            if (r.predicate_type, r.subject_name) != info_cols[:2]:
+                raise VerificationError(
+                    f"log entry {i}: its index columns do not match its signed statement",
+                    index=i,
+                )
+            out[i] = entry
+        return out
 
     def _check_head(self, note_text: str, signer: Signer) -> None:
         if self._checked_head == (note_text, signer.name, signer.key_id):
@@ -820,6 +1098,10 @@ class _Sql:
         "subject_name, subject_digest, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
     insert_node: str = "INSERT INTO ordinance_log_node (level, idx, hash) VALUES (?, ?, ?)"
+    entry_range: str = (
+        "SELECT idx, envelope, leaf_hash, predicate_type FROM ordinance_log_entry "
+        "WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"
+    )
     insert_checkpoint: str = (
         "INSERT INTO ordinance_log_checkpoint (tree_size, root_hash, note, created_at) "
         "VALUES (?, ?, ?, ?)"
@@ -943,11 +1225,14 @@ def open_log(
     passphrase: str | bytes | None = None,
     *,
     clock: Callable[[], datetime] = _default_clock,
+    trust_path: Path | None = None,
 ) -> TransparencyLog:
-    """The workspace's log: load the log key (its name must be the origin) and wrap the engine."""
+    """The workspace's log: load the log key (its name must be the origin) and wrap the engine.
+
+    ``trust_path`` keeps the verified head between runs (see :mod:`ordinance.log.trusted`)."""
     signer = load_signer(Path(key_path), passphrase)
     if signer.name != origin:
         raise InputError(
             f"log key {key_path} is named {signer.name!r} but the log origin is {origin!r}"
         )
-    return TransparencyLog(engine, signer, origin, clock=clock)
+    return TransparencyLog(engine, signer, origin, clock=clock, trust_path=trust_path)

@@ -1,0 +1,122 @@
+"""The trusted head: how far this reader has verified the log, so the next check is incremental.
+
+A :class:`TrustedHead` is a signed checkpoint this process (or an earlier run in the same
+workspace) has verified end to end, with the tree's frontier (the roots of the perfect
+subtrees ``perfect_nodes(0, size)``) and the log keys it trusts at that size. Advancing it to a
+newer checkpoint re-hashes only the entries added since, folds them into the frontier and
+compares the result with the new signed root: that one comparison proves that the new tree
+extends the trusted one (consistency) *and* that every new entry's stored bytes are what the
+log signed. Nothing older is taken from the database's stored tree.
+
+The head can be kept in a small JSON file (the workspace keeps it under ``state/``). The file
+is self-authenticating: it holds the signed checkpoint note, whose signature is checked on
+load, and the frontier must fold to that note's root. A file that does not verify is ignored
+(verification starts again from the empty tree); an older genuine file only costs time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ordinance.errors import InputError, VerificationError
+from ordinance.log import merkle
+from ordinance.log.note import Checkpoint, SignedNote, verify_note
+from ordinance.signing import VerifierKey, parse_vkey
+
+__all__ = ["TrustedHead", "check_note", "extend_frontier", "load_head", "save_head"]
+
+_FORMAT = "ordinance-trusted-head/v1"
+
+
+@dataclass(frozen=True)
+class TrustedHead:
+    """A verified checkpoint: size, root, frontier, its note and the log keys trusted there."""
+
+    size: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    frontier: tuple[bytes, ...] = ()
+    note: str | None = None
+    vkeys: tuple[str, ...] = field(default=())
+
+    def keys(self) -> list[VerifierKey]:
+        return [parse_vkey(k) for k in self.vkeys]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": _FORMAT,
+                "size": self.size,
+                "root": self.root.hex(),
+                "frontier": [base64.b64encode(h).decode() for h in self.frontier],
+                "note": self.note,
+                "vkeys": list(self.vkeys),
+            },
+            indent=1,
+        )
+
+
+def extend_frontier(
+    size: int, frontier: Sequence[bytes], leaf_hashes: Iterable[bytes]
+) -> list[bytes]:
+    """The frontier after appending ``leaf_hashes`` to a tree of ``size`` leaves."""
+    stack = [(lvl, h) for (lvl, _), h in zip(merkle.perfect_nodes(0, size), frontier, strict=True)]
+    sha = hashlib.sha256
+    for lh in leaf_hashes:
+        level, h = 0, lh
+        while stack and stack[-1][0] == level:
+            h = sha(b"\x01" + stack.pop()[1] + h).digest()
+            level += 1
+        stack.append((level, h))
+    return [h for _, h in stack]
+
+
+def check_note(note_text: str, keys: Sequence[VerifierKey], origin: str) -> Checkpoint:
+    """Parse a checkpoint note, check a trusted log key signed it and the origin is ours."""
+    try:
+        note = SignedNote.parse(note_text)
+        cp = Checkpoint.from_text(note.text)
+    except InputError as exc:
+        raise VerificationError(f"the log's checkpoint does not parse: {exc.message}") from None
+    verify_note(note, keys)
+    if cp.origin != origin:
+        raise VerificationError(f"log checkpoint origin {cp.origin!r} is not {origin!r}")
+    return cp
+
+
+def load_head(path: Path, keys: Sequence[VerifierKey], origin: str) -> TrustedHead | None:
+    """The head saved at ``path``, or None when absent or not verifiable (start afresh)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != _FORMAT or data.get("note") is None:
+            return None
+        vkeys = tuple(str(k) for k in data.get("vkeys") or ())
+        trusted = [*keys, *(parse_vkey(k) for k in vkeys)]
+        cp = check_note(str(data["note"]), trusted, origin)
+        frontier = tuple(base64.b64decode(h) for h in data["frontier"])
+        if (
+            cp.size != int(data["size"])
+            or cp.root.hex() != data["root"]
+            or len(frontier) != len(merkle.perfect_nodes(0, cp.size))
+            or merkle.fold(frontier) != cp.root
+        ):
+            return None
+        return TrustedHead(cp.size, cp.root, frontier, str(data["note"]), vkeys)
+    except (OSError, ValueError, KeyError, TypeError, InputError, VerificationError):
+        return None
+
+
+def save_head(path: Path, head: TrustedHead) -> None:
+    """Write the head atomically (best effort: a read-only workspace just re-verifies)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(head.to_json(), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        return
