@@ -2,7 +2,9 @@
 
 Layout of ``.ordinance/`` (or ``$ORDINANCE_HOME``)::
 
-    config.yaml        workspace settings (database URL, stages, log origin, policies)
+    config.yaml        workspace settings (database URL without password, stages, log origin,
+                       policies, evidence backend); safe to commit
+    secrets.yaml       secrets that must not be committed (the database password), 0600
     ordinance.db          the embedded SQLite database (unless ``db`` points elsewhere)
     evidence/sha256/   content-addressed evidence files
     keys/log.key       the log's Ed25519 private key (0600); keys/log.vkey its verifier key
@@ -35,8 +37,8 @@ from ordinance.errors import (
     NotFoundError,
     OrdinanceError,
 )
-from ordinance.evidence import EvidenceStore
 from ordinance.model import DEFAULT_STAGES, Evidence, ModelVersion
+from ordinance.storage import EvidenceBackend, EvidenceConfig, open_evidence_store
 from ordinance.store._engine import make_engine
 
 if TYPE_CHECKING:
@@ -44,10 +46,12 @@ if TYPE_CHECKING:
 
     from ordinance.log import TransparencyLog
     from ordinance.manifest import ResolvedManifest
+    from ordinance.signing import Signer
     from ordinance.store.registry import SqlRegistry
 
 HOME_DIRNAME = ".ordinance"
 CONFIG_FILE = "config.yaml"
+SECRETS_FILE = "secrets.yaml"
 
 
 class ConfigError(LocatedInputError):
@@ -72,6 +76,9 @@ class WorkspaceConfig(BaseModel):
     log: LogConfig = LogConfig()
     policies: dict[str, list[str]] = Field(default_factory=dict)
     roster: str | None = None
+    evidence: EvidenceConfig = EvidenceConfig()
+    #: settings of ``ordinance serve`` (OIDC issuers, limits), parsed by the server package
+    server: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _stages_ok(self) -> WorkspaceConfig:
@@ -102,6 +109,9 @@ class Workspace:
     config: WorkspaceConfig
     db_url: str
     _engine: Engine | None = field(default=None, repr=False)
+    #: the log's signer when it is not the key file (``ordinance serve`` loads it once, or a
+    #: KMS/PKCS#11 signer is injected here; see docs/deploy.md)
+    log_signer: Signer | None = field(default=None, repr=False)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -115,7 +125,7 @@ class Workspace:
         data, locator = load_document(cfg_path, ConfigError)
         config = parse_as(WorkspaceConfig, data or {}, locator, ConfigError)
         url = db_url or os.environ.get("ORDINANCE_DB") or config.db or _sqlite_url(home)
-        return cls(home=home, config=config, db_url=url)
+        return cls(home=home, config=config, db_url=_with_password(url, home))
 
     # -- parts ------------------------------------------------------------------------------
     @property
@@ -131,8 +141,8 @@ class Workspace:
         return self.log_key_path.with_suffix(".vkey")
 
     @cached_property
-    def evidence(self) -> EvidenceStore:
-        return EvidenceStore(self.home / "evidence")
+    def evidence(self) -> EvidenceBackend:
+        return open_evidence_store(self.config.evidence, self.home)
 
     def engine(self) -> Engine:
         if self._engine is None:
@@ -165,8 +175,10 @@ class Workspace:
             raise InfrastructureError(f"{what} failed: {first}") from exc
 
     def audit_log(self) -> TransparencyLog:
-        from ordinance.log import open_log
+        from ordinance.log import TransparencyLog, open_log
 
+        if self.log_signer is not None:
+            return TransparencyLog(self.engine(), self.log_signer, self.config.log_origin)
         passphrase = os.environ.get("ORDINANCE_LOG_KEY_PASSPHRASE")
         return open_log(
             self.engine(),
@@ -341,7 +353,9 @@ class Workspace:
     def _open_log(self) -> TransparencyLog | None:
         """The audit log, or None when the workspace has no log key. Callers that then take
         the writer lock open it first: decrypting the key can be slow."""
-        return self.audit_log() if self.log_key_path.is_file() else None
+        if self.log_signer is None and not self.log_key_path.is_file():
+            return None
+        return self.audit_log()
 
     def append_to_log(
         self,
@@ -407,6 +421,42 @@ def _sqlite_url(home: Path) -> str:
     return f"sqlite:///{(home / 'ordinance.db').resolve()}"
 
 
+def _with_password(url: str, home: Path) -> str:
+    """Add the database password kept out of ``config.yaml``: ``$ORDINANCE_DB_PASSWORD``,
+    else ``db_password`` in ``secrets.yaml`` (0600) next to the config."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:
+        return url
+    if u.password is not None or u.get_backend_name() == "sqlite":
+        return url
+    password = os.environ.get("ORDINANCE_DB_PASSWORD")
+    if password is None:
+        secrets_path = home / SECRETS_FILE
+        if secrets_path.is_file():
+            try:
+                data = yaml.safe_load(secrets_path.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise InfrastructureError(f"cannot read {secrets_path}: {exc}") from None
+            if isinstance(data, dict) and data.get("db_password") is not None:
+                password = str(data["db_password"])
+    if password is None:
+        return url
+    return u.set(password=password).render_as_string(hide_password=False)
+
+
+def _split_password(db_url: str) -> tuple[str, str | None]:
+    """The URL without its password (for ``config.yaml``) and the password."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(db_url)
+    if u.password is None:
+        return db_url, None
+    return u.set(password=None).render_as_string(hide_password=False), str(u.password)
+
+
 def _version_from_manifest(r: ResolvedManifest, stage: str, now: datetime) -> ModelVersion:
     created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
     return ModelVersion(
@@ -432,8 +482,14 @@ def init_workspace(
     origin: str | None = None,
     stages: tuple[str, ...] | None = None,
     policies: dict[str, list[str]] | None = None,
+    evidence: EvidenceConfig | None = None,
 ) -> Workspace:
-    """Create (or re-open and upgrade) a workspace: directories, config, log key, schema."""
+    """Create (or re-open and upgrade) a workspace: directories, config, log key, schema.
+
+    A database that already holds a log signed by another key is refused: a second
+    workspace on a team database must not create a second, unusable log key (use
+    ``ordinance serve`` and point clients at it with ``ORDINANCE_URL``).
+    """
     cfg_path = home / CONFIG_FILE
     try:
         home.mkdir(parents=True, exist_ok=True)
@@ -442,7 +498,12 @@ def init_workspace(
         if not cfg_path.exists():
             cfg: dict[str, Any] = {"ordinance": 1}
             if db_url:
-                cfg["db"] = db_url
+                # the password never goes into config.yaml (the file teams commit)
+                cfg["db"], password = _split_password(db_url)
+                if password is not None:
+                    _write_secret(home / SECRETS_FILE, {"db_password": password})
+            if evidence is not None:
+                cfg["evidence"] = evidence.model_dump(exclude_defaults=True)
             if stages:
                 cfg["stages"] = list(stages)
             cfg["log"] = {"origin": origin or f"ordinance.local/{_origin_name(home)}"}
@@ -470,6 +531,7 @@ def init_workspace(
     try:
         ws.upgrade_schema()
         if not ws.log_key_path.exists():
+            _refuse_second_key(ws)
             from ordinance.signing import generate_key
 
             generate_key(ws.log_key_path, ws.config.log_origin)
@@ -477,6 +539,48 @@ def init_workspace(
         ws.close()
         raise
     return ws
+
+
+def _refuse_second_key(ws: Workspace) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ordinance.log.store import checkpoints_t
+
+    try:
+        with ws.engine().connect() as conn:
+            row = conn.execute(
+                select(checkpoints_t.c.note).order_by(checkpoints_t.c.tree_size.desc()).limit(1)
+            ).first()
+    except SQLAlchemyError as exc:
+        raise InfrastructureError(f"cannot read the log: {exc}") from exc
+    if row is not None:
+        signer = str(row[0]).split("\n\n", 1)[-1].strip().split("\n")[0]
+        raise InputError(
+            f"the database {_hide_password(ws.db_url)} already holds an audit log "
+            f"({signer[:60]}…) and this workspace has no key for it: refusing to create a "
+            "second log key. Run `ordinance serve` on the workspace that owns the log and use "
+            "ORDINANCE_URL/ORDINANCE_TOKEN here, or restore that workspace's keys/"
+        )
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _write_secret(path: Path, data: dict[str, Any]) -> None:
+    from ordinance._files import atomic_write_text
+
+    atomic_write_text(
+        path,
+        "# Ordinance secrets: never commit this file (0600)\n" + yaml.safe_dump(data),
+        mode=0o600,
+    )
+    gitignore = path.parent / ".gitignore"
+    if not gitignore.exists():
+        atomic_write_text(gitignore, "secrets.yaml\nkeys/\n*.key\ncache/\nspool/\n")
 
 
 def _origin_name(home: Path) -> str:

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "approvals",
     "report",
     "integrations",
+    "server",
 )
 
 #: Which module registers each top-level command, so that running one command imports only
@@ -111,14 +112,20 @@ class _LazyGroup(click.Group):
     envvar="ORDINANCE_DB",
     help="SQLAlchemy database URL, e.g. postgresql://user@host/db. Env: ORDINANCE_DB.",
 )
+@click.option(
+    "--url",
+    envvar="ORDINANCE_URL",
+    help="An Ordinance server (server mode; the token comes from ORDINANCE_TOKEN). "
+    "Env: ORDINANCE_URL.",
+)
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, db: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, db: str | None, url: str | None) -> None:
     """Ordinance: policy-gated ML model governance with a signed audit log.
 
     Exit codes: 0 ok, 1 policy or verification failure, 2 usage or input error,
     3 internal or infrastructure error.
     """
-    ctx.obj = Ctx(home=home, db=db)
+    ctx.obj = Ctx(home=home, db=db, url=url or None)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from ordinance.client import Remote
     from ordinance.workspace import Workspace
 
 T = TypeVar("T")
@@ -24,7 +25,29 @@ class Ctx:
 
     home: str | None
     db: str | None
+    url: str | None = None
     _ws: Workspace | None = field(default=None, repr=False)
+    _remote: Remote | None = field(default=None, repr=False)
+    cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def remote(self) -> Remote | None:
+        """The server client when ``--url``/``ORDINANCE_URL`` is set (server mode)."""
+        if self._remote is None and self.url:
+            from ordinance.client import remote_from_env
+
+            self._remote = remote_from_env(self.url)
+        return self._remote
+
+    def local_only(self, what: str) -> None:
+        """Refuse a command that has no server-mode form yet."""
+        if self.url:
+            from ordinance.errors import InputError
+
+            raise InputError(
+                f"{what} is not available in server mode (ORDINANCE_URL is set); "
+                "run it on the server's workspace"
+            )
 
     def workspace(self) -> Workspace:
         if self._ws is None:
@@ -34,6 +57,12 @@ class Ctx:
         return self._ws
 
     def close(self) -> None:
+        for fn in self.cleanup:
+            fn()
+        self.cleanup.clear()
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
         if self._ws is not None:
             self._ws.close()
             self._ws = None

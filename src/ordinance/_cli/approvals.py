@@ -31,6 +31,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _dt(value: str | None) -> datetime | None:
+    """A timestamp from a record's ``to_dict`` form."""
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _at(value: str | None) -> str:
+    """A timestamp from a record's ``to_dict`` form, printed as ``datetime.isoformat``."""
+    dt = _dt(value)
+    return "None" if dt is None else dt.isoformat()
+
+
 def _actor(actor: str | None) -> str:
     return actor or os.environ.get("ORDINANCE_ACTOR") or os.environ.get("USER") or "unknown"
 
@@ -70,16 +81,64 @@ _actor_option = click.option(
 
 
 def _emit_decision(d: PromotionDecision, fmt: str) -> None:
+    _emit_decision_data(d.to_dict(), d.summary(), fmt)
+
+
+def _emit_decision_data(d: dict[str, Any], summary: str, fmt: str) -> None:
+    """Print a decision from its ``to_dict`` form (a local one, or the server's)."""
+    allowed = d["outcome"] == "promoted"
     if fmt == "json":
-        emit_json(d.to_dict())
+        emit_json(d)
     else:
-        click.echo(d.summary() if d.allowed else f"{d.model}@{d.version}: {d.kind} DENIED")
-        if not d.allowed:
-            for r in d.reasons:
+        click.echo(summary if allowed else f"{d['model']}@{d['version']}: {d['kind']} DENIED")
+        if not allowed:
+            for r in d["reasons"]:
                 click.echo(f"  - {r}")
-        click.echo(f"  logged at entries {list(d.log_indexes)} (VSA {d.evaluation_log_index})")
-    if not d.allowed:
-        raise CheckFailed(f"{d.model}@{d.version} may not move to {d.to_stage}")
+        click.echo(f"  logged at entries {d['log_indexes']} (VSA {d['evaluation_log_index']})")
+    if not allowed:
+        raise CheckFailed(f"{d['model']}@{d['version']} may not move to {d['to_stage']}")
+
+
+def _remote_approve(
+    obj: Ctx,
+    model: str,
+    version: str,
+    stage: str,
+    signer: Ed25519Signer,
+    comment: str,
+    expires_in: float | None,
+) -> dict[str, Any]:
+    """Sign the approval here (the key never leaves this machine); the server verifies the
+    signer, its roles and separation of duties, and records it."""
+    from ordinance.approvals import sign_approval
+
+    remote = obj.remote
+    assert remote is not None
+    now = _now()
+    v = remote.version(model, version)
+    member = _member_of(remote.roster(), signer)
+    approver = member if member is not None else signer.name
+    env = sign_approval(
+        v,
+        stage,
+        signer,
+        approver,
+        now=now,
+        policies=remote.config()["policy_digests"].get(stage, {}),
+        expires_at=None if expires_in is None else now + timedelta(days=expires_in),
+        comment=comment,
+    )
+    return remote.submit(
+        "approvals", env.to_dict(), model=model, version=version, stage=stage
+    )
+
+
+def _member_of(roster: Any, signer: Any) -> str | None:
+    for m in roster.members:
+        for k in m.keys:
+            if k.public_key == signer.public_key and k.name == signer.name:
+                return str(m.id)
+    return None
 
 
 def register(cli: click.Group) -> None:
@@ -184,27 +243,32 @@ def register(cli: click.Group) -> None:
 
         model, version = _ref(ref)
         signer = _signer(key, passphrase_env)
-        ws = obj.workspace()
-        if do_revoke:
-            _revoke_own(ws, model, version, stage, signer, reason, fmt)
-            return
-        rec = approve(
-            ws,
-            model,
-            version,
-            stage,
-            signer,
-            comment,
-            expires_in=None if expires_in is None else timedelta(days=expires_in),
-            now=_now(),
-        )
+        if obj.remote is not None:
+            if do_revoke:
+                obj.local_only("approve --revoke")
+            data = _remote_approve(obj, model, version, stage, signer, comment, expires_in)
+        else:
+            ws = obj.workspace()
+            if do_revoke:
+                _revoke_own(ws, model, version, stage, signer, reason, fmt)
+                return
+            data = approve(
+                ws,
+                model,
+                version,
+                stage,
+                signer,
+                comment,
+                expires_in=None if expires_in is None else timedelta(days=expires_in),
+                now=_now(),
+            ).to_dict()
         if fmt == "json":
-            emit_json(rec.to_dict())
+            emit_json(data)
         else:
             click.echo(
-                f"approved {model}@{version} for {stage} as {rec.approver} "
-                f"({', '.join(sorted(rec.roles))}); log entry {rec.log_index}, "
-                f"sha256:{rec.digest}"
+                f"approved {model}@{version} for {stage} as {data['approver']} "
+                f"({', '.join(sorted(data['roles']))}); log entry {data['log_index']}, "
+                f"sha256:{data['digest']}"
             )
 
     def _revoke_own(
@@ -285,24 +349,43 @@ def register(cli: click.Group) -> None:
         from ordinance.approvals import parse_when, waive
 
         model, version = _ref(ref)
-        rec = waive(
-            obj.workspace(),
-            model,
-            version,
-            rule,
-            justification,
-            parse_when(expires),
-            _signer(key, passphrase_env),
-            stages=stages or None,
-            waiver_id=waiver_id,
-            now=_now(),
-        )
+        signer = _signer(key, passphrase_env)
+        if obj.remote is not None:
+            from ordinance.approvals import sign_waiver
+
+            remote = obj.remote
+            v = remote.version(model, version)
+            env = sign_waiver(
+                v,
+                signer,
+                _member_of(remote.roster(), signer) or signer.name,
+                rule=rule,
+                justification=justification,
+                expires_at=parse_when(expires),
+                now=_now(),
+                stages=stages or None,
+                waiver_id=waiver_id,
+            )
+            data = remote.submit("waivers", env.to_dict(), model=model, version=version)
+        else:
+            data = waive(
+                obj.workspace(),
+                model,
+                version,
+                rule,
+                justification,
+                parse_when(expires),
+                signer,
+                stages=stages or None,
+                waiver_id=waiver_id,
+                now=_now(),
+            ).to_dict()
         if fmt == "json":
-            emit_json(rec.to_dict())
+            emit_json(data)
         else:
             click.echo(
-                f"waived {rule} for {model}@{version} until {rec.expires_at}; "
-                f"log entry {rec.log_index}, sha256:{rec.digest}"
+                f"waived {rule} for {model}@{version} until {_dt(data['expires_at'])}; "
+                f"log entry {data['log_index']}, sha256:{data['digest']}"
             )
 
     @cli.command("approvals")
@@ -314,7 +397,10 @@ def register(cli: click.Group) -> None:
         from ordinance.approvals import list_signed
 
         model, version = parse_ref(ref)
-        rows = list_signed(obj.workspace(), model, version)
+        if obj.remote is not None:
+            rows = obj.remote.approvals(model, version)
+        else:
+            rows = list_signed(obj.workspace(), model, version)
         if fmt == "json":
             emit_json(rows)
             return
@@ -342,6 +428,11 @@ def register(cli: click.Group) -> None:
         from ordinance.promotion import promote
 
         model, version = _ref(ref)
+        if obj.remote is not None:
+            # the server records the caller's identity as the actor
+            r = obj.remote.promote(model, version, to_stage, demote_to)
+            _emit_decision_data(r["decision"], r["summary"], fmt)
+            return
         d = promote(
             obj.workspace(), model, version, to_stage, _actor(actor), _now(), demote_to=demote_to
         )
@@ -386,26 +477,33 @@ def register(cli: click.Group) -> None:
         from ordinance.approvals import parse_when
         from ordinance.stage_history import history
 
-        h = history(obj.workspace(), model, at=parse_when(at) if at else None, proofs=proofs)
+        if obj.remote is not None:
+            parse_when(at) if at else None  # the same input check as a local run
+            data = obj.remote.history(model, at, proofs)
+        else:
+            data = history(
+                obj.workspace(), model, at=parse_when(at) if at else None, proofs=proofs
+            ).to_dict()
         if fmt == "json":
-            emit_json(h.to_dict())
+            emit_json(data)
             return
-        for e in h.events:
-            approvers = ", ".join(a["approver"] for a in e.details.get("approvals", []))
+        for e in data["events"]:
+            approvers = ", ".join(a["approver"] for a in e.get("approvals") or [])
             line = (
-                f"{e.at.isoformat()}  {e.version:<10} {e.kind:<8} "
-                f"{e.from_stage or '-'} → {e.to_stage}  by {e.actor}  entry {e.log_index}"
+                f"{_at(e['at'])}  {e['version']:<10} {e['kind']:<8} "
+                f"{e['from_stage'] or '-'} → {e['to_stage']}  by {e['actor']}  "
+                f"entry {e['log_index']}"
             )
             if approvers:
                 line += f"  approvals: {approvers}"
             click.echo(line)
-            if e.kind == "denied":
-                click.echo(f"    {e.reason}")
-            if e.proof:
-                click.echo("    " + e.proof.replace("\n", "\n    ").rstrip())
-        if h.stages_at is not None and h.at is not None:
-            click.echo(f"at {h.at.isoformat()}:")
-            for stage, versions in h.stages_at.items():
+            if e["kind"] == "denied":
+                click.echo(f"    {e['reason']}")
+            if e.get("proof"):
+                click.echo("    " + e["proof"].replace("\n", "\n    ").rstrip())
+        if data.get("stages_at") is not None and data.get("at") is not None:
+            click.echo(f"at {_at(data['at'])}:")
+            for stage, versions in data["stages_at"].items():
                 click.echo(f"  {stage}: {', '.join(versions) or '-'}")
 
     # ----------------------------------------------------------------- attestations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -121,6 +122,18 @@ def register(cli: click.Group) -> None:
         from ordinance.log.verify import DbSource, LogSource, verify_source
 
         source: LogSource
+        if bundle is None and ctx.remote is not None:
+            # server mode: fetch the bundle and verify it here, offline, against a key the
+            # caller trusts (--vkey or ORDINANCE_LOG_VKEY); the server's own answer is a hint
+            import tempfile
+
+            tmp = tempfile.TemporaryDirectory(prefix="ordinance-bundle-")
+            ctx.cleanup.append(tmp.cleanup)
+            bundle = ctx.remote.bundle(Path(tmp.name) / "bundle")
+            vkey = vkey or os.environ.get("ORDINANCE_LOG_VKEY")
+            if vkey is None:
+                info("warning: no --vkey or ORDINANCE_LOG_VKEY; trusting the server's key (TOFU)")
+                vkey = ctx.remote.vkey()
         if bundle is not None:
             from ordinance.log.bundle import BundleSource
 
@@ -172,7 +185,7 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def export(ctx: Ctx, out: Path) -> None:
         """Write an offline audit bundle: entries, checkpoints, vkey."""
-        path = _reader(ctx).export(out)
+        path = ctx.remote.bundle(out) if ctx.remote is not None else _reader(ctx).export(out)
         info(f"wrote audit bundle {path}")
 
     @log.command("show")
@@ -267,7 +280,7 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def checkpoint(ctx: Ctx, fmt: str) -> None:
         """Print the latest signed checkpoint (keep it: it pins the log's history)."""
-        note = _reader(ctx).latest_checkpoint()
+        note = ctx.remote.checkpoint() if ctx.remote is not None else _reader(ctx).latest_checkpoint()
         if fmt == "json":
             from ordinance.log import Checkpoint, SignedNote
 

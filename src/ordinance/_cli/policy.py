@@ -55,6 +55,9 @@ def check(
     name, version = parse_ref(ref)
     if not name or not version:
         raise InputError(f"expected MODEL@VERSION, got {ref!r}")
+    if obj.remote is not None:
+        _remote_check(obj, name, version, stage, policies, waivers, fmt, output, fail_on_warn)
+        return
     ws = obj.workspace()
     if stage not in ws.config.stages:
         raise InputError(f"unknown stage {stage!r}: one of {', '.join(ws.config.stages)}")
@@ -98,6 +101,46 @@ def check(
     if evaluation.verdict == "warn" and fail_on_warn:
         ids = ", ".join(f.key for f in evaluation.findings if f.warning)
         raise CheckFailed(f"{target.ref} → {stage}: warnings ({ids}) and --fail-on-warn")
+
+
+def _remote_check(
+    obj: Ctx,
+    name: str,
+    version: str,
+    stage: str,
+    policies: tuple[str, ...],
+    waivers: str | None,
+    fmt: str,
+    output: str | None,
+    fail_on_warn: bool,
+) -> None:
+    """``check`` against the server: the server evaluates its configured packs for the
+    stage (the ones a promotion applies) and records the evaluation; the report is the
+    same text a local run prints."""
+    if policies or waivers:
+        raise InputError(
+            "--policy and --waivers are not taken in server mode: the server applies the packs "
+            "configured for the stage and the signed waivers it holds"
+        )
+    assert obj.remote is not None
+    r = obj.remote.check(name, version, stage, fmt)
+    write_output(r["output"], output)
+    if fmt == "github":
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(r["markdown"] + "\n")
+    if fmt != "text" or output:
+        info(
+            f"{r['ref']} → {stage}: {r['verdict']} "
+            f"({', '.join(f'{n} {s}' for s, n in r['counts'].items() if n)})"
+        )
+    if r["verdict"] == "fail":
+        raise CheckFailed(f"{r['ref']} may not move to {stage}: blocked by {', '.join(r['blocking'])}")
+    if r["verdict"] == "warn" and fail_on_warn:
+        raise CheckFailed(
+            f"{r['ref']} → {stage}: warnings ({', '.join(r['warnings'])}) and --fail-on-warn"
+        )
 
 
 @click.group()

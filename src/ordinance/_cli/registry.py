@@ -79,16 +79,20 @@ def register(cli: click.Group) -> None:
     @format_option("text", "json")
     @pass_ctx
     def register_cmd(obj: Ctx, manifest: Path, fmt: str) -> None:
-        """Register the model version described by MANIFEST (YAML or JSON)."""
-        result = obj.workspace().register(manifest)
-        v = result.version
-        if fmt == "json":
-            emit_json(
-                {**version_summary(v), "created": result.created, "log_index": result.log_index}
-            )
+        """Register the model version described by MANIFEST (YAML or JSON).
+
+        In server mode the referenced files are uploaded (by digest, skipping those the
+        server has) and the server re-reads the manifest against them."""
+        if obj.remote is not None:
+            v, created, log_index = obj.remote.register(manifest)
         else:
-            what = "registered" if result.created else "already registered (identical manifest)"
-            log = f", log entry {result.log_index}" if result.log_index is not None else ""
+            result = obj.workspace().register(manifest)
+            v, created, log_index = result.version, result.created, result.log_index
+        if fmt == "json":
+            emit_json({**version_summary(v), "created": created, "log_index": log_index})
+        else:
+            what = "registered" if created else "already registered (identical manifest)"
+            log = f", log entry {log_index}" if log_index is not None else ""
             click.echo(
                 f"{v.ref} {what}: stage {v.stage}, identity sha256:{v.identity.sha256[:16]}…, "
                 f"{len(v.evidence)} evidence file(s){log}"
@@ -99,7 +103,7 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def models_cmd(obj: Ctx, fmt: str) -> None:
         """List models and their versions."""
-        rows = obj.workspace().registry().list_models()
+        rows = obj.remote.models() if obj.remote else obj.workspace().registry().list_models()
         if fmt == "json":
             emit_json(
                 [
@@ -122,7 +126,7 @@ def register(cli: click.Group) -> None:
     def show_cmd(obj: Ctx, ref: str, fmt: str) -> None:
         """Show MODEL[@VERSION] (latest version when none is given)."""
         name, version = parse_ref(ref)
-        v = obj.workspace().registry().get_version(name, version)
+        v = _get_version(obj, name, version)
         if fmt == "json":
             emit_json(version_detail(v))
             return
@@ -169,29 +173,37 @@ def register(cli: click.Group) -> None:
             if not sep or not key:
                 raise InputError(f"--attr {a!r}: expected KEY=VALUE")
             attributes[key] = value
-        res = obj.workspace().attach_evidence(
-            model,
-            version,
-            file,
-            kind=kind,
-            name=name,
-            attributes=attributes,
-            description=description,
-            actor=actor,
-        )
-        if fmt == "json":
-            emit_json(
-                {
-                    **res.evidence.model_dump(mode="json"),
-                    "created": res.created,
-                    "log_index": res.log_index,
-                }
+        if obj.remote is not None:
+            data = obj.remote.attach(
+                model,
+                version,
+                file,
+                kind=kind,
+                name=name,
+                attributes=attributes,
+                description=description,
             )
         else:
-            what = "attached" if res.created else "already attached (identical)"
-            click.echo(
-                f"{ref}: {kind} {res.evidence.name} sha256:{res.evidence.sha256[:16]}… {what}"
+            res = obj.workspace().attach_evidence(
+                model,
+                version,
+                file,
+                kind=kind,
+                name=name,
+                attributes=attributes,
+                description=description,
+                actor=actor,
             )
+            data = {
+                **res.evidence.model_dump(mode="json"),
+                "created": res.created,
+                "log_index": res.log_index,
+            }
+        if fmt == "json":
+            emit_json(data)
+        else:
+            what = "attached" if data["created"] else "already attached (identical)"
+            click.echo(f"{ref}: {kind} {data['name']} sha256:{data['sha256'][:16]}… {what}")
 
     @evidence_group.command("list")
     @click.argument("ref", metavar="MODEL@VERSION")
@@ -200,7 +212,7 @@ def register(cli: click.Group) -> None:
     def evidence_list(obj: Ctx, ref: str, fmt: str) -> None:
         """List the evidence of MODEL@VERSION."""
         model, version = parse_ref(ref)
-        v = obj.workspace().registry().get_version(model, version)
+        v = _get_version(obj, model, version)
         if fmt == "json":
             emit_json([e.model_dump(mode="json") for e in v.evidence])
             return
@@ -208,6 +220,51 @@ def register(cli: click.Group) -> None:
             click.echo(
                 f"{e.kind:<20} {e.name:<40} {e.size:>10}  sha256:{e.sha256[:16]}  {e.created_at.date()}"
             )
+
+    @evidence_group.command("get")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.argument("name")
+    @click.option("--kind", help="The evidence kind, when NAME is ambiguous.")
+    @click.option(
+        "--out",
+        "out",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where to write the file.",
+    )
+    @format_option("text", "json")
+    @pass_ctx
+    def evidence_get(
+        obj: Ctx, ref: str, name: str, kind: str | None, out: Path, fmt: str
+    ) -> None:
+        """Fetch the evidence file NAME of MODEL@VERSION (checked against its digest)."""
+        import shutil
+
+        from ordinance.errors import InputError, NotFoundError
+
+        model, version = parse_ref(ref)
+        v = _get_version(obj, model, version)
+        found = [e for e in v.evidence if e.name == name and (kind is None or e.kind == kind)]
+        if not found:
+            raise NotFoundError(f"{v.ref} has no evidence named {name!r}")
+        if len({(e.kind, e.sha256) for e in found}) > 1:
+            raise InputError(f"{v.ref}: several evidence items are named {name!r}; give --kind")
+        e = found[0]
+        if obj.remote is not None:
+            obj.remote.download(e.sha256, out)
+        else:
+            from ordinance._canonical import sha256_file
+
+            src = obj.workspace().evidence.open_path(e.sha256)
+            if sha256_file(src)[0] != e.sha256:
+                from ordinance.errors import VerificationError
+
+                raise VerificationError(f"stored evidence {e.name} does not hash to its digest")
+            shutil.copyfile(src, out)
+        if fmt == "json":
+            emit_json({**e.model_dump(mode="json"), "path": str(out)})
+        else:
+            info(f"wrote {out} ({e.kind} {e.name}, sha256:{e.sha256[:16]}…)")
 
     @cli.command("demo")
     @click.option(
@@ -225,6 +282,12 @@ def register(cli: click.Group) -> None:
         from ordinance.demo import run_demo
 
         run_demo(directory, rows=rows, seed=seed, say=lambda s: click.echo(s))
+
+
+def _get_version(obj: Ctx, model: str, version: str | None) -> ModelVersion:
+    if obj.remote is not None:
+        return obj.remote.version(model, version)
+    return obj.workspace().registry().get_version(model, version)
 
 
 def _safe_url(url: str) -> str:

@@ -1,0 +1,505 @@
+"""The ``/v1`` API routes: thin over the core, one capability per route.
+
+Synchronous routes run in the server's thread pool; every write is one database
+transaction in the core (registration, attachment, evaluation, approval, promotion), so a
+killed server leaves each of them done or not done.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ordinance.errors import InputError
+from ordinance.server.auth import Principal, require
+from ordinance.storage import check_digest, receive_async
+from ordinance.tokens import AuthError
+
+if TYPE_CHECKING:
+    from ordinance.workspace import Workspace
+
+router = APIRouter(prefix="/v1")
+
+Reader = Annotated[Principal, Depends(require("read"))]
+_DIGEST = r"^[0-9a-f]{64}$"
+
+
+def _ws(request: Request) -> Workspace:
+    ws: Workspace = request.app.state.workspace
+    return ws
+
+
+def _now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock()
+    return now
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- service
+
+
+@router.get("/health", tags=["service"])
+def health(request: Request) -> dict[str, Any]:
+    """Liveness (no authentication): the log's origin, verifier key and size."""
+    ws = _ws(request)
+    log = ws.audit_log()
+    return {"status": "ok", "origin": log.origin, "vkey": log.vkey, "size": log.size()}
+
+
+@router.get("/whoami", tags=["service"])
+def whoami(who: Reader) -> dict[str, Any]:
+    """The caller's identity, scope and capabilities."""
+    return {
+        "identity": who.identity,
+        "scope": who.scope,
+        "via": who.via,
+        "capabilities": sorted(who.capabilities),
+    }
+
+
+@router.get("/config", tags=["service"])
+def config(request: Request, who: Reader) -> dict[str, Any]:
+    """The workspace's stages and configured policy packs (what clients need to sign)."""
+    from ordinance.approvals import policy_digests
+
+    ws = _ws(request)
+    return {
+        "stages": list(ws.config.stages),
+        "initial_stage": ws.config.initial_stage,
+        "exclusive_stages": list(ws.config.exclusive_stages),
+        "policies": {s: list(p) for s, p in ws.config.policies.items()},
+        "policy_digests": {s: policy_digests(ws, s) for s in ws.config.policies},
+        "log_origin": ws.config.log_origin,
+    }
+
+
+# --------------------------------------------------------------------------- blobs
+
+
+@router.head("/blobs/sha256/{digest}", tags=["evidence"])
+def blob_exists(
+    digest: Annotated[str, Field(pattern=_DIGEST)], request: Request, who: Reader
+) -> Response:
+    """200 when the blob is stored, 404 otherwise (clients skip uploads they need not do)."""
+    return Response(status_code=200 if _ws(request).evidence.has(check_digest(digest)) else 404)
+
+
+@router.put("/blobs/sha256/{digest}", tags=["evidence"])
+async def upload_blob(
+    digest: str, request: Request, who: Annotated[Principal, Depends(require("upload"))]
+) -> dict[str, Any]:
+    """Upload a blob under its SHA-256. The body is streamed to a spool file while hashed;
+    a body that does not hash to ``digest`` is refused (422) and nothing is stored. Safe to
+    retry: a blob already stored is not stored again."""
+    check_digest(digest)
+    ws = _ws(request)
+    got = await receive_async(
+        request.stream(), digest, request.app.state.spool, max_bytes=request.app.state.max_upload
+    )
+    try:
+        created = await run_in_threadpool(ws.evidence.put, got.path, digest)
+    finally:
+        got.path.unlink(missing_ok=True)
+    return {"sha256": digest, "size": got.size, "created": created}
+
+
+@router.get("/blobs/sha256/{digest}", tags=["evidence"])
+def download_blob(digest: str, request: Request, who: Reader) -> FileResponse:
+    """The blob's bytes (verified against its digest when it came from object storage)."""
+    path = _ws(request).evidence.open_path(check_digest(digest))
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+# --------------------------------------------------------------------------- registry
+
+
+class RegisterBody(_Body):
+    manifest_name: str = Field(description="The manifest's file name, e.g. manifest.yaml")
+    manifest: str = Field(description="The manifest's exact bytes, base64")
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Every file the manifest references, by path relative to the manifest "
+        "(POSIX), mapped to its SHA-256; each must have been uploaded first",
+    )
+
+
+@contextmanager
+def _staged(ws: Workspace, files: dict[str, str]) -> Iterator[Path]:
+    """A temporary directory holding ``files`` (relative path → uploaded blob)."""
+    depth = 0
+    for rel in files:
+        p = PurePosixPath(rel)
+        if p.is_absolute() or not rel or "\\" in rel:
+            raise InputError(f"file path {rel!r}: give paths relative to the manifest")
+        ups = 0
+        for part in p.parts:
+            if part == "..":
+                ups += 1
+            else:
+                break
+        if ".." in p.parts[ups:]:
+            raise InputError(f"file path {rel!r}: '..' only at the start")
+        depth = max(depth, ups)
+    with tempfile.TemporaryDirectory(dir=ws.home / "spool", prefix="stage.") as tmp:
+        base = Path(tmp).joinpath(*[f"d{i}" for i in range(depth)]) if depth else Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        for rel, digest in files.items():
+            src = ws.evidence.open_path(check_digest(digest))
+            dest = Path(os.path.normpath(base / rel))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dest)
+            except OSError:
+                import shutil
+
+                shutil.copyfile(src, dest)
+        yield base
+
+
+def _missing(ws: Workspace, files: dict[str, str]) -> list[str]:
+    return sorted({d for d in files.values() if not ws.evidence.has(check_digest(d))})
+
+
+@router.post("/versions", tags=["registry"])
+def register(
+    body: RegisterBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("register"))],
+) -> dict[str, Any]:
+    """Register the version a manifest describes. The server re-reads the manifest against
+    the uploaded files, recomputes the identity and every digest, and logs the registration
+    in the same transaction as the registry rows. Identical re-registration is a no-op."""
+    ws = _ws(request)
+    name = PurePosixPath(body.manifest_name).name
+    if not name or name in (".", ".."):
+        raise InputError("manifest_name: give a file name")
+    try:
+        raw = base64.b64decode(body.manifest, validate=True)
+    except ValueError:
+        raise InputError("manifest: not base64") from None
+    missing = _missing(ws, body.files)
+    if missing:
+        raise InputError(f"upload these blobs first: {', '.join(d[:12] for d in missing)}")
+    with _staged(ws, body.files) as base:
+        path = base / name
+        path.write_bytes(raw)
+        result = ws.register(path, now=_now(request))
+    return {
+        "version": result.version.model_dump(mode="json"),
+        "created": result.created,
+        "log_index": result.log_index,
+    }
+
+
+@router.get("/models", tags=["registry"])
+def models(request: Request, who: Reader) -> list[dict[str, Any]]:
+    """Every model with its versions (full version records)."""
+    rows = _ws(request).registry().list_models()
+    return [
+        {"model": m.model_dump(mode="json"), "versions": [v.model_dump(mode="json") for v in vs]}
+        for m, vs in rows
+    ]
+
+
+@router.get("/models/{model}/versions/{version}", tags=["registry"])
+def version(model: str, version: str, request: Request, who: Reader) -> dict[str, Any]:
+    """One version (``latest`` for the newest)."""
+    v = _ws(request).registry().get_version(model, None if version == "latest" else version)
+    return v.model_dump(mode="json")
+
+
+class AttachBody(_Body):
+    sha256: str = Field(pattern=_DIGEST)
+    filename: str = Field(min_length=1, description="The file's name (media type, default name)")
+    kind: str
+    name: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+
+
+@router.post("/models/{model}/versions/{version}/evidence", tags=["evidence"])
+def attach(
+    model: str,
+    version: str,
+    body: AttachBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("attach"))],
+) -> dict[str, Any]:
+    """Attach an uploaded blob as evidence of ``kind`` (logged; append-only)."""
+    ws = _ws(request)
+    fname = PurePosixPath(body.filename).name
+    if not fname or fname in (".", ".."):
+        raise InputError("filename: give a file name")
+    if not ws.evidence.has(body.sha256):
+        raise InputError(f"upload blob {body.sha256[:12]}… first")
+    with _staged(ws, {fname: body.sha256}) as base:
+        res = ws.attach_evidence(
+            model,
+            version,
+            base / fname,
+            kind=body.kind,
+            name=body.name,
+            attributes=body.attributes,
+            description=body.description,
+            actor=who.identity,
+            now=_now(request),
+        )
+    return {
+        **res.evidence.model_dump(mode="json"),
+        "created": res.created,
+        "log_index": res.log_index,
+    }
+
+
+# --------------------------------------------------------------------------- checks
+
+
+class CheckBody(_Body):
+    model: str
+    version: str
+    stage: str
+    format: str = "text"
+
+
+@router.post("/checks", tags=["policy"])
+def check(
+    body: CheckBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("check"))],
+) -> dict[str, Any]:
+    """Evaluate the stage's configured policy packs on a version (with the recorded
+    approvals and waivers), record the evaluation (a logged VSA) and return the rendered
+    report in ``format`` (text, json, sarif, junit, github) with the verdict."""
+    from ordinance.policy import render
+    from ordinance.policy.formats import render_markdown
+    from ordinance.server._ops import run_check
+
+    ws = _ws(request)
+    evaluation = run_check(ws, body.model, body.version, body.stage, _now(request))
+    output = render(evaluation, body.format)
+    ws.record_evaluation(evaluation)
+    return {
+        "ref": evaluation.version.ref,
+        "stage": body.stage,
+        "verdict": evaluation.verdict,
+        "counts": evaluation.counts(),
+        "blocking": [f.key for f in evaluation.blocking],
+        "warnings": [f.key for f in evaluation.findings if f.warning],
+        "output": output,
+        "markdown": render_markdown(evaluation),
+    }
+
+
+# --------------------------------------------------------------------------- approvals
+
+
+class SignedBody(_Body):
+    envelope: dict[str, Any] = Field(description="The DSSE envelope the member signed")
+    model: str
+    version: str
+    stage: str | None = None
+
+
+@router.get("/roster", tags=["approvals"])
+def roster(request: Request, who: Reader) -> dict[str, Any]:
+    """The roster in force now."""
+    from ordinance.approvals import roster_at
+
+    r = roster_at(_ws(request), _now(request))
+    return {"digest": r.digest, **r.to_dict()}
+
+
+@router.post("/approvals", tags=["approvals"])
+def submit_approval(
+    body: SignedBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("sign"))],
+) -> dict[str, Any]:
+    """Record an approval signed by the caller's own key. Refused when the signer is not
+    the caller, is the version's author (separation of duties), lacks the stage's
+    approval roles, or the signature, subject or stage do not match."""
+    from ordinance.approvals import record_approval
+    from ordinance.server._ops import check_submitter, parse_envelope
+
+    if body.stage is None:
+        raise InputError("stage: required for an approval")
+    ws = _ws(request)
+    env = parse_envelope(body.envelope)
+    check_submitter(ws, who, env, body.model, body.version, _now(request), "approve")
+    rec = record_approval(
+        ws, env, model=body.model, version=body.version, stage=body.stage, now=_now(request)
+    )
+    return rec.to_dict()
+
+
+@router.post("/waivers", tags=["approvals"])
+def submit_waiver(
+    body: SignedBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("sign"))],
+) -> dict[str, Any]:
+    """Record a waiver signed by the caller's own key (same checks as approvals)."""
+    from ordinance.approvals import record_waiver
+    from ordinance.server._ops import check_submitter, parse_envelope
+
+    ws = _ws(request)
+    env = parse_envelope(body.envelope)
+    check_submitter(ws, who, env, body.model, body.version, _now(request), "waive")
+    return record_waiver(
+        ws, env, model=body.model, version=body.version, now=_now(request)
+    ).to_dict()
+
+
+@router.get("/approvals", tags=["approvals"])
+def approvals(
+    request: Request, who: Reader, model: str, version: str | None = None
+) -> list[dict[str, Any]]:
+    """Recorded approvals and waivers (with revocations)."""
+    from ordinance.approvals import list_signed
+
+    return list_signed(_ws(request), model, version)
+
+
+# --------------------------------------------------------------------------- promotions
+
+
+class PromoteBody(_Body):
+    model: str
+    version: str
+    to: str
+    demote_to: str | None = None
+
+
+@router.post("/promotions", tags=["promotions"])
+def promote(
+    body: PromoteBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("promote"))],
+) -> dict[str, Any]:
+    """Run the promotion pipeline; the decision (allowed or denied) is logged either way.
+    The actor is the caller's identity."""
+    from ordinance.promote import promote as run
+
+    d = run(
+        _ws(request),
+        body.model,
+        body.version,
+        body.to,
+        who.identity,
+        _now(request),
+        demote_to=body.demote_to,
+    )
+    return {"decision": d.to_dict(), "summary": d.summary()}
+
+
+@router.get("/models/{model}/history", tags=["promotions"])
+def history(
+    model: str,
+    request: Request,
+    who: Reader,
+    at: str | None = None,
+    proofs: bool = False,
+) -> dict[str, Any]:
+    """Every transition of ``model`` (up to ``at``), optionally with tlog-proofs."""
+    from ordinance.approvals import parse_when
+    from ordinance.promote import history as run
+
+    return run(_ws(request), model, at=parse_when(at) if at else None, proofs=proofs).to_dict()
+
+
+# --------------------------------------------------------------------------- log
+
+
+@router.get("/log/checkpoint", tags=["log"], response_class=PlainTextResponse)
+def checkpoint(request: Request, who: Reader) -> str:
+    """The latest signed checkpoint note."""
+    return _ws(request).audit_log().latest_checkpoint()
+
+
+@router.get("/log/vkey", tags=["log"], response_class=PlainTextResponse)
+def vkey(request: Request, who: Reader) -> str:
+    """The log's verifier key (pin it out of band; this answer is only a hint)."""
+    return _ws(request).audit_log().vkey + "\n"
+
+
+@router.get("/log/bundle", tags=["log"])
+def bundle(request: Request, who: Reader) -> StreamingResponse:
+    """An offline audit bundle (``ordinance log export``) as an uncompressed tar stream."""
+    ws = _ws(request)
+    tmp = tempfile.mkdtemp(dir=ws.home / "spool", prefix="bundle.")
+    try:
+        ws.audit_log().export(Path(tmp) / "bundle")
+        buf = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response stream)
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for p in sorted((Path(tmp) / "bundle").iterdir()):
+                tar.add(p, arcname=p.name, recursive=False)
+        buf.seek(0)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def chunks() -> Iterator[bytes]:
+        with buf:
+            while block := buf.read(1 << 20):
+                yield block
+
+    return StreamingResponse(chunks(), media_type="application/x-tar")
+
+
+class EnvelopesBody(_Body):
+    envelopes: list[str] = Field(
+        description="DSSE envelopes (canonical JSON, base64), each signed by a roster member",
+        max_length=10_000,
+    )
+
+
+@router.post("/log/envelopes", tags=["log"])
+def append_envelopes(
+    body: EnvelopesBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("log"))],
+) -> dict[str, Any]:
+    """Append a batch of pre-signed envelopes in one transaction (one checkpoint). Each must
+    verify against a key of the roster in force; otherwise nothing is appended."""
+    from ordinance.approvals import roster_at
+    from ordinance.signing import Envelope
+
+    ws = _ws(request)
+    roster = roster_at(ws, _now(request))
+    raws: list[bytes] = []
+    for i, b64 in enumerate(body.envelopes):
+        try:
+            raw = base64.b64decode(b64, validate=True)
+            env = Envelope.from_bytes(raw)
+        except (ValueError, InputError) as exc:
+            raise InputError(f"envelopes[{i}]: not a DSSE envelope: {exc}") from None
+        if roster.signer_of(env) is None:
+            raise AuthError(f"envelopes[{i}]: not signed by a key in the roster", status=403)
+        raws.append(raw)
+    log = ws.audit_log()
+    with ws.write_transaction("appending envelopes") as conn:
+        indexes = log.append_envelopes_in(conn, raws)
+    return {"log_indexes": [indexes[0], indexes[-1]] if indexes else [], "count": len(indexes)}
+
+
+@router.get("/log/size", tags=["log"])
+def log_size(request: Request, who: Reader) -> dict[str, Any]:
+    """The log's size and root hash as of the latest checkpoint."""
+    log = _ws(request).audit_log()
+    return {"size": log.size(), "root": log.root().hex()}

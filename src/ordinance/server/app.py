@@ -1,0 +1,118 @@
+"""The ASGI app: :func:`create_app` builds it from an opened workspace.
+
+The server owns the database, the evidence store and the log signer; routes are thin over
+the core (the same functions the local CLI calls) and every write goes through the same
+one-transaction paths. Errors are :class:`ordinance.errors.OrdinanceError` families turned
+into JSON ``{"error": {"type", "message", "exit_code"}}`` with an HTTP status, so the remote
+CLI exits with the same code and message as a local run.
+
+Other routers (the web console) mount on the same app and reuse
+``app.state.authenticator`` and :func:`ordinance.server.auth.require`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ordinance.errors import (
+    CheckFailed,
+    ConflictError,
+    InfrastructureError,
+    InputError,
+    NotFoundError,
+    OrdinanceError,
+    VerificationError,
+)
+from ordinance.tokens import AuthError, TokenStore
+
+if TYPE_CHECKING:
+    from ordinance.workspace import Workspace
+
+__all__ = ["API_VERSION", "create_app"]
+
+API_VERSION = "1"
+
+
+def _status(exc: OrdinanceError) -> int:
+    from ordinance.storage import DigestMismatch
+
+    if isinstance(exc, AuthError):
+        return exc.status
+    if isinstance(exc, DigestMismatch):
+        return 422
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ConflictError):
+        return 409
+    if isinstance(exc, InputError):
+        return 400
+    if isinstance(exc, VerificationError | CheckFailed):
+        return 403
+    if isinstance(exc, InfrastructureError):
+        return 503
+    return 500
+
+
+def create_app(
+    ws: Workspace,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    spool: Path | None = None,
+) -> FastAPI:
+    """The API for ``ws`` (opened, schema current, log signer loaded by the caller).
+
+    ``clock`` is injected (tests pin time); ``spool`` is where uploads are streamed while
+    they are hashed (default ``<home>/spool``, emptied at start: a half-received upload of
+    a killed server is never evidence).
+    """
+    from ordinance.server import api
+    from ordinance.server.auth import Authenticator
+
+    app = FastAPI(
+        title="Ordinance",
+        version=API_VERSION,
+        summary="Policy-gated ML model governance with a signed audit log",
+        description=(
+            "The team server of Ordinance: one log key, one evidence store, many clients. "
+            "Authenticate with `Authorization: Bearer <token>` (an API token from "
+            "`ordinance token create`, or an OIDC ID token from a configured CI issuer). "
+            'Errors are `{"error": {"type", "message", "exit_code"}}`.'
+        ),
+    )
+    now = clock or (lambda: datetime.now(UTC))
+    oidc = None
+    oidc_cfg = ws.config.server.get("oidc")
+    if oidc_cfg:
+        from ordinance.server.oidc import OidcVerifier
+
+        oidc = OidcVerifier.from_config(oidc_cfg)
+    app.state.workspace = ws
+    app.state.clock = now
+    app.state.authenticator = Authenticator(TokenStore(ws.engine()), oidc, now)
+    spool_dir = spool or ws.home / "spool"
+    shutil.rmtree(spool_dir, ignore_errors=True)
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    app.state.spool = spool_dir
+    app.state.max_upload = int(ws.config.server.get("max_upload_bytes", 1 << 40))
+
+    @app.exception_handler(OrdinanceError)
+    async def _ordinance_error(request: Request, exc: OrdinanceError) -> JSONResponse:
+        body: dict[str, Any] = {
+            "error": {
+                "type": type(exc).__name__,
+                "message": exc.message,
+                "exit_code": exc.exit_code,
+            }
+        }
+        headers = {"WWW-Authenticate": "Bearer"} if _status(exc) == 401 else None
+        return JSONResponse(body, status_code=_status(exc), headers=headers)
+
+    app.include_router(api.router)
+    return app
