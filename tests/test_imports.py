@@ -1,4 +1,4 @@
-"""The core never imports the CLI or rendering stacks (click, rich, weasyprint)."""
+"""The core never imports the CLI, rendering or web stacks (click, rich, weasyprint, FastAPI)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,11 @@ CORE_MODULES = [
     "ordinance.report.html",
     "ordinance.report.card",
     "ordinance.integrations.mlflow",
+    "ordinance.tokens",
+    "ordinance.storage",
+    "ordinance.client",
 ]
-FORBIDDEN = ("click", "rich", "weasyprint")
+FORBIDDEN = ("click", "rich", "weasyprint", "fastapi", "starlette", "uvicorn")
 
 
 def test_core_imports_no_cli_or_renderers() -> None:
@@ -61,3 +64,12 @@ def test_cli_module_is_the_one_that_imports_click() -> None:
     code = "import sys, ordinance._cli; print('click' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_server_package_does_not_import_click() -> None:
+    code = (
+        "import sys, ordinance.server, ordinance.server.api\n"
+        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('click', 'rich')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

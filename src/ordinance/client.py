@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ordinance.errors import (
+    AuthError,
     CheckFailed,
     ConflictError,
     InfrastructureError,
@@ -34,7 +35,6 @@ from ordinance.errors import (
     OrdinanceError,
     VerificationError,
 )
-from ordinance.tokens import AuthError
 
 if TYPE_CHECKING:
     import httpx

@@ -12,7 +12,8 @@ Hierarchy::
     │   ├── PolicyLoadError         a policy pack that does not parse or validate
     │   ├── NotFoundError           an unknown model, version, evidence or log entry
     │   ├── UntrustedTypeError      a serialized model with types outside the trusted list
-    │   └── ConflictError           the record already exists with other content
+    │   ├── ConflictError           the record already exists with other content
+    │   └── AuthError               a server refused the credentials (401) or the scope (403)
     ├── CheckFailed                 exit 1  a blocking policy rule failed / promotion denied
     ├── VerificationError           exit 1  a log, signature, proof or attestation did not verify
     └── InfrastructureError         exit 3  database unreachable, workspace missing, I/O failure
@@ -94,6 +95,14 @@ class UntrustedTypeError(InputError):
 
 class ConflictError(InputError):
     """The record already exists with different content."""
+
+
+class AuthError(InputError):
+    """A server request without valid credentials (401) or with too little scope (403)."""
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class CheckFailed(OrdinanceError):

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from ordinance.errors import InfrastructureError, InputError, NotFoundError, OrdinanceError
+from ordinance.errors import AuthError, InfrastructureError, InputError, NotFoundError
 
 __all__ = [
     "SCOPES",
@@ -75,16 +75,6 @@ tokens_t = Table(
     Column("expires_at", String(32), nullable=True),
     Column("revoked_at", String(32), nullable=True),
 )
-
-
-class AuthError(OrdinanceError):
-    """A request without valid credentials, or with too little scope (HTTP 401/403)."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, status: int = 401) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def create_schema(conn: Connection) -> None:

@@ -62,6 +62,8 @@ _COMMANDS: dict[str, str] = {
     "report": "report",
     "publish": "report",
     "import": "integrations",
+    "serve": "server",
+    "token": "server",
 }
 
 

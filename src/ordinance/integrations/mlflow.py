@@ -232,7 +232,39 @@ def client(tracking_uri: str, registry_uri: str | None = None) -> Any:
         if exc.name is not None and exc.name.split(".")[0] == "mlflow":
             raise MissingExtraError("mlflow", "mlflow") from None
         raise
+    for uri in {tracking_uri, registry_uri or tracking_uri}:
+        _probe(uri)
+    _bound_http_retries()
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+
+#: how long an MLflow server may take to answer the first request before we give up
+PROBE_TIMEOUT = 5.0
+
+
+def _probe(uri: str) -> None:
+    """Fail fast (exit 3) when an HTTP tracking server does not answer: MLflow's own client
+    retries for minutes (7 retries, exponential backoff, 120 s timeouts) before it gives up."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import httpx
+
+    try:
+        httpx.get(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise InfrastructureError(
+            f"MLflow tracking server {uri} is unreachable ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _bound_http_retries() -> None:
+    """Bound MLflow's HTTP retries and timeouts unless the user set them."""
+    for key, value in (
+        ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
+        ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30"),
+    ):
+        os.environ.setdefault(key, value)
 
 
 @contextmanager

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ordinance.errors import InputError
-from ordinance.tokens import AuthError
+from ordinance.errors import AuthError, InputError
 
 if TYPE_CHECKING:
     from ordinance.policy.evaluate import Evaluation
@@ -21,23 +20,17 @@ DEFAULT_PACKS = ("ordinance:baseline",)
 def run_check(ws: Workspace, model: str, version: str, stage: str, now: datetime) -> Evaluation:
     """What ``ordinance check`` evaluates: the stage's configured packs, the recorded
     approvals and signed waivers (the same inputs a promotion sees)."""
-    from ordinance.policy import EvaluationContext, evaluate, load_packs
-    from ordinance.promote import collect_inputs
+    from ordinance.gate import collect_inputs, evaluate_version
+    from ordinance.policy import load_packs
 
     if stage not in ws.config.stages:
         raise InputError(f"unknown stage {stage!r}: one of {', '.join(ws.config.stages)}")
     packs = load_packs(ws.config.policies.get(stage) or list(DEFAULT_PACKS), base=ws.home)
-    registry = ws.registry()
-    target = registry.get_version(model, version)
+    target = ws.registry().get_version(model, version)
     collected = collect_inputs(ws, target, stage, now)
-    ctx = EvaluationContext(
-        now=now,
-        evidence=ws.evidence,
-        champion=registry.find_version_in_stage,
-        approvals=collected.approvals,
-        waivers=collected.waivers,
-    )
-    return evaluate(target, stage, packs, ctx)
+    evaluation = evaluate_version(ws, target, stage, packs, collected, now)
+    assert evaluation is not None  # packs is never empty here
+    return evaluation
 
 
 def parse_envelope(data: Mapping[str, Any]) -> Envelope:

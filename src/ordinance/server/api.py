@@ -22,10 +22,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ordinance.errors import InputError
+from ordinance.errors import AuthError, InputError
 from ordinance.server.auth import Principal, require
 from ordinance.storage import check_digest, receive_async
-from ordinance.tokens import AuthError
 
 if TYPE_CHECKING:
     from ordinance.workspace import Workspace
@@ -75,7 +74,7 @@ def whoami(who: Reader) -> dict[str, Any]:
 @router.get("/config", tags=["service"])
 def config(request: Request, who: Reader) -> dict[str, Any]:
     """The workspace's stages and configured policy packs (what clients need to sign)."""
-    from ordinance.approvals import policy_digests
+    from ordinance.gate import policy_digests
 
     ws = _ws(request)
     return {
@@ -139,7 +138,7 @@ class RegisterBody(_Body):
 
 
 @contextmanager
-def _staged(ws: Workspace, files: dict[str, str]) -> Iterator[Path]:
+def _staged(ws: Workspace, files: dict[str, str], spool: Path) -> Iterator[Path]:
     """A temporary directory holding ``files`` (relative path → uploaded blob)."""
     depth = 0
     for rel in files:
@@ -155,7 +154,7 @@ def _staged(ws: Workspace, files: dict[str, str]) -> Iterator[Path]:
         if ".." in p.parts[ups:]:
             raise InputError(f"file path {rel!r}: '..' only at the start")
         depth = max(depth, ups)
-    with tempfile.TemporaryDirectory(dir=ws.home / "spool", prefix="stage.") as tmp:
+    with tempfile.TemporaryDirectory(dir=spool, prefix="stage.") as tmp:
         base = Path(tmp).joinpath(*[f"d{i}" for i in range(depth)]) if depth else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         for rel, digest in files.items():
@@ -195,7 +194,7 @@ def register(
     missing = _missing(ws, body.files)
     if missing:
         raise InputError(f"upload these blobs first: {', '.join(d[:12] for d in missing)}")
-    with _staged(ws, body.files) as base:
+    with _staged(ws, body.files, request.app.state.spool) as base:
         path = base / name
         path.write_bytes(raw)
         result = ws.register(path, now=_now(request))
@@ -247,7 +246,7 @@ def attach(
         raise InputError("filename: give a file name")
     if not ws.evidence.has(body.sha256):
         raise InputError(f"upload blob {body.sha256[:12]}… first")
-    with _staged(ws, {fname: body.sha256}) as base:
+    with _staged(ws, {fname: body.sha256}, request.app.state.spool) as base:
         res = ws.attach_evidence(
             model,
             version,
@@ -393,7 +392,7 @@ def promote(
 ) -> dict[str, Any]:
     """Run the promotion pipeline; the decision (allowed or denied) is logged either way.
     The actor is the caller's identity."""
-    from ordinance.promote import promote as run
+    from ordinance.promotion import promote as run
 
     d = run(
         _ws(request),
@@ -417,7 +416,7 @@ def history(
 ) -> dict[str, Any]:
     """Every transition of ``model`` (up to ``at``), optionally with tlog-proofs."""
     from ordinance.approvals import parse_when
-    from ordinance.promote import history as run
+    from ordinance.stage_history import history as run
 
     return run(_ws(request), model, at=parse_when(at) if at else None, proofs=proofs).to_dict()
 
@@ -441,7 +440,7 @@ def vkey(request: Request, who: Reader) -> str:
 def bundle(request: Request, who: Reader) -> StreamingResponse:
     """An offline audit bundle (``ordinance log export``) as an uncompressed tar stream."""
     ws = _ws(request)
-    tmp = tempfile.mkdtemp(dir=ws.home / "spool", prefix="bundle.")
+    tmp = tempfile.mkdtemp(dir=request.app.state.spool, prefix="bundle.")
     try:
         ws.audit_log().export(Path(tmp) / "bundle")
         buf = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response stream)

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ordinance.errors import (
+    AuthError,
     CheckFailed,
     ConflictError,
     InfrastructureError,
@@ -30,12 +31,12 @@ from ordinance.errors import (
     OrdinanceError,
     VerificationError,
 )
-from ordinance.tokens import AuthError, TokenStore
+from ordinance.tokens import TokenStore
 
 if TYPE_CHECKING:
     from ordinance.workspace import Workspace
 
-__all__ = ["API_VERSION", "create_app"]
+__all__ = ["API_VERSION", "create_app", "openapi_document"]
 
 API_VERSION = "1"
 
@@ -72,20 +73,9 @@ def create_app(
     they are hashed (default ``<home>/spool``, emptied at start: a half-received upload of
     a killed server is never evidence).
     """
-    from ordinance.server import api
     from ordinance.server.auth import Authenticator
 
-    app = FastAPI(
-        title="Ordinance",
-        version=API_VERSION,
-        summary="Policy-gated ML model governance with a signed audit log",
-        description=(
-            "The team server of Ordinance: one log key, one evidence store, many clients. "
-            "Authenticate with `Authorization: Bearer <token>` (an API token from "
-            "`ordinance token create`, or an OIDC ID token from a configured CI issuer). "
-            'Errors are `{"error": {"type", "message", "exit_code"}}`.'
-        ),
-    )
+    app = _new_app()
     now = clock or (lambda: datetime.now(UTC))
     oidc = None
     oidc_cfg = ws.config.server.get("oidc")
@@ -102,6 +92,25 @@ def create_app(
     app.state.spool = spool_dir
     app.state.max_upload = int(ws.config.server.get("max_upload_bytes", 1 << 40))
 
+    return app
+
+
+def _new_app() -> FastAPI:
+    """The app with its routes and error handler, no state (also used for the OpenAPI doc)."""
+    from ordinance.server import api
+
+    app = FastAPI(
+        title="Ordinance",
+        version=API_VERSION,
+        summary="Policy-gated ML model governance with a signed audit log",
+        description=(
+            "The team server of Ordinance: one log key, one evidence store, many clients. "
+            "Authenticate with `Authorization: Bearer <token>` (an API token from "
+            "`ordinance token create`, or an OIDC ID token from a configured CI issuer). "
+            'Errors are `{"error": {"type", "message", "exit_code"}}`.'
+        ),
+    )
+
     @app.exception_handler(OrdinanceError)
     async def _ordinance_error(request: Request, exc: OrdinanceError) -> JSONResponse:
         body: dict[str, Any] = {
@@ -116,3 +125,9 @@ def create_app(
 
     app.include_router(api.router)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the API (published as ``docs/openapi.json``)."""
+    doc: dict[str, Any] = _new_app().openapi()
+    return doc

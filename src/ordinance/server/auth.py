@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from ordinance.tokens import CAPABILITIES, AuthError, TokenStore
+from ordinance.errors import AuthError
+from ordinance.tokens import CAPABILITIES, TokenStore
 
 if TYPE_CHECKING:
     from ordinance.server.oidc import OidcVerifier

@@ -25,8 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ordinance.errors import InputError
-from ordinance.tokens import AuthError
+from ordinance.errors import AuthError, InputError
 
 __all__ = ["IssuerConfig", "OidcVerifier"]
 
