@@ -161,14 +161,21 @@ class Workspace:
         Log appends (``append_statements_in``/``append_envelopes_in``) and the index rows
         that point at them (versions, transitions, approvals) go through it, so a crash or a
         refused write never leaves one without the other. On SQLite it begins with
-        ``BEGIN IMMEDIATE`` (the writer lock from the start). Keep it short: other writers
-        wait for it.
+        ``BEGIN IMMEDIATE`` (the writer lock from the start); on PostgreSQL it takes the
+        log's advisory transaction lock first, so that concurrent writers (two first
+        registrations of one model on two servers' threads) serialize instead of colliding
+        on the index rows. Keep it short: other writers wait for it.
         """
+        from sqlalchemy import text
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
             conn = self.engine().connect().execution_options(sqlite_begin="IMMEDIATE")
             with conn, conn.begin():
+                if conn.dialect.name == "postgresql":
+                    from ordinance.log.store import _PG_LOCK_KEY
+
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
                 yield conn
         except SQLAlchemyError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -454,7 +461,7 @@ def _split_password(db_url: str) -> tuple[str, str | None]:
     u = make_url(db_url)
     if u.password is None:
         return db_url, None
-    return u.set(password=None).render_as_string(hide_password=False), str(u.password)
+    return u._replace(password=None).render_as_string(hide_password=False), str(u.password)
 
 
 def _version_from_manifest(r: ResolvedManifest, stage: str, now: datetime) -> ModelVersion:

@@ -8,8 +8,10 @@ the imported lineage is checked against the run. No mocks.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,3 +301,37 @@ def test_module_imports_mlflow_lazily_and_says_which_extra_is_missing() -> None:
         out.stdout.strip()
         == "3 this needs the optional 'mlflow' package: pip install 'ordinance[mlflow]'"
     )
+
+
+def _silent_server() -> tuple[socket.socket, int]:
+    """A loopback port that accepts connections and never answers (a hung tracking server)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s, int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("kind", ["refused", "silent"])
+def test_unreachable_tracking_server_is_exit_3_within_10_seconds(tmp_path: Path, kind: str) -> None:
+    home = tmp_path / "ws"
+    assert run_cli("--home", home, "init").code == 0
+    if kind == "silent":
+        sock, port = _silent_server()
+    else:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+        probe.close()  # nothing listens there now
+    try:
+        t0 = time.monotonic()
+        r = run_cli(
+            "--home", home, "import", "mlflow", "--tracking-uri", f"http://127.0.0.1:{port}",
+            "--model", "credit",
+        )
+        elapsed = time.monotonic() - t0
+    finally:
+        if kind == "silent":
+            sock.close()
+    assert r.code == 3, r.err
+    assert "unreachable" in r.err
+    assert elapsed < 10
