@@ -141,18 +141,40 @@ def test_failed_append_leaves_nothing(log: TransparencyLog) -> None:
 
 
 def test_append_envelopes_signed_by_others(log: TransparencyLog, signer: Ed25519Signer) -> None:
+    """Ordinance's own predicates are signed by whom the log says; --entry-vkey only admits
+    keys for predicate types Ordinance does not define."""
     from ordinance.log import sign_statement
 
     approver = Ed25519Signer.generate("alice@example.com")
-    env = sign_statement(stmt(0), [approver])
+    env = sign_statement(stmt(0), [approver])  # a registration, not signed by the log key
     assert log.append_envelopes([env]) == [0]
     assert log.entry(0).envelope == env
     assert log.verify(signer.vkey).ok
-    deep = log.verify(signer.vkey, deep=True)
-    assert not deep.ok and deep.first_bad_index == 0
-    assert log.verify(signer.vkey, deep=True, entry_vkeys=[approver.vkey]).ok
-    log.append_statements([stmt(1)], signers=[approver, signer])
-    assert log.verify(signer.vkey, deep=True, entry_vkeys=[approver.vkey]).ok
+    for extra in ([], [approver.vkey]):
+        deep = log.verify(signer.vkey, deep=True, entry_vkeys=extra)
+        assert not deep.ok and deep.first_bad_index == 0
+        assert "not signed by the log key" in (deep.reason or ""), deep.reason
+    foreign = stmt(1, ptype="https://example.com/third-party/v1")
+    log2 = TransparencyLog(log.engine, signer, ORIGIN)
+    fresh = _fresh_log(log2)
+    fresh.append_envelopes([sign_statement(foreign, [approver])])
+    fresh.append_statements([foreign], signers=[approver, signer])
+    assert not fresh.verify(signer.vkey, deep=True).ok
+    assert fresh.verify(signer.vkey, deep=True, entry_vkeys=[approver.vkey]).ok
+
+
+def _fresh_log(log: TransparencyLog) -> TransparencyLog:
+    """A second, empty log on its own SQLite file (same key)."""
+    import tempfile
+
+    from ordinance.log import create_schema
+    from ordinance.store._engine import make_engine
+
+    tmp = tempfile.mkdtemp()
+    eng = make_engine(f"sqlite:///{tmp}/second.db")
+    with eng.begin() as conn:
+        create_schema(conn)
+    return TransparencyLog(eng, log.signer, ORIGIN)
 
 
 def test_wrong_origin_or_stale_key_refused(engine: Engine, signer: Ed25519Signer) -> None:
@@ -263,7 +285,9 @@ def test_export_and_verify_bundle(
     r = verify_bundle(out, signer.vkey, deep=True)
     assert r.ok, r.reason
     assert r.size == log.size() and r.checkpoints_checked == 6
-    assert verify_bundle(out).ok  # TOFU on the bundle's key
+    with pytest.raises(InputError, match="no trusted log key"):
+        verify_bundle(out)  # fail closed: the bundle's own key is never trusted implicitly
+    assert verify_bundle(out, unsafe_trust_bundle_key=True).ok  # an explicit first look
     with pytest.raises(InputError):
         log.export(out)  # not empty
     # tamper with a byte of one entry in the bundle
@@ -390,9 +414,12 @@ def test_deep_verify_in_parallel_finds_the_first_bad_entry(
             return bytes(conn.execute(q, {"i": i}).scalar_one())
 
     def deep() -> tuple[int | None, str]:
+        from ordinance.log.semantics import SemanticState
+
         st = verify_mod._State()
+        state = SemanticState([signer.verifier], signer.verifier, {})
         try:
-            verify_mod._verify_deep(verify_mod.DbSource(engine), [signer.verifier], None, 2, st)
+            verify_mod._verify_deep(verify_mod.DbSource(engine), state, None, 2, st)
         except verify_mod._Bad as bad:
             return bad.index, bad.reason
         assert st.signatures == 60

@@ -31,6 +31,16 @@ def _key_arg(value: str) -> str:
     return value
 
 
+def _workspace_vkey(ctx: Ctx) -> str | None:
+    """The workspace's log vkey when there is a workspace (never creates one)."""
+    from ordinance.errors import OrdinanceError
+
+    try:
+        return ctx.workspace().vkey()
+    except OrdinanceError:
+        return None
+
+
 def _reader(ctx: Ctx) -> TransparencyLog:
     from ordinance.log import TransparencyLog
 
@@ -73,7 +83,14 @@ def register(cli: click.Group) -> None:
         help="Verify an exported bundle instead of the workspace database.",
     )
     @click.option(
-        "--vkey", help="The log's verifier key (string or file). Default: the workspace's."
+        "--vkey",
+        help="The log's verifier key you trust (string or file). Default: the workspace's.",
+    )
+    @click.option(
+        "--unsafe-trust-bundle-key",
+        is_flag=True,
+        help="UNSAFE: with --bundle and no --vkey, trust the key shipped inside the bundle. "
+        "Proves only self-consistency; anyone can fabricate a self-consistent bundle.",
     )
     @click.option(
         "--trusted-checkpoint",
@@ -97,10 +114,14 @@ def register(cli: click.Group) -> None:
         "--entry-vkey",
         "entry_vkeys",
         multiple=True,
-        help="Another key that signs entries (approvers); repeatable. For --deep.",
+        help="A key accepted on entries of predicate types Ordinance does not define; "
+        "repeatable. (Approver keys come from the log's own roster.)",
     )
     @click.option(
-        "--deep", is_flag=True, help="Also check every entry's DSSE signature (all cores)."
+        "--deep",
+        is_flag=True,
+        help="Also check every entry: its signatures, who may sign it at its position "
+        "(roster, roles, key chain), references and recorded tree heads (all cores).",
     )
     @format_option("text", "json")
     @pass_ctx
@@ -108,6 +129,7 @@ def register(cli: click.Group) -> None:
         ctx: Ctx,
         bundle: Path | None,
         vkey: str | None,
+        unsafe_trust_bundle_key: bool,
         trusted_checkpoint: Path | None,
         witness_vkeys: tuple[str, ...],
         min_witnesses: int,
@@ -122,9 +144,10 @@ def register(cli: click.Group) -> None:
         from ordinance.log.verify import DbSource, LogSource, verify_source
 
         source: LogSource
+        trust = "pinned"
         if bundle is None and ctx.remote is not None:
             # server mode: fetch the bundle and verify it here, offline, against a key the
-            # caller trusts (--vkey or ORDINANCE_LOG_VKEY); the server's own answer is a hint
+            # caller trusts (--vkey or ORDINANCE_LOG_VKEY); the server's own key is a hint
             import tempfile
 
             tmp = tempfile.TemporaryDirectory(prefix="ordinance-bundle-")
@@ -132,22 +155,44 @@ def register(cli: click.Group) -> None:
             bundle = ctx.remote.bundle(Path(tmp.name) / "bundle")
             vkey = vkey or os.environ.get("ORDINANCE_LOG_VKEY")
             if vkey is None:
-                info("warning: no --vkey or ORDINANCE_LOG_VKEY; trusting the server's key (TOFU)")
-                vkey = ctx.remote.vkey()
+                if not unsafe_trust_bundle_key:
+                    raise InputError(
+                        "no trusted log key: pass --vkey or set ORDINANCE_LOG_VKEY to the "
+                        "log's verifier key obtained out of band (or --unsafe-trust-bundle-key "
+                        "for a first look)"
+                    )
+                info(
+                    "WARNING: --unsafe-trust-bundle-key: trusting the key the SERVER sends. "
+                    "This proves only self-consistency. Pin the log's vkey for an audit."
+                )
+                vkey, trust = ctx.remote.vkey(), "unsafe-bundle-key"
         if bundle is not None:
             from ordinance.log.bundle import BundleSource
 
             bsource = BundleSource(bundle)
-            if vkey is None:
-                info("warning: no --vkey given; trusting the bundle's own key (TOFU)")
-                key = bsource.vkey_hint().vkey
-            else:
+            if vkey is not None:
                 key = _key_arg(vkey)
+            elif (ws_key := _workspace_vkey(ctx)) is not None:
+                info("using the workspace's log key (pass --vkey to pin another)")
+                key, trust = ws_key, "workspace"
+            elif unsafe_trust_bundle_key:
+                info(
+                    "WARNING: --unsafe-trust-bundle-key: trusting the key shipped INSIDE the "
+                    "bundle. This proves only that the bundle is self-consistent; anyone can "
+                    "fabricate one. Pin the log's vkey with --vkey for an audit."
+                )
+                key, trust = bsource.vkey_hint().vkey, "unsafe-bundle-key"
+            else:
+                raise InputError(
+                    "no trusted log key: pass --vkey with the log's verifier key obtained out "
+                    "of band (or --unsafe-trust-bundle-key for a first look)"
+                )
             source = bsource
         else:
             ws = ctx.workspace()
             source = DbSource(ws.engine())
             key = _key_arg(vkey) if vkey else ws.vkey()
+            trust = "pinned" if vkey else "workspace"
         trusted = trusted_checkpoint.read_text(encoding="utf-8") if trusted_checkpoint else None
         total = source.entry_count() * (2 if deep else 1)
         with _progress(total, "verifying") as cb:
@@ -162,7 +207,7 @@ def register(cli: click.Group) -> None:
                 entry_vkeys=[_key_arg(k) for k in entry_vkeys],
             )
         if fmt == "json":
-            emit_json(report.to_dict())
+            emit_json({**report.to_dict(), "trust": trust})
             if not report.ok:
                 raise click.exceptions.Exit(EXIT_FAILURE)
             return

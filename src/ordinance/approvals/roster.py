@@ -24,13 +24,22 @@ from ordinance.approvals._base import (
     ApprovalRefused,
     _append,
     _append_envelope,
+    _require_log,
     _sign_statement,
     approvals_store,
 )
 from ordinance.errors import InputError, PolicyLoadError
 from ordinance.records import ROSTER_SUBJECT, Subject
 from ordinance.records import RosterChange as RosterChangeRecord
-from ordinance.signing import Envelope, Signer, VerifierKey, pae, parse_vkey
+from ordinance.signing import (
+    PAYLOAD_TYPE_INTOTO,
+    Envelope,
+    Signer,
+    VerifierKey,
+    pae,
+    parse_vkey,
+    sign_envelope,
+)
 from ordinance.store._approval_tables import ts
 
 if TYPE_CHECKING:
@@ -298,8 +307,14 @@ def apply_roster(
         if found is None or not found[0].roles & ROSTER_ADMIN_ROLES:
             raise ApprovalRefused(f"key {signer.key_id} is not a roster-admin key in the roster")
         envelope: Envelope | None = env
+    elif signer is not None:
+        # bootstrap (no roster admin yet): the operator's log key vouches for the change too
+        _require_log(ws)
+        envelope = sign_envelope(
+            canonical_json(dict(stmt)), PAYLOAD_TYPE_INTOTO, [signer, ws.audit_log().signer]
+        )
     else:
-        envelope = _sign_statement(stmt, signer) if signer is not None else None
+        envelope = None
     with ws.write_transaction("roster change") as conn:
         index = (
             _append_envelope(ws, envelope, conn)

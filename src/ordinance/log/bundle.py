@@ -11,7 +11,10 @@ Layout of a bundle directory::
     log.vkey            the log's verifier key at export time (a hint: pin your own)
 
 Everything in the manifest is an unauthenticated hint; the verifier trusts only the vkey
-the auditor supplies and the signatures it checks.
+the auditor supplies and the signatures it checks. A wrong hint can cost time, never change a
+verdict. The bundle's own ``log.vkey``/manifest key is never trusted unless the caller says so
+explicitly (``unsafe_trust_bundle_key``). The ``checkpoint`` file must be the latest signed
+checkpoint, and ``entries.jsonl`` must end with a newline: anything else fails verification.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ordinance.errors import InfrastructureError, InputError
+from ordinance.errors import InfrastructureError, InputError, VerificationError
 from ordinance.log.note import Checkpoint, SignedNote
 from ordinance.log.verify import EntryBatches, IndexedBatches, VerifyReport, verify_source
 from ordinance.signing import VerifierKey, parse_vkey
@@ -107,7 +110,17 @@ class BundleSource:
         self._kc_cache: dict[int, bytes] | None = None
 
     def vkey_hint(self) -> VerifierKey:
+        """The key the bundle says it is signed by: an untrusted hint, never a trust anchor."""
         return parse_vkey(str(self.manifest.get("vkey", "")))
+
+    def head_note(self) -> str | None:
+        """The ``checkpoint`` file (``None`` if absent); it must be the latest checkpoint."""
+        try:
+            return (self.path / "checkpoint").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VerificationError(f"the bundle's checkpoint file is unreadable: {exc}") from None
 
     def entry_count(self) -> int:
         with self._entries.open("rb") as f:
@@ -115,18 +128,32 @@ class BundleSource:
 
     def checkpoints(self) -> list[str]:
         out = []
-        with (self.path / "checkpoints.jsonl").open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    note = json.loads(line)
+        try:
+            with (self.path / "checkpoints.jsonl").open(encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        note = json.loads(line)
+                    except ValueError:
+                        note = None
                     if not isinstance(note, str):
-                        raise InputError("checkpoints.jsonl: each line must be a JSON string")
+                        raise VerificationError(
+                            f"checkpoints.jsonl line {n}: not a JSON string holding a checkpoint"
+                        )
                     out.append(note)
+        except FileNotFoundError:
+            raise InputError(f"{self.path}: no checkpoints.jsonl (not a complete bundle)") from None
+        except UnicodeDecodeError:
+            raise VerificationError("checkpoints.jsonl is not UTF-8") from None
         return out
 
     def key_change_indices(self) -> list[int]:
+        """Hint only: where key changes are (a wrong hint is ignored, see verify)."""
         kc = self.manifest.get("key_changes", [])
-        return sorted({int(i) for i in kc}) if isinstance(kc, list) else []
+        if not isinstance(kc, list):
+            return []
+        return sorted({i for i in kc if type(i) is int and i >= 0})
 
     def entry_bytes(self, index: int) -> bytes | None:
         if self._kc_cache is None:
@@ -150,7 +177,10 @@ class BundleSource:
         with self._entries.open("rb") as f:
             for line in f:
                 if not line.endswith(b"\n"):
-                    raise InputError(f"entries.jsonl: entry {idx} is not newline-terminated")
+                    raise VerificationError(
+                        "entries.jsonl does not end with a newline (truncated bundle?)",
+                        index=idx,
+                    )
                 batch.append((idx, line[:-1]))
                 idx += 1
                 if len(batch) >= _BATCH:
@@ -181,9 +211,20 @@ def verify_bundle(
     progress: Callable[[int], None] | None = None,
     entry_vkeys: Sequence[str | VerifierKey] = (),
     workers: int | None = None,
+    unsafe_trust_bundle_key: bool = False,
 ) -> VerifyReport:
-    """Verify an exported bundle. Without ``vkey`` the bundle's own key is used (TOFU only)."""
+    """Verify an exported bundle against ``vkey``, the log key the auditor trusts.
+
+    Fails closed: without ``vkey`` this raises :class:`InputError`, unless
+    ``unsafe_trust_bundle_key`` says to take the bundle's own key on trust. That proves only
+    that the bundle is self-consistent; anyone can fabricate a self-consistent bundle.
+    """
     source = BundleSource(Path(path))
+    if vkey is None and not unsafe_trust_bundle_key:
+        raise InputError(
+            "no trusted log key: pass the log's vkey (obtained out of band), or "
+            "--unsafe-trust-bundle-key to trust the bundle's own key for a first look"
+        )
     return verify_source(
         source,
         vkey if vkey is not None else source.vkey_hint(),

@@ -120,7 +120,9 @@ cosignatures_t = Table(
 
 LOG_TABLES = (entries_t.name, nodes_t.name, checkpoints_t.name, cosignatures_t.name)
 # pg_advisory_xact_lock key: first 8 bytes of SHA-256("ordinance.log.append"), as a signed int64
-_PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"ordinance.log.append").digest()[:8], "big", signed=True)
+_PG_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"ordinance.log.append").digest()[:8], "big", signed=True
+)
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _VERIFY_BATCH = 20_000
@@ -1067,9 +1069,7 @@ _COSIGNED = (
     "LEFT JOIN ordinance_log_cosignature s ON s.tree_size = c.tree_size "
     "ORDER BY s.created_at, s.key_name"
 )
-_HEAD = (
-    "SELECT tree_size, root_hash, note FROM ordinance_log_checkpoint ORDER BY tree_size DESC LIMIT 1"
-)
+_HEAD = "SELECT tree_size, root_hash, note FROM ordinance_log_checkpoint ORDER BY tree_size DESC LIMIT 1"
 _AT = "SELECT tree_size, root_hash, note FROM ordinance_log_checkpoint WHERE tree_size = ?"
 _LEAVES = "SELECT 0, idx, leaf_hash FROM ordinance_log_entry WHERE idx IN ({})"
 _INNER = "SELECT level, idx, hash FROM ordinance_log_node WHERE {}"

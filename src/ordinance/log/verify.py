@@ -21,12 +21,12 @@ The first failure is reported with the first entry index that cannot be shown go
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-import json
 import multiprocessing
 import os
 import threading
-from binascii import a2b_base64 as _a2b
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,23 +37,27 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, func, or_, select
 
-from ordinance.errors import InfrastructureError, InputError, OrdinanceError, VerificationError
+from ordinance import uris
+from ordinance.errors import InfrastructureError, InputError, VerificationError
 from ordinance.log import merkle
-from ordinance.log.dsse import (
-    PAYLOAD_TYPE_INTOTO,
-    PREDICATE_KEY_CHANGE,
-    _check_statement,
-    statement_info,
-)
+from ordinance.log.dsse import PAYLOAD_TYPE_INTOTO, PREDICATE_KEY_CHANGE, _check_statement
 from ordinance.log.note import Checkpoint, SignedNote, verify_cosignatures, verify_note
+from ordinance.log.semantics import (
+    Deferred,
+    Facts,
+    Malformed,
+    SemanticError,
+    SemanticState,
+    entry_facts,
+    strict_loads,
+)
 from ordinance.signing import (
     SIGTYPE_COSIGNATURE_V1,
     SIGTYPE_ED25519,
-    Envelope,
     VerifierKey,
+    b64decode,
     ed25519_verify,
     parse_vkey,
-    verify_envelope,
 )
 
 __all__ = [
@@ -70,7 +74,6 @@ EntryBatches = Generator[list[tuple[int, bytes, bytes | None]], None, None]
 IndexedBatches = Generator[list[tuple[int, bytes, str | None, str | None]], None, None]
 """Batches of (index, envelope bytes, indexed predicate type, indexed subject name)."""
 
-_loads = json.loads
 _R = TypeVar("_R")
 _CHUNK_LEVEL = 16
 _CHUNK = 1 << _CHUNK_LEVEL
@@ -237,6 +240,7 @@ class _State:
     signatures: int = 0
     keys: tuple[str, ...] = ()
     witnesses: tuple[str, ...] = ()
+    roots: dict[int, bytes] = field(default_factory=dict)
 
 
 def _as_key(k: str | VerifierKey, sigtype: int, what: str) -> VerifierKey:
@@ -258,7 +262,12 @@ def verify_source(
     entry_vkeys: Sequence[str | VerifierKey] = (),
     workers: int | None = None,
 ) -> VerifyReport:
-    """Verify a log; never raises for a bad log (see the report), only for bad arguments."""
+    """Verify a log; never raises for a bad log (see the report), only for bad arguments.
+
+    ``entry_vkeys`` are extra keys accepted on entries whose predicate type Ordinance does
+    not define; Ordinance's own predicates are signed by whom the log's roster and key chain
+    say (:mod:`ordinance.log.semantics`), whatever is passed here.
+    """
     trusted = _as_key(vkey, SIGTYPE_ED25519, "log key")
     witnesses = [_as_key(w, SIGTYPE_COSIGNATURE_V1, "witness key") for w in witness_vkeys]
     extra = [_as_key(k, SIGTYPE_ED25519, "entry key") for k in entry_vkeys]
@@ -274,15 +283,22 @@ def verify_source(
         )
     except _Bad as bad:
         failure = bad
+    except VerificationError as exc:
+        failure = _Bad(exc.index, _bare(exc))
     if deep:
         chain = [parse_vkey(k) for k in st.keys] or [trusted]
+        state = SemanticState(
+            worker_keys=_unique(chain + extra),
+            log_key=chain[0],
+            checkpoint_roots=st.roots,
+            extra_keys=extra,
+        )
         try:
-            _verify_deep(source, chain + extra, progress, workers, st)
+            _verify_deep(source, state, progress, workers, st)
         except _Bad as bad:
-            if failure is None or (
-                bad.index is not None and (failure.index is None or bad.index < failure.index)
-            ):
-                failure = bad
+            failure = _first(failure, bad)
+        except VerificationError as exc:
+            failure = _first(failure, _Bad(exc.index, _bare(exc)))
     return VerifyReport(
         ok=failure is None,
         size=st.size,
@@ -298,28 +314,116 @@ def verify_source(
     )
 
 
+def _first(a: _Bad | None, b: _Bad) -> _Bad:
+    """The failure naming the earlier entry (a failure without an entry comes first)."""
+    if a is None:
+        return b
+    if a.index is None:
+        return a
+    if b.index is None or b.index < a.index:
+        return b
+    return a
+
+
+def _bare(exc: VerificationError) -> str:
+    prefix = f"entry {exc.index}: "
+    return exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
+
+
+def _unique(keys: Sequence[VerifierKey]) -> list[VerifierKey]:
+    out: list[VerifierKey] = []
+    for k in keys:
+        if k not in out:
+            out.append(k)
+    return out
+
+
 # --------------------------------------------------------------------------- key chain
+#
+# The chain k0 -> k1 -> ... comes from key-change entries. Where they are is a hint from the
+# source (the database's index column, the bundle manifest): a hinted entry that is not a
+# key change is ignored, and when the checkpoints do not fit the hinted chain the entries
+# themselves are searched. So a wrong hint costs time, never a verdict.
 
 
-def _key_chain(source: LogSource, trusted: VerifierKey) -> list[tuple[int, VerifierKey]]:
-    """[(first index signed by it... as (after_index, key))]: key i is active for sizes > after."""
+def _parse_key_change(raw: bytes) -> tuple[VerifierKey, VerifierKey] | None:
+    """(old, new) of a key-change entry signed by both keys; ``None`` if not a key change.
+
+    Raises :class:`Malformed` for a key change that does not verify.
+    """
+    try:
+        env = strict_loads(raw)
+        payload = b64decode(env["payload"])
+        stmt = strict_loads(payload)
+        if not isinstance(stmt, dict) or stmt.get("predicateType") != PREDICATE_KEY_CHANGE:
+            return None
+        _check_statement(stmt)
+        facts = entry_facts(PREDICATE_KEY_CHANGE, stmt)
+        assert facts is not None
+        old, new = parse_vkey(facts[0]), parse_vkey(facts[1])
+        sigs = [(str(s.get("keyid") or ""), b64decode(s["sig"])) for s in env["signatures"]]
+    except Malformed as exc:
+        raise Malformed(f"invalid key-change entry: {exc}") from None
+    except (KeyError, TypeError, AttributeError, ValueError, binascii.Error, InputError):
+        return None
+    msg = _PAE_PREFIX + b"%d %s" % (len(payload), payload)
+    for k, what in ((old, "old"), (new, "new")):
+        if not any((not kid or kid == k.key_id) and k.verify(msg, sig) for kid, sig in sigs):
+            raise Malformed(f"invalid key-change entry: not signed by its {what} key")
+    return old, new
+
+
+def _b64_patterns(text: bytes) -> list[bytes]:
+    """The base64 (standard and URL-safe) renderings of ``text`` at each byte alignment."""
+    out = []
+    for a in range(3):
+        enc = base64.b64encode(b"\0" * a + text)
+        first = -(-8 * a // 6)
+        last = (8 * (a + len(text))) // 6
+        core = enc[first:last]
+        out += [core, core.replace(b"+", b"-").replace(b"/", b"_")]
+    return out
+
+
+_KEY_CHANGE_PATTERNS = _b64_patterns(b'"' + PREDICATE_KEY_CHANGE.encode() + b'"')
+
+
+def _scan_key_changes(source: LogSource) -> list[int]:
+    """Indices of entries that may be key changes, found in the entries themselves."""
+    found = []
+    pats = _KEY_CHANGE_PATTERNS
+    with closing(source.iter_entries()) as batches:
+        for batch in batches:
+            for i, env, _ in batch:
+                raw = _as_bytes(env)
+                if any(p in raw for p in pats):
+                    found.append(i)
+    return found
+
+
+def _chain_from(
+    source: LogSource, indices: Sequence[int], hinted: bool
+) -> list[tuple[int, VerifierKey, VerifierKey]]:
     changes: list[tuple[int, VerifierKey, VerifierKey]] = []
-    for i in source.key_change_indices():
-        env_bytes = source.entry_bytes(i)
-        if env_bytes is None:
+    for i in indices:
+        raw = source.entry_bytes(i)
+        if raw is None:
+            if hinted:
+                continue
             raise _Bad(i, "key-change entry is missing")
         try:
-            env = Envelope.from_bytes(env_bytes)
-            info = statement_info(env)
-            if info.predicate_type != PREDICATE_KEY_CHANGE:
-                raise _Bad(i, "entry indexed as a key change is not one")
-            pred = info.statement.get("predicate", {})
-            old = parse_vkey(str(pred.get("old_vkey", "")))
-            new = parse_vkey(str(pred.get("new_vkey", "")))
-            verify_envelope(env, [old, new], threshold=2)
-        except OrdinanceError as exc:
-            raise _Bad(i, f"invalid key-change entry: {exc.message}") from None
-        changes.append((i, old, new))
+            kc = _parse_key_change(_as_bytes(raw))
+        except Malformed as exc:
+            raise _Bad(i, str(exc)) from None
+        if kc is not None:
+            changes.append((i, *kc))
+    return changes
+
+
+def _build_chain(
+    changes: list[tuple[int, VerifierKey, VerifierKey]], trusted: VerifierKey
+) -> list[tuple[int, VerifierKey]]:
+    """[(after index, key)]: key k is active for tree sizes > its ``after``."""
     if not changes:
         return [(-1, trusted)]
     chain: list[tuple[int, VerifierKey]] = [(-1, changes[0][1])]
@@ -327,6 +431,31 @@ def _key_chain(source: LogSource, trusted: VerifierKey) -> list[tuple[int, Verif
         if old != chain[-1][1]:
             raise _Bad(i, f"key change from {old.vkey}, but the active key is {chain[-1][1].vkey}")
         chain.append((i, new))
+    return chain
+
+
+def _fits(chain: list[tuple[int, VerifierKey]], notes: Sequence[str], trusted: VerifierKey) -> bool:
+    """Whether the chain holds the trusted key and names the signer of every checkpoint."""
+    if trusted not in [k for _, k in chain]:
+        return False
+    for text in notes:
+        try:
+            note = SignedNote.parse(text)
+            size = Checkpoint.from_text(note.text).size
+        except InputError:
+            continue  # reported by the checkpoint checks
+        key = _active_key(chain, size)
+        if not any((s.name, s.key_id) == (key.name, key.key_id_bytes) for s in note.signatures):
+            return False
+    return True
+
+
+def _key_chain(
+    source: LogSource, trusted: VerifierKey, notes: Sequence[str]
+) -> list[tuple[int, VerifierKey]]:
+    chain = _build_chain(_chain_from(source, source.key_change_indices(), True), trusted)
+    if not _fits(chain, notes, trusted):
+        chain = _build_chain(_chain_from(source, _scan_key_changes(source), False), trusted)
     if trusted not in [k for _, k in chain]:
         raise _Bad(None, f"the trusted key {trusted.vkey} is not a key of this log")
     return chain
@@ -362,13 +491,19 @@ def _check_checkpoint(
         cp = Checkpoint.from_text(note.text)
     except InputError as exc:
         raise _Bad(None, f"{what}: {exc.message}") from None
+    active = _active_key(chain, cp.size)
+    if cp.origin != active.name:
+        raise _Bad(
+            None,
+            f"{what} (size {cp.size}) has origin {cp.origin!r}, but the log key is named "
+            f"{active.name!r}",
+        )
     keys = [k for _, k in chain]
     try:
         signed_by = verify_note(note, keys)
         cosigned = verify_cosignatures(note, witnesses)
     except VerificationError as exc:
         raise _Bad(None, f"{what} (size {cp.size}): {exc.message}") from None
-    active = _active_key(chain, cp.size)
     if active not in signed_by:
         raise _Bad(
             None, f"{what} (size {cp.size}) is not signed by the active log key {active.vkey}"
@@ -386,14 +521,16 @@ def _verify_structure(
     st: _State,
     workers: int | None = None,
 ) -> None:
-    chain = _key_chain(source, trusted)
+    notes = source.checkpoints()
+    chain = _key_chain(source, trusted, notes)
     st.keys = tuple(k.vkey for _, k in chain)
     targets: list[_Target] = []
     origin: str | None = None
     prev = 0
     cosigned: list[VerifierKey] = []
-    for text in source.checkpoints():
-        _note, cp, cosigned = _check_checkpoint(text, chain, witnesses, "checkpoint")
+    last_text: str | None = None
+    for text in notes:
+        note, cp, cosigned = _check_checkpoint(text, chain, witnesses, "checkpoint")
         if origin is None:
             origin = cp.origin
         elif cp.origin != origin:
@@ -403,11 +540,16 @@ def _verify_structure(
         if cp.size == 0:
             raise _Bad(0, "a stored checkpoint of size 0")
         targets.append(_Target(cp.size, cp.root, prev))
+        st.roots[cp.size] = cp.root
         prev = cp.size
+        last_text = note.text
         st.checkpoints += 1
     if targets:
         st.size, st.root = targets[-1].size, targets[-1].root
         st.witnesses = tuple(k.vkey for k in cosigned)
+    head = getattr(source, "head_note", None)
+    if head is not None:
+        _check_head_file(head(), last_text, chain, witnesses, prev)
     if min_witnesses and len(cosigned) < min_witnesses:
         raise _Bad(
             None,
@@ -447,6 +589,33 @@ def _verify_structure(
             latest,
             f"entries {latest}..{st.entries - 1} are not covered by any signed checkpoint "
             "(inserted after signing)",
+        )
+
+
+def _check_head_file(
+    text: str | None,
+    latest_text: str | None,
+    chain: list[tuple[int, VerifierKey]],
+    witnesses: Sequence[VerifierKey],
+    latest: int,
+) -> None:
+    """A bundle's ``checkpoint`` file must be its latest checkpoint (signed, same tree)."""
+    if text is None or (not text and latest_text is None):
+        return
+    if latest_text is None:
+        raise _Bad(0, "the checkpoint file names a tree, but the bundle has no checkpoints")
+    _note, cp, _ = _check_checkpoint(text, chain, witnesses, "the bundle's checkpoint file")
+    if cp.text() != latest_text and _note.text != latest_text:
+        if cp.size != latest:
+            raise _Bad(
+                min(cp.size, latest),
+                f"the bundle's checkpoint file is for tree size {cp.size}, but its latest "
+                f"signed checkpoint is {latest} (stale or substituted checkpoint file)",
+            )
+        raise _Bad(
+            None,
+            f"the bundle's checkpoint file has another root at size {cp.size} than the "
+            "checkpoint it claims to be (fork)",
         )
 
 
@@ -541,9 +710,7 @@ def _stream(
 # them onto its frontier in order, exactly as :func:`_stream` does, on every core.
 
 _STRUCT_PARALLEL_MIN = 4 * _CHUNK
-_RANGE_QUERY = (
-    "SELECT idx, envelope, leaf_hash FROM ordinance_log_entry WHERE idx >= ? AND idx < ? ORDER BY idx"
-)
+_RANGE_QUERY = "SELECT idx, envelope, leaf_hash FROM ordinance_log_entry WHERE idx >= ? AND idx < ? ORDER BY idx"
 _W_ENGINE: Engine | None = None
 _W_QUERY = ""
 
@@ -705,104 +872,117 @@ def _as_bytes(value: Any) -> bytes:
 
 # --------------------------------------------------------------------------- deep
 #
-# Workers get chunks of raw rows: (indices, envelope bytes, indexed predicate types,
-# indexed subject names). Per entry the fast path does json.loads, base64-decodes, builds
-# the PAE and verifies with libsodium; anything it does not accept outright (a bad or
-# unusual entry) is re-checked with the reference code (Envelope, verify_envelope,
-# statement_info), which decides and words the failure. The fast path accepts a subset of
-# what the reference accepts, so it can only save time, never change a verdict.
+# Workers get chunks of raw rows: (indices, envelope bytes, indexed predicate types, indexed
+# subject names). Per entry they parse the envelope and its statement strictly (duplicate keys
+# and NaN refused), verify every signature a log key (or an --entry-vkey) accounts for, and
+# hand back what the semantic checks need: the predicate type, which of those keys signed
+# (a bit mask), the signatures no such key accounted for (with the PAE message, so this
+# process can check them against the roster in force at that entry), the predicate's facts
+# and, for approvals and waivers, the SHA-256 of the envelope. This process then applies the
+# entries in log order to :class:`~ordinance.log.semantics.SemanticState`.
 
 _W_KEYS: list[VerifierKey] = []
-_W_BY_ID: dict[str, list[bytes]] = {}
-_W_ALL: list[bytes] = []
+_W_BY_ID: dict[str, list[tuple[int, bytes]]] = {}
+_W_ALL: list[tuple[int, bytes]] = []
 _INTOTO = PAYLOAD_TYPE_INTOTO.encode()
 _PAE_PREFIX = b"DSSEv1 %d %s " % (len(_INTOTO), _INTOTO)
+_DIGESTED = frozenset({uris.APPROVAL, uris.WAIVER})
 
 Chunk = tuple[list[int], list[bytes], list[str | None], list[str | None]]
+Record = tuple[str, int, Deferred | None, Facts | None, str | None]
+ChunkResult = tuple[list[int], list[Record], int | None, str | None]
 
 
 def _init_worker(vkeys: list[str]) -> None:
     global _W_KEYS, _W_BY_ID, _W_ALL
     _W_KEYS = [parse_vkey(k) for k in vkeys]
     _W_BY_ID = {}
-    for k in _W_KEYS:
-        _W_BY_ID.setdefault(k.key_id, []).append(k.public_key)
-    _W_ALL = [k.public_key for k in _W_KEYS]
+    for bit, k in enumerate(_W_KEYS):
+        _W_BY_ID.setdefault(k.key_id, []).append((bit, k.public_key))
+    _W_ALL = [(bit, k.public_key) for bit, k in enumerate(_W_KEYS)]
 
 
-def _fast_ok(raw: bytes, ptype: str | None, subject: str | None) -> bool:
-    """True when the entry is certainly good; False means "ask the reference path"."""
+def _entry_record(raw: bytes, ptype_idx: str | None, subject_idx: str | None) -> Record:
+    """Parse and check one entry; raise :class:`Malformed` with the reason."""
+    env = strict_loads(raw)
+    if not isinstance(env, dict):
+        raise Malformed("the envelope is not a JSON object")
+    payload_b64, ptype_env, sigs = env.get("payload"), env.get("payloadType"), env.get("signatures")
+    if not isinstance(payload_b64, str) or not isinstance(ptype_env, str):
+        raise Malformed("the envelope needs string 'payload' and 'payloadType'")
+    if ptype_env != PAYLOAD_TYPE_INTOTO:
+        raise Malformed(f"payloadType must be {PAYLOAD_TYPE_INTOTO}")
+    if not isinstance(sigs, list) or not sigs:
+        raise Malformed("the envelope has no signatures")
     try:
-        obj = _loads(raw)
-        if obj["payloadType"] != PAYLOAD_TYPE_INTOTO:
-            return False
-        payload = _a2b(obj["payload"], strict_mode=True)
-        msg = _PAE_PREFIX + b"%d %s" % (len(payload), payload)
-        accepted = False
-        for sig_obj in obj["signatures"]:
-            kid = sig_obj.get("keyid") or ""
-            if type(kid) is not str:
-                return False
-            sig = _a2b(sig_obj["sig"], strict_mode=True)
-            candidates = _W_BY_ID.get(kid) if kid else _W_ALL
-            if not candidates:
-                continue
-            ok = any(ed25519_verify(pk, msg, sig) for pk in candidates)
-            if not ok and kid:
-                return False
-            accepted = accepted or ok
-        if not accepted:
-            return False
-        stmt = _loads(payload)
+        payload = b64decode(payload_b64)
+    except (ValueError, binascii.Error):
+        raise Malformed("the payload is not base64") from None
+    msg = _PAE_PREFIX + b"%d %s" % (len(payload), payload)
+    mask = 0
+    deferred: list[tuple[str, bytes]] = []
+    for s in sigs:
+        if not isinstance(s, dict) or not isinstance(s.get("sig"), str):
+            raise Malformed("a signature is not {'sig': <base64>}")
+        kid = s.get("keyid") or ""
+        if not isinstance(kid, str):
+            raise Malformed("a signature's keyid is not a string")
+        try:
+            sig = b64decode(s["sig"])
+        except (ValueError, binascii.Error):
+            raise Malformed("a signature is not base64") from None
+        candidates = _W_BY_ID.get(kid) if kid else _W_ALL
+        hit = 0
+        for bit, pk in candidates or ():
+            if ed25519_verify(pk, msg, sig):
+                hit |= 1 << bit
+        if hit:
+            mask |= hit
+        elif kid and candidates:
+            raise Malformed(f"bad DSSE signature by log key {kid}")
+        else:
+            deferred.append((kid, sig))
+    stmt = strict_loads(payload)
+    try:
         _check_statement(stmt)
-        name = str(stmt["subject"][0].get("name") or "")
-    except Exception:
-        return False
-    if ptype is not None and ptype != stmt["predicateType"]:
-        return False
-    return subject is None or subject == name
+    except InputError as exc:
+        raise Malformed(exc.message) from None
+    ptype = stmt["predicateType"]
+    if ptype_idx is not None and ptype_idx != ptype:
+        raise Malformed("the indexed predicate type does not match the entry")
+    if subject_idx is not None and subject_idx != str(stmt["subject"][0].get("name") or ""):
+        raise Malformed("the indexed subject name does not match the entry")
+    facts = entry_facts(ptype, stmt)
+    digest = hashlib.sha256(raw).hexdigest() if ptype in _DIGESTED else None
+    return ptype, mask, ((msg, tuple(deferred)) if deferred else None), facts, digest
 
 
-def _reference_check(raw: bytes, ptype: str | None, subject: str | None) -> str | None:
-    """The reason an entry is bad, with the reference implementation; None if it is good."""
-    try:
-        env = Envelope.from_bytes(_as_bytes(raw))
-        verify_envelope(env, _W_KEYS)
-        info = statement_info(env)
-    except OrdinanceError as exc:
-        return f"entry signature or statement invalid: {exc.message}"
-    if ptype is not None and ptype != info.predicate_type:
-        return "the indexed predicate type does not match the entry"
-    if subject is not None and subject != info.subject_name:
-        return "the indexed subject name does not match the entry"
-    return None
-
-
-def _check_chunk(chunk: Chunk) -> tuple[int, int | None, str | None]:
+def _check_chunk(chunk: Chunk) -> ChunkResult:
     idxs, envs, ptypes, subjects = chunk
-    fast = _fast_ok
+    records: list[Record] = []
+    rec = _entry_record
     for n, (raw, ptype, subject) in enumerate(zip(envs, ptypes, subjects, strict=True)):
-        if not fast(raw, ptype, subject):
-            reason = _reference_check(raw, ptype, subject)
-            if reason is not None:
-                return n, idxs[n], reason
-    return len(envs), None, None
+        try:
+            records.append(rec(_as_bytes(raw) if type(raw) is not bytes else raw, ptype, subject))
+        except Malformed as exc:
+            return idxs, records, idxs[n], f"malformed entry: {exc}"
+    return idxs, records, None, None
 
 
 def _verify_deep(
     source: LogSource,
-    keys: list[VerifierKey],
+    state: SemanticState,
     progress: Callable[[int], None] | None,
     workers: int | None,
     st: _State,
 ) -> None:
-    vkeys = [k.vkey for k in keys]
+    vkeys = [k.vkey for k in state.worker_keys]
     nworkers = workers or os.cpu_count() or 1
     parallel = nworkers > 1 and source.entry_count() >= _DEEP_PARALLEL_MIN
     if not parallel:
         _init_worker(vkeys)
         with closing(_chunks(source)) as chunks:
-            _drain((_check_chunk(c) for c in chunks), progress, st)
+            _drain((_check_chunk(c) for c in chunks), state, progress, st)
         return
     # fork: workers start in milliseconds with everything imported (spawn re-imports the
     # world per worker). The pool is made before this process opens its cursor; workers
@@ -816,7 +996,7 @@ def _verify_deep(
             closing(_chunks(source)) as chunks,
             closing(_windowed(pool, _check_chunk, chunks, 2 * nworkers)) as results,
         ):
-            _drain(results, progress, st)
+            _drain(results, state, progress, st)
 
 
 def _chunks(source: LogSource) -> Generator[Chunk, None, None]:
@@ -866,13 +1046,20 @@ def _windowed(
 
 
 def _drain(
-    results: Iterator[tuple[int, int | None, str | None]],
+    results: Iterator[ChunkResult],
+    state: SemanticState,
     progress: Callable[[int], None] | None,
     st: _State,
 ) -> None:
-    for n, bad_index, reason in results:
-        st.signatures += n
+    apply = state.apply
+    for idxs, records, bad_index, reason in results:
+        for i, rec in zip(idxs, records, strict=False):
+            try:
+                apply(i, *rec)
+            except SemanticError as exc:
+                raise _Bad(i, str(exc)) from None
+        st.signatures += len(records)
         if progress is not None:
-            progress(n)
+            progress(len(records))
         if bad_index is not None:
             raise _Bad(bad_index, reason or "entry invalid")
