@@ -145,7 +145,8 @@ def load_document(
         col = exc.position - (before.rfind("\n") + 1) + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
         raise error(
-            Location(file, line, col), f"invalid YAML: control character #x{code:04x} is not allowed"
+            Location(file, line, col),
+            f"invalid YAML: control character #x{code:04x} is not allowed",
         ) from None
     except yaml.YAMLError as exc:
         raise error(Location(file), f"invalid YAML: {str(exc).splitlines()[0]}") from None

@@ -157,12 +157,11 @@ def step_promotions(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 
 def step_verify_log(state: DemoState, rows: int, seed: int, say: Say) -> None:
-    """Verify the whole signed log, export an offline bundle for an auditor."""
-    from ordinance.approvals import roster_vkeys
-
+    """Verify the whole signed log (deep: approver keys come from the log's own roster),
+    export an offline bundle for an auditor."""
     ws = state.ws
     log = ws.audit_log()
-    report = log.verify(ws.vkey(), deep=True, entry_vkeys=roster_vkeys(ws))
+    report = log.verify(ws.vkey(), deep=True)
     if not report.ok:
         raise InputError(f"demo log does not verify: {report.reason}")
     say(
@@ -173,7 +172,7 @@ def step_verify_log(state: DemoState, rows: int, seed: int, say: Say) -> None:
     state.outputs["bundle"] = bundle
     (state.directory / "log.vkey").write_text(ws.vkey() + "\n")
     say(
-        f"-- exported {bundle}; an auditor runs: ordinance log verify --bundle {bundle} --vkey $(cat log.vkey)"
+        f"-- exported {bundle}; an auditor runs: ordinance log verify --bundle {bundle} --vkey log.vkey --deep"
     )
 
 

@@ -67,3 +67,31 @@ def test_verify_bundle_command(
     assert main([*args, "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["first_bad_index"] == 1
+
+
+def test_verify_bundle_fails_closed_without_a_trusted_key(
+    log: TransparencyLog,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log.append_statements([stmt(i) for i in range(3)])
+    out = log.export(tmp_path / "bundle")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORDINANCE_HOME", str(tmp_path / "no-workspace-here"))
+    assert main(["log", "verify", "--bundle", str(out), "--deep"]) == 2
+    assert "no trusted log key" in capsys.readouterr().err
+    # a fabricated bundle (any key, self-consistent) would pass this, hence the loud name
+    unsafe = [
+        "log",
+        "verify",
+        "--bundle",
+        str(out),
+        "--unsafe-trust-bundle-key",
+        "--format",
+        "json",
+    ]
+    assert main(unsafe) == 0
+    captured = capsys.readouterr()
+    assert "WARNING" in captured.err and "INSIDE the bundle" in captured.err
+    assert json.loads(captured.out)["trust"] == "unsafe-bundle-key"

@@ -77,7 +77,9 @@ def test_edit_one_byte(filled: TransparencyLog, signer: Ed25519Signer, offset: i
     env = bytearray(_envelope(filled.engine, 4))
     env[offset] ^= 0x20
     attack(
-        filled.engine, "UPDATE ordinance_log_entry SET envelope = :e WHERE idx = 4", {"e": bytes(env)}
+        filled.engine,
+        "UPDATE ordinance_log_entry SET envelope = :e WHERE idx = 4",
+        {"e": bytes(env)},
     )
     _check(filled, signer.vkey, 4, "edited")
 

@@ -41,6 +41,9 @@ __all__ = [
 EM_DASH = "\u2014"
 MAX_SIGNATURES = 100
 MAX_NOTE_BYTES = 1 << 20
+#: Timestamps and tree sizes are at most 2^63 - 1 (C2SP tlog-cosignature, signed SQL BIGINT).
+MAX_TIMESTAMP = (1 << 63) - 1
+MAX_TREE_SIZE = (1 << 63) - 1
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ def cosign(checkpoint_text: str, signer: Signer, timestamp: int) -> NoteSignatur
     """A tlog-cosignature/v1 line over a checkpoint's note text."""
     if signer.sigtype != SIGTYPE_COSIGNATURE_V1:
         raise InputError(f"key {signer.name} is not a cosignature (type 0x04) key")
+    if not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise InputError(f"cosignature timestamp {timestamp} is outside 0..2^63-1")
     _check_text(checkpoint_text)
     sig = signer.sign(cosignature_message(checkpoint_text, timestamp))
     return NoteSignature(
@@ -178,6 +183,10 @@ def verify_cosignatures(note: SignedNote, witnesses: Iterable[VerifierKey]) -> l
         if len(s.signature) != 8 + 64:
             raise VerificationError(f"malformed cosignature by {k.name}+{k.key_id}")
         (ts,) = struct.unpack(">Q", s.signature[:8])
+        if ts > MAX_TIMESTAMP:
+            raise VerificationError(
+                f"cosignature by {k.name}+{k.key_id} has timestamp {ts}, above 2^63-1"
+            )
         if not k.verify(cosignature_message(note.text, ts), s.signature[8:]):
             raise VerificationError(f"bad cosignature by {k.name}+{k.key_id}")
         if k not in ok:
@@ -225,4 +234,6 @@ class Checkpoint:
             raise InputError("malformed checkpoint: root is not 32 bytes")
         if any(not e for e in ext):
             raise InputError("malformed checkpoint: empty extension line")
+        if int(size_s) > MAX_TREE_SIZE:
+            raise InputError(f"malformed checkpoint: tree size {size_s} is above 2^63-1")
         return cls(origin, int(size_s), root, tuple(ext))

@@ -367,7 +367,7 @@ class SemanticState:
 
     worker_keys: Sequence[VerifierKey]
     log_key: VerifierKey
-    checkpoint_roots: Mapping[int, bytes]
+    checkpoint_roots: Mapping[int, bytes] | None  # None: unknown (recorded heads unchecked)
     extra_keys: Sequence[VerifierKey] = ()
     roster: dict[str, _Member] = field(default_factory=dict)
     roster_digest: str | None = None
@@ -386,9 +386,14 @@ class SemanticState:
             _verifies(key, deferred[0], kid, sig) for kid, sig in deferred[1]
         )
 
-    def _member_signers(self, deferred: Deferred | None) -> dict[str, VerifierKey]:
+    def _member_signers(self, deferred: Deferred | None, mask: int) -> dict[str, VerifierKey]:
         """Roster members (in force now) whose key made a valid signature; a bad one raises."""
         out: dict[str, VerifierKey] = {}
+        for bit, k in enumerate(self.worker_keys):
+            if mask >> bit & 1:
+                for m in self.roster.values():
+                    if k in m.keys:
+                        out.setdefault(m.id, k)
         if deferred is None:
             return out
         msg, sigs = deferred
@@ -495,7 +500,7 @@ class SemanticState:
             )
         admins = [m for m in self.roster.values() if m.roles & ROSTER_ADMIN_ROLES]
         if admins:
-            signers = self._member_signers(deferred)
+            signers = self._member_signers(deferred, mask)
             if not any(m.id in signers for m in admins):
                 who = ", ".join(sorted(m.id for m in admins))
                 raise SemanticError(f"roster change not signed by a roster admin in force ({who})")
@@ -512,7 +517,7 @@ class SemanticState:
             raise SemanticError(
                 f"{what} by {named}: {named} is not in the roster in force at this entry"
             )
-        signers = self._member_signers(deferred)
+        signers = self._member_signers(deferred, mask)
         if named not in signers:
             others = sorted(signers)
             if others:
@@ -601,7 +606,7 @@ class SemanticState:
         name, subj, kind, to_stage, head, approvals, waivers, ev, replaced = facts
         if subj not in self.registered or self.registered[subj][0] != name:
             raise SemanticError(f"transition of {name}, which this log never registered")
-        if head is not None:
+        if head is not None and self.checkpoint_roots is not None:
             size, root_hex = head
             if size > index:
                 raise SemanticError(f"transition records log head {size}, beyond its own position")

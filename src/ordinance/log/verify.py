@@ -241,6 +241,7 @@ class _State:
     keys: tuple[str, ...] = ()
     witnesses: tuple[str, ...] = ()
     roots: dict[int, bytes] = field(default_factory=dict)
+    roots_complete: bool = False
 
 
 def _as_key(k: str | VerifierKey, sigtype: int, what: str) -> VerifierKey:
@@ -288,9 +289,9 @@ def verify_source(
     if deep:
         chain = [parse_vkey(k) for k in st.keys] or [trusted]
         state = SemanticState(
-            worker_keys=_unique(chain + extra),
+            worker_keys=_unique(chain),
             log_key=chain[0],
-            checkpoint_roots=st.roots,
+            checkpoint_roots=st.roots if st.roots_complete else None,
             extra_keys=extra,
         )
         try:
@@ -485,7 +486,16 @@ def _check_checkpoint(
     chain: list[tuple[int, VerifierKey]],
     witnesses: Sequence[VerifierKey],
     what: str,
+    pending: list[_Bad] | None = None,
+    prev: int = 0,
 ) -> tuple[SignedNote, Checkpoint, list[VerifierKey]]:
+    """Parse and check one checkpoint against the key chain.
+
+    Whether the right key of the chain signed it depends on where the key changes sit,
+    which the entries themselves prove only once their roots are checked; with ``pending``
+    that failure is recorded (naming entry ``prev``) instead of raised, so an earlier edited
+    entry is what gets named.
+    """
     try:
         note = SignedNote.parse(text)
         cp = Checkpoint.from_text(note.text)
@@ -505,9 +515,13 @@ def _check_checkpoint(
     except VerificationError as exc:
         raise _Bad(None, f"{what} (size {cp.size}): {exc.message}") from None
     if active not in signed_by:
-        raise _Bad(
-            None, f"{what} (size {cp.size}) is not signed by the active log key {active.vkey}"
+        bad = _Bad(
+            None if pending is None else prev,
+            f"{what} (size {cp.size}) is not signed by the active log key {active.vkey}",
         )
+        if pending is None:
+            raise bad
+        pending.append(bad)
     return note, cp, cosigned
 
 
@@ -529,8 +543,15 @@ def _verify_structure(
     prev = 0
     cosigned: list[VerifierKey] = []
     last_text: str | None = None
+    pending: list[_Bad] = []
     for text in notes:
-        note, cp, cosigned = _check_checkpoint(text, chain, witnesses, "checkpoint")
+        try:
+            note, cp, cosigned = _check_checkpoint(
+                text, chain, witnesses, "checkpoint", pending, prev
+            )
+        except _Bad as bad:
+            # name the first entry this checkpoint would have vouched for
+            raise _Bad(prev if bad.index is None else bad.index, bad.reason) from None
         if origin is None:
             origin = cp.origin
         elif cp.origin != origin:
@@ -544,6 +565,7 @@ def _verify_structure(
         prev = cp.size
         last_text = note.text
         st.checkpoints += 1
+    st.roots_complete = True
     if targets:
         st.size, st.root = targets[-1].size, targets[-1].root
         st.witnesses = tuple(k.vkey for k in cosigned)
@@ -557,9 +579,13 @@ def _verify_structure(
             f"policy needs {min_witnesses}",
         )
     if trusted_checkpoint is not None:
-        _note, tcp, _ = _check_checkpoint(
-            trusted_checkpoint, chain, witnesses, "trusted checkpoint"
-        )
+        try:
+            _note, tcp, _ = _check_checkpoint(
+                trusted_checkpoint, chain, witnesses, "trusted checkpoint"
+            )
+        except _Bad as bad:
+            # e.g. signed by a key this log never rotated to: rolled back past a rotation
+            raise _Bad(prev, bad.reason) from None
         if origin is not None and tcp.origin != origin:
             raise _Bad(None, f"trusted checkpoint is for log {tcp.origin!r}, not {origin!r}")
         if tcp.size > prev:
@@ -571,6 +597,21 @@ def _verify_structure(
         if tcp.size > 0:
             targets.append(_Target(tcp.size, tcp.root, 0, trusted=True))
             targets.sort(key=lambda t: (t.size, t.trusted))
+    try:
+        _stream_and_count(source, targets, progress, st, workers)
+    except _Bad as bad:
+        raise _first(pending[0] if pending else None, bad) from None
+    if pending:
+        raise pending[0]
+
+
+def _stream_and_count(
+    source: LogSource,
+    targets: list[_Target],
+    progress: Callable[[int], None] | None,
+    st: _State,
+    workers: int | None,
+) -> None:
     nworkers = workers or os.cpu_count() or 1
     top = targets[-1].size if targets else 0
     if isinstance(source, DbSource) and nworkers > 1 and top >= _STRUCT_PARALLEL_MIN and _fork_ok():
@@ -604,7 +645,10 @@ def _check_head_file(
         return
     if latest_text is None:
         raise _Bad(0, "the checkpoint file names a tree, but the bundle has no checkpoints")
-    _note, cp, _ = _check_checkpoint(text, chain, witnesses, "the bundle's checkpoint file")
+    try:
+        _note, cp, _ = _check_checkpoint(text, chain, witnesses, "the bundle's checkpoint file")
+    except _Bad as bad:
+        raise _Bad(latest, bad.reason) from None
     if cp.text() != latest_text and _note.text != latest_text:
         if cp.size != latest:
             raise _Bad(
@@ -855,7 +899,7 @@ def _stream_parallel(
 def _root_mismatch(t: _Target) -> _Bad:
     if t.trusted:
         return _Bad(
-            None,
+            0,
             f"fork: the log's first {t.size} entries do not match the trusted "
             "checkpoint (history rewritten)",
         )

@@ -214,7 +214,10 @@ class Evaluation:
 
         uri, digest = self.policy_digest()
         inputs: list[dict[str, Any]] = [
-            {"uri": f"ordinance:evidence/{e['kind']}/{e['name']}", "digest": {"sha256": e["sha256"]}}
+            {
+                "uri": f"ordinance:evidence/{e['kind']}/{e['name']}",
+                "digest": {"sha256": e["sha256"]},
+            }
             for e in self.evidence_used()
         ]
         inputs += [

@@ -30,7 +30,9 @@ def upgrade() -> None:
     op.create_table(
         "ordinance_version",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("model_name", sa.String(128), sa.ForeignKey("ordinance_model.name"), nullable=False),
+        sa.Column(
+            "model_name", sa.String(128), sa.ForeignKey("ordinance_model.name"), nullable=False
+        ),
         sa.Column("version", sa.String(64), nullable=False),
         sa.Column("stage", sa.String(64), nullable=False),
         sa.Column("author", sa.String(), nullable=False),
@@ -45,11 +47,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("model_name", "version", name="uq_ordinance_version"),
     )
     op.create_index("ix_ordinance_version_model_name", "ordinance_version", ["model_name"])
-    op.create_index("ix_ordinance_version_identity_sha256", "ordinance_version", ["identity_sha256"])
+    op.create_index(
+        "ix_ordinance_version_identity_sha256", "ordinance_version", ["identity_sha256"]
+    )
     op.create_table(
         "ordinance_evidence",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("version_id", sa.Integer(), sa.ForeignKey("ordinance_version.id"), nullable=False),
+        sa.Column(
+            "version_id", sa.Integer(), sa.ForeignKey("ordinance_version.id"), nullable=False
+        ),
         sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
@@ -64,7 +70,9 @@ def upgrade() -> None:
     op.create_table(
         "ordinance_evaluation",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("version_id", sa.Integer(), sa.ForeignKey("ordinance_version.id"), nullable=False),
+        sa.Column(
+            "version_id", sa.Integer(), sa.ForeignKey("ordinance_version.id"), nullable=False
+        ),
         sa.Column("stage", sa.String(64), nullable=False),
         sa.Column("verdict", sa.String(16), nullable=False),
         sa.Column("evaluated_at", TS, nullable=False),
@@ -76,7 +84,9 @@ def upgrade() -> None:
     op.create_table(
         "ordinance_transition",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("model_name", sa.String(128), sa.ForeignKey("ordinance_model.name"), nullable=False),
+        sa.Column(
+            "model_name", sa.String(128), sa.ForeignKey("ordinance_model.name"), nullable=False
+        ),
         sa.Column("version", sa.String(64), nullable=False),
         sa.Column("from_stage", sa.String(64), nullable=True),
         sa.Column("to_stage", sa.String(64), nullable=False),
