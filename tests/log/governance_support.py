@@ -106,7 +106,7 @@ def build_story(root: Path) -> Story:
     from helpers import small_manifest
     from ordinance._cli import main
     from ordinance.approvals import Member, Roster, apply_roster, approve, revoke, waive
-    from ordinance.promote import promote, rollback
+    from ordinance.promotion import promote, rollback
     from ordinance.signing import load_signer
     from ordinance.workspace import Workspace, init_workspace
 
