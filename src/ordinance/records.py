@@ -197,26 +197,62 @@ class Record:
 
 @dataclass(frozen=True)
 class EvidenceItem:
+    """One evidence file as logged. The optional facts (media type, creation time,
+    attributes, description) are logged by newer versions so every fact of an evidence row
+    comes from the log; ``None`` means an older entry that did not record it."""
+
     kind: str
     name: str
     sha256: str
     size: int
+    media_type: str | None = None
+    created_at: datetime | None = None
+    attributes: Mapping[str, Any] | None = None
+    description: str | None = None
+
+    @classmethod
+    def of(cls, e: Any) -> EvidenceItem:
+        """From a :class:`ordinance.model.Evidence`, with every fact."""
+        return cls(
+            e.kind,
+            e.name,
+            e.sha256,
+            e.size,
+            media_type=e.media_type,
+            created_at=e.created_at,
+            attributes=dict(e.attributes),
+            description=e.description,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": self.kind,
             "name": self.name,
             "digest": {"sha256": self.sha256},
             "size": self.size,
         }
+        if self.media_type is not None:
+            out["mediaType"] = self.media_type
+        if self.created_at is not None:
+            out["createdAt"] = iso_time(self.created_at)
+        if self.attributes is not None:
+            out["attributes"] = dict(self.attributes)
+        if self.description is not None:
+            out["description"] = self.description
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EvidenceItem:
+        attrs = d.get("attributes")
         return cls(
             kind=_str(d, "kind"),
             name=_str(d, "name"),
             sha256=_sha(d, "digest"),
             size=int(d.get("size") or 0),
+            media_type=None if d.get("mediaType") is None else str(d["mediaType"]),
+            created_at=_opt_time(d.get("createdAt"), "createdAt"),
+            attributes=dict(attrs) if isinstance(attrs, dict) else None,
+            description=None if d.get("description") is None else str(d["description"]),
         )
 
 
@@ -275,9 +311,7 @@ class Registration(Record):
             lineage=version.lineage.model_dump(mode="json"),
             metrics=dict(version.metrics),
             documentation_sha256=sha256_hex(canonical_json(version.documentation)),
-            evidence=tuple(
-                EvidenceItem(e.kind, e.name, e.sha256, e.size) for e in version.evidence
-            ),
+            evidence=tuple(EvidenceItem.of(e) for e in version.evidence),
         )
 
     def predicate(self) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from ordinance.store._engine import make_engine
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+    from ordinance.ledger import Ledger
     from ordinance.log import TransparencyLog
     from ordinance.manifest import ResolvedManifest
     from ordinance.signing import Signer
@@ -112,6 +113,7 @@ class Workspace:
     #: the log's signer when it is not the key file (``ordinance serve`` loads it once, or a
     #: KMS/PKCS#11 signer is injected here; see docs/deploy.md)
     log_signer: Signer | None = field(default=None, repr=False)
+    _ledger: Ledger | None = field(default=None, repr=False)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -150,9 +152,18 @@ class Workspace:
         return self._engine
 
     def registry(self) -> SqlRegistry:
+        """The registry index, every read checked against the log (when there is one)."""
         from ordinance.store.registry import SqlRegistry
 
-        return SqlRegistry(self.engine())
+        return SqlRegistry(self.engine(), guard=self.ledger())
+
+    def ledger(self) -> Ledger | None:
+        """What checks index rows against the verified log; ``None`` without a log key."""
+        if self._ledger is None and self.log_vkey_path.is_file():
+            from ordinance.ledger import Ledger
+
+            self._ledger = Ledger(self.log_reader())
+        return self._ledger
 
     @contextmanager
     def write_transaction(self, what: str = "write") -> Iterator[Connection]:
@@ -185,7 +196,12 @@ class Workspace:
         from ordinance.log import TransparencyLog, open_log
 
         if self.log_signer is not None:
-            return TransparencyLog(self.engine(), self.log_signer, self.config.log_origin)
+            return TransparencyLog(
+                self.engine(),
+                self.log_signer,
+                self.config.log_origin,
+                trust_path=self.trusted_head_path,
+            )
         passphrase = os.environ.get("ORDINANCE_LOG_KEY_PASSPHRASE")
         return open_log(
             self.engine(),
@@ -223,6 +239,7 @@ class Workspace:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+        self._ledger = None
 
     def __enter__(self) -> Workspace:
         return self
@@ -265,8 +282,8 @@ class Workspace:
             # load the log key before taking the writer lock (decrypting it can be slow)
             log = self._open_log()
             with self.write_transaction("registration") as conn:
-                registry.add_version_in(conn, version)
                 log_index = self._log_registration(version, resolved, conn, log)
+                registry.add_version_in(conn, version, log_index=log_index)
         except BaseException:
             for digest in added:
                 self.evidence.remove(digest)
@@ -330,15 +347,15 @@ class Workspace:
         )
         from ordinance.records import EvidenceAdded, EvidenceItem
 
-        item = EvidenceItem(kind=kind, name=name, sha256=digest, size=size)
+        item = EvidenceItem.of(ev)
         stmt = EvidenceAdded.of(v, (item,), actor).to_statement()
         log = self._open_log()
         added = self.evidence.put(path, digest)
         try:
             # the evidence row and its log entry commit together or not at all
             with self.write_transaction("attaching evidence") as conn:
-                registry.add_evidence(model, version, [ev], conn=conn)
                 index = self.append_to_log(stmt, conn=conn, log=log)
+                registry.add_evidence(model, version, [ev], conn=conn, log_index=index)
         except BaseException:
             if added:
                 self.evidence.remove(digest)
@@ -390,8 +407,15 @@ class Workspace:
         from ordinance.records import Evaluation
 
         version: ModelVersion = evaluation.version
-        stmt = Evaluation.of(evaluation).to_statement()
+        from ordinance.ledger import evaluation_binding
+
         result = evaluation.to_dict()
+        digests = {p["name"]: p["sha256"] for p in result.get("policies", [])}
+        stmt = Evaluation.of(evaluation).to_statement()
+        # what the evaluation row holds, bound into the VSA, so the row is a cache of the log
+        stmt["predicate"]["ordinanceEvaluation"] = evaluation_binding(
+            evaluation.stage, result["verdict"], digests, result
+        )
         registry = self.registry()
         log = self._open_log()
         # the evaluation row and its log entry (a VSA) commit together or not at all
@@ -402,7 +426,7 @@ class Workspace:
                 evaluation.stage,
                 result["verdict"],
                 evaluation.evaluated_at,
-                {p["name"]: p["sha256"] for p in result.get("policies", [])},
+                digests,
                 result,
                 index,
                 conn=conn,

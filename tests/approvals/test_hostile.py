@@ -21,7 +21,7 @@ from ordinance.approvals import (
     revoke,
     sign_approval,
 )
-from ordinance.errors import CheckFailed
+from ordinance.ledger import IndexMismatch
 from ordinance.promotion import promote
 from ordinance.workspace import Workspace
 
@@ -76,13 +76,13 @@ def test_unknown_key_injected_into_the_index_does_not_count(ws: Workspace, peopl
     forged = sign_approval(v, "production", people.mallory, "vera@example.com", now=T0 + HOUR)
     _inject(ws, forged.to_bytes(), version="1.0.0", approver="vera@example.com", at=T0 + HOUR)
     approve(ws, "toy", "1.0.0", "production", people.rita, now=T0 + HOUR)
-    d = promote(ws, "toy", "1.0.0", "production", "ci", now=T0 + 2 * HOUR)
-    assert not d.allowed
-    assert any("unknown key" in r for r in d.reasons), d.reasons
-    assert any("missing: model-validator" in r for r in d.reasons), d.reasons
-    assert _denials(ws, "1.0.0")
-    with pytest.raises(CheckFailed):
-        d.raise_for_denial()
+    # the unlogged row blocks the decision (exit 1), naming the row
+    with pytest.raises(IndexMismatch, match=r"ordinance_approval#\d+ .* bound to no log entry"):
+        promote(ws, "toy", "1.0.0", "production", "ci", now=T0 + 2 * HOUR)
+    assert ws.registry().get_version("toy", "1.0.0").stage == "development"
+    with pytest.raises(IndexMismatch) as exc:
+        collect_approvals(ws, v, "production", T0 + 2 * HOUR)
+    assert exc.value.exit_code == 1
 
 
 def test_key_without_the_role_is_refused(ws: Workspace, people: People) -> None:
@@ -121,9 +121,10 @@ def test_replay_injected_into_the_index_is_rejected_at_promotion(
     env = sign_approval(v1, "production", people.vera, "vera@example.com", now=T0 + HOUR)
     _inject(ws, env.to_bytes(), version="2.0.0", approver="vera@example.com", at=T0 + HOUR)
     approve(ws, "toy", "2.0.0", "production", people.rita, now=T0 + HOUR)
-    d = promote(ws, "toy", "2.0.0", "production", "ci", now=T0 + 2 * HOUR)
-    assert not d.allowed
-    assert any("replay" in r for r in d.reasons), d.reasons
+    # the replayed approval never reached the log: the row is refused, naming it
+    with pytest.raises(IndexMismatch, match=r"ordinance_approval#\d+ .* bound to no log entry"):
+        promote(ws, "toy", "2.0.0", "production", "ci", now=T0 + 2 * HOUR)
+    assert ws.registry().get_version("toy", "2.0.0").stage == "development"
 
 
 def test_approval_after_the_role_was_removed_is_refused(ws: Workspace, people: People) -> None:

@@ -44,7 +44,7 @@ class ApprovalRefused(VerificationError):
 
 
 def approvals_store(ws: Workspace) -> ApprovalStore:
-    return ApprovalStore(ws.engine())
+    return ApprovalStore(ws.engine(), guard=ws.ledger())
 
 
 def _require_log(ws: Workspace) -> None:

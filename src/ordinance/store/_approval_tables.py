@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -43,6 +43,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ordinance.errors import ConflictError, InfrastructureError
+
+if TYPE_CHECKING:
+    from ordinance.ledger import Ledger
 
 __all__ = [
     "ApprovalStore",
@@ -101,6 +104,7 @@ roster_t = Table(
     Column("diff", Text(), nullable=False),  # JSON
     Column("actor", String(256), nullable=False),
     Column("log_index", BigInteger(), nullable=True),
+    Column("entry_sha256", String(64), nullable=True),
 )
 
 TABLES = (approvals_t, revocations_t, roster_t)
@@ -149,6 +153,7 @@ class SignedRow:
 
 @dataclass(frozen=True)
 class RevocationRow:
+    id: int
     approval_digest: str
     revoker: str
     reason: str
@@ -165,6 +170,8 @@ class RosterRow:
     diff: dict[str, Any]
     actor: str
     log_index: int | None
+    id: int = 0
+    entry_sha256: str | None = None
 
 
 def _signed(r: Any) -> SignedRow:
@@ -193,8 +200,10 @@ def _first_line(exc: BaseException) -> str:
 class ApprovalStore:
     """SQL access to the approval tables. The constructor does no I/O."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, guard: Ledger | None = None) -> None:
+        """``guard`` checks every row read against the log (see :mod:`ordinance.ledger`)."""
         self._engine = engine
+        self._guard = guard
 
     @contextmanager
     def _conn(self, write: bool = False, outer: Connection | None = None) -> Iterator[Connection]:
@@ -264,6 +273,14 @@ class ApprovalStore:
     def signed(
         self, model: str, version: str | None = None, kind: str | None = None
     ) -> list[SignedRow]:
+        if self._guard is not None:
+            # check every row of the version (or model), whatever the kind asked for
+            every = self._signed_rows(model, version, None)
+            self._guard.signed(model, version, every)
+            return [r for r in every if kind is None or r.kind == kind]
+        return self._signed_rows(model, version, kind)
+
+    def _signed_rows(self, model: str, version: str | None, kind: str | None) -> list[SignedRow]:
         q = select(approvals_t).where(approvals_t.c.model_name == model)
         if version is not None:
             q = q.where(approvals_t.c.version == version)
@@ -275,7 +292,14 @@ class ApprovalStore:
     def by_digest(self, digest: str) -> SignedRow | None:
         with self._conn() as c:
             r = c.execute(select(approvals_t).where(approvals_t.c.digest == digest)).first()
-        return None if r is None else _signed(r)
+        if r is None:
+            return None
+        row = _signed(r)
+        if self._guard is not None:
+            return next(
+                (x for x in self.signed(row.model, row.version) if x.digest == digest), None
+            )
+        return row
 
     # -- revocations -------------------------------------------------------------------------
     def add_revocation(
@@ -305,14 +329,13 @@ class ApprovalStore:
     def revocations(self, digests: list[str]) -> list[RevocationRow]:
         if not digests:
             return []
-        q = (
-            select(revocations_t)
-            .where(revocations_t.c.approval_digest.in_(digests))
-            .order_by(revocations_t.c.id)
-        )
+        q = select(revocations_t).order_by(revocations_t.c.id)
+        if self._guard is None:
+            q = q.where(revocations_t.c.approval_digest.in_(digests))
         with self._conn() as c:
-            return [
+            rows = [
                 RevocationRow(
+                    id=int(r.id),
                     approval_digest=r.approval_digest,
                     revoker=r.revoker,
                     reason=r.reason,
@@ -322,6 +345,13 @@ class ApprovalStore:
                 )
                 for r in c.execute(q)
             ]
+        if self._guard is not None:
+            # revocations are few: every row is checked against every revocation entry,
+            # so a deleted row cannot bring an approval back
+            self._guard.revocations(rows)
+            wanted = set(digests)
+            rows = [r for r in rows if r.approval_digest in wanted]
+        return rows
 
     # -- roster history ----------------------------------------------------------------------
     def add_roster(
@@ -336,9 +366,12 @@ class ApprovalStore:
         conn: Connection | None = None,
     ) -> None:
         with self._conn(write=True, outer=conn) as c:
+            from ordinance.store.registry import entry_sha256
+
             c.execute(
                 insert(roster_t),
                 {
+                    "entry_sha256": entry_sha256(c, log_index),
                     "applied_at": ts(applied_at),
                     "digest": digest,
                     "document": json.dumps(document, sort_keys=True),
@@ -351,10 +384,10 @@ class ApprovalStore:
     def rosters(self, until: datetime | None = None) -> list[RosterRow]:
         """Applied rosters, oldest first (only those applied at or before ``until``)."""
         q = select(roster_t).order_by(roster_t.c.applied_at, roster_t.c.id)
-        if until is not None:
+        if until is not None and self._guard is None:
             q = q.where(roster_t.c.applied_at <= ts(until))
         with self._conn() as c:
-            return [
+            rows = [
                 RosterRow(
                     applied_at=parse_ts(r.applied_at),
                     digest=r.digest,
@@ -362,6 +395,15 @@ class ApprovalStore:
                     diff=json.loads(r.diff),
                     actor=r.actor,
                     log_index=None if r.log_index is None else int(r.log_index),
+                    id=int(r.id),
+                    entry_sha256=r.entry_sha256,
                 )
                 for r in c.execute(q)
             ]
+        if self._guard is not None:
+            # every roster row against every roster-change entry: an unlogged row cannot
+            # grant a role, a deleted one cannot take one away
+            self._guard.rosters(rows)
+            if until is not None:
+                rows = [r for r in rows if r.applied_at <= until]
+        return rows

@@ -1,5 +1,10 @@
 """SQLModel tables for the registry (models, versions, evidence, evaluations, transitions).
 
+These tables are an index over the audit log, which is the source of truth: every row that
+records a fact carries ``log_index`` and ``entry_sha256``, the log entry it indexes and the
+SHA-256 of that entry's envelope bytes, and is checked against it on read
+(:mod:`ordinance.ledger`).
+
 The audit log keeps its own tables (``ordinance.log.store``). Schema changes go through
 Alembic migrations in ``ordinance/store/migrations``; nothing here creates tables.
 """
@@ -49,6 +54,8 @@ class VersionRow(SQLModel, table=True):
     metrics: dict[str, Any] = _json()
     documentation: dict[str, Any] = _json()
     manifest_sha256: str = Field(max_length=64)
+    log_index: int | None = None
+    entry_sha256: str | None = Field(default=None, max_length=64)
 
 
 class EvidenceRow(SQLModel, table=True):
@@ -65,6 +72,8 @@ class EvidenceRow(SQLModel, table=True):
     created_at: datetime = _ts()
     attributes: dict[str, Any] = _json()
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    log_index: int | None = None
+    entry_sha256: str | None = Field(default=None, max_length=64)
 
 
 class EvaluationRow(SQLModel, table=True):
@@ -78,6 +87,7 @@ class EvaluationRow(SQLModel, table=True):
     policy_digests: dict[str, Any] = _json()
     result: dict[str, Any] = _json()
     log_index: int | None = None
+    entry_sha256: str | None = Field(default=None, max_length=64)
 
 
 class TransitionRow(SQLModel, table=True):
@@ -95,3 +105,4 @@ class TransitionRow(SQLModel, table=True):
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     details: dict[str, Any] = _json()
     log_index: int | None = None
+    entry_sha256: str | None = Field(default=None, max_length=64)

@@ -7,17 +7,19 @@ it on SQLite and PostgreSQL through SQLModel/SQLAlchemy (bound parameters only);
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from ordinance.errors import ConflictError, InfrastructureError, NotFoundError
+from ordinance.log.store import entries_t
 from ordinance.model import (
     Evidence,
     Identity,
@@ -33,6 +35,9 @@ from ordinance.store._tables import (
     TransitionRow,
     VersionRow,
 )
+
+if TYPE_CHECKING:
+    from ordinance.ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,12 @@ def _version_from_rows(m: ModelRow, v: VersionRow, ev: Sequence[EvidenceRow]) ->
     )
 
 
-def _evidence_row(version_id: int, e: Evidence) -> dict[str, Any]:
+def _evidence_row(
+    version_id: int, e: Evidence, log_index: int | None, binding: str | None
+) -> dict[str, Any]:
     return {
+        "log_index": log_index,
+        "entry_sha256": binding,
         "version_id": version_id,
         "kind": e.kind,
         "name": e.name,
@@ -139,9 +148,20 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _insert_version(s: Session, version: ModelVersion) -> None:
+def entry_sha256(s: Session | Connection, log_index: int | None) -> str | None:
+    """SHA-256 of the envelope of log entry ``log_index`` as seen in this transaction: what
+    an index row written with it is bound to (``None`` without a log)."""
+    if log_index is None:
+        return None
+    env = s.execute(select(entries_t.c.envelope).where(entries_t.c.idx == log_index)).scalar()
+    # no such entry: the row stays unbound, and a guarded read refuses it
+    return None if env is None else hashlib.sha256(bytes(env)).hexdigest()
+
+
+def _insert_version(s: Session, version: ModelVersion, log_index: int | None = None) -> None:
     """Add a version's model (created or updated), version and evidence rows; flush."""
     m = version.model
+    binding = entry_sha256(s, log_index)
     row = s.get(ModelRow, m.name)
     if row is None:
         s.add(
@@ -170,11 +190,13 @@ def _insert_version(s: Session, version: ModelVersion) -> None:
         metrics=dict(version.metrics),
         documentation=dict(version.documentation),
         manifest_sha256=version.manifest_sha256,
+        log_index=log_index,
+        entry_sha256=binding,
     )
     s.add(vrow)
     s.flush()
     assert vrow.id is not None
-    rows = [_evidence_row(vrow.id, e) for e in version.evidence]
+    rows = [_evidence_row(vrow.id, e, log_index, binding) for e in version.evidence]
     if rows:
         s.execute(insert(EvidenceRow), rows)
 
@@ -191,8 +213,11 @@ def _infrastructure(exc: SQLAlchemyError) -> InfrastructureError:
 class SqlRegistry:
     """The registry on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, guard: Ledger | None = None) -> None:
+        """``guard`` checks every row read against the log (see :mod:`ordinance.ledger`):
+        what the reads return is then what the log vouches for."""
         self._engine = engine
+        self._guard = guard
 
     @contextmanager
     def _session(self, write: bool = False, outer: Connection | None = None) -> Iterator[Session]:
@@ -224,7 +249,9 @@ class SqlRegistry:
         except IntegrityError as exc:
             raise ConflictError(f"{version.ref} is already registered") from exc
 
-    def add_version_in(self, conn: Connection, version: ModelVersion) -> None:
+    def add_version_in(
+        self, conn: Connection, version: ModelVersion, *, log_index: int | None = None
+    ) -> None:
         """:meth:`add_version` on ``conn``, inside the caller's transaction; commits nothing.
 
         So that other writes (the version's audit-log entry) commit with it or not at all.
@@ -232,7 +259,7 @@ class SqlRegistry:
         """
         try:
             with self._session(write=True, outer=conn) as s:
-                _insert_version(s, version)
+                _insert_version(s, version, log_index)
         except IntegrityError as exc:
             raise ConflictError(f"{version.ref} is already registered") from exc
 
@@ -243,13 +270,19 @@ class SqlRegistry:
         evidence: Sequence[Evidence],
         *,
         conn: Connection | None = None,
+        log_index: int | None = None,
     ) -> None:
-        """Attach evidence produced after registration (append-only: rows are never changed)."""
+        """Attach evidence produced after registration (append-only: rows are never changed),
+        indexing log entry ``log_index``."""
         with self._session(write=True, outer=conn) as s:
             _, v = self._version_rows(s, model, version)
             assert v.id is not None
+            binding = entry_sha256(s, log_index)
             if evidence:
-                s.execute(insert(EvidenceRow), [_evidence_row(v.id, e) for e in evidence])
+                s.execute(
+                    insert(EvidenceRow),
+                    [_evidence_row(v.id, e, log_index, binding) for e in evidence],
+                )
 
     def _version_rows(
         self, s: Session, model: str, version: str | None
@@ -279,7 +312,31 @@ class SqlRegistry:
         )
         return _version_from_rows(m, v, ev)
 
+    def _guarded(
+        self, s: Session, model: str, vrows: Sequence[VersionRow], version: str | None
+    ) -> list[ModelVersion]:
+        """Versions from their rows, checked against the log by the guard."""
+        assert self._guard is not None
+        ids = [v.id for v in vrows]
+        ev: dict[int | None, list[EvidenceRow]] = {i: [] for i in ids}
+        for pos in range(0, len(ids), 500):
+            part = ids[pos : pos + 500]
+            for e in (
+                s.execute(
+                    select(EvidenceRow)
+                    .where(col(EvidenceRow.version_id).in_(part))
+                    .order_by(col(EvidenceRow.id))
+                )
+                .scalars()
+                .all()
+            ):
+                ev[e.version_id].append(e)
+        return self._guard.versions(model, version, [(v, ev[v.id]) for v in vrows])
+
     def get_model(self, name: str) -> Model:
+        if self._guard is not None:
+            # the model's facts as its newest registration logged them (per version)
+            return self.get_version(name).model
         with self._session() as s:
             m = s.get(ModelRow, name)
             if m is None:
@@ -293,8 +350,15 @@ class SqlRegistry:
             )
 
     def get_version(self, model: str, version: str | None = None) -> ModelVersion:
+        if self._guard is not None and version is None:
+            versions = self.list_versions(model)
+            if not versions:
+                raise NotFoundError(f"unknown version {model}@{version}")
+            return versions[-1]
         with self._session() as s:
             m, v = self._version_rows(s, model, version)
+            if self._guard is not None:
+                return self._guarded(s, model, [v], version)[0]
             return self._load(s, m, v)
 
     def list_versions(self, model: str) -> list[ModelVersion]:
@@ -311,6 +375,8 @@ class SqlRegistry:
                 .scalars()
                 .all()
             )
+            if self._guard is not None:
+                return self._guarded(s, model, rows, None)
             return [self._load(s, m, v) for v in rows]
 
     def list_models(self) -> list[tuple[Model, list[ModelVersion]]]:
@@ -318,9 +384,24 @@ class SqlRegistry:
             names = (
                 s.execute(select(col(ModelRow.name)).order_by(col(ModelRow.name))).scalars().all()
             )
+        if self._guard is not None:
+            self._guard.model_names(names)
+            out = []
+            for n in names:
+                versions = self.list_versions(n)
+                if versions:
+                    out.append((versions[-1].model, versions))
+            return out
         return [(self.get_model(n), self.list_versions(n)) for n in names]
 
     def find_version_in_stage(self, model: str, stage: str) -> ModelVersion | None:
+        if self._guard is not None:
+            # from every version's logged stage, not from a stage column one could rewrite
+            try:
+                found = [v for v in self.list_versions(model) if v.stage == stage]
+            except NotFoundError:
+                return None
+            return found[-1] if found else None
         with self._session() as s:
             m = s.get(ModelRow, model)
             if m is None:
@@ -361,6 +442,7 @@ class SqlRegistry:
                 policy_digests=policy_digests,
                 result=result,
                 log_index=log_index,
+                entry_sha256=entry_sha256(s, log_index),
             )
             s.add(row)
             s.flush()
@@ -379,6 +461,8 @@ class SqlRegistry:
                 .scalars()
                 .all()
             )
+            if self._guard is not None:
+                self._guard.evaluations(model, version, rows)
             return [
                 {
                     "id": r.id,
@@ -432,6 +516,7 @@ class SqlRegistry:
                     reason=r.reason,
                     details=r.details,
                     log_index=r.log_index,
+                    entry_sha256=entry_sha256(s, r.log_index),
                 )
             )
 
@@ -440,6 +525,9 @@ class SqlRegistry:
             q = select(TransitionRow).order_by(col(TransitionRow.at), col(TransitionRow.id))
             if model is not None:
                 q = q.where(col(TransitionRow.model_name) == model)
+            rows = s.execute(q).scalars().all()
+            if self._guard is not None:
+                self._guard.transitions(model, rows)
             return [
                 TransitionRecord(
                     model=r.model_name,
@@ -453,7 +541,7 @@ class SqlRegistry:
                     details=dict(r.details),
                     log_index=r.log_index,
                 )
-                for r in s.execute(q).scalars().all()
+                for r in rows
             ]
 
     def count_rows(self) -> dict[str, int]:
