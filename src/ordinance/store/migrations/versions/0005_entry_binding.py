@@ -1,7 +1,7 @@
 """Bind every index row to its log entry: ``log_index`` and ``entry_sha256`` columns.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 
 Rows written before this revision have NULL bindings; ``ordinance index rebuild`` recreates
 them from the log.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
