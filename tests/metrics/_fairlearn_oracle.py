@@ -60,8 +60,10 @@ def fairlearn_summaries(y_true: Any, y_pred: Any, sensitive: pd.DataFrame) -> di
     }
 
 
-def _key(group: tuple[str, ...], n: int) -> Any:
-    return group[0] if n == 1 else group
+def _key(group: tuple[str | None, ...], n: int) -> Any:
+    """The MetricFrame index of a group; missing values were filled with "<missing>"."""
+    labels = tuple("<missing>" if v is None else v for v in group)
+    return labels[0] if n == 1 else labels
 
 
 def close(a: float, b: float) -> bool:

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fairlearn.metrics import equalized_odds_difference
+
 from ordinance.metrics.fairness import AGGREGATIONS, FairnessReport, compute_fairness
 
 from ._fairlearn_oracle import (
@@ -51,11 +53,13 @@ def _sensitive(df: pd.DataFrame) -> list[str]:
 def test_equal_to_metricframe(df: pd.DataFrame, batch_rows: int) -> None:
     """Per-group, overall and aggregated values equal fairlearn's, batched or not."""
     sens = _sensitive(df)
-    report = compute_fairness(df, y_true="y", y_pred="p", sensitive=sens, batch_rows=batch_rows)
+    report = compute_fairness(
+        df, y_true="y", y_pred="p", sensitive=sens, batch_rows=batch_rows, undefined="skip"
+    )
     mf = metric_frame(df["y"], df["p"], df[sens])
     assert_matches_fairlearn(report, mf)
 
-    # aggregations: fairlearn's formulas over the groups where the metric is defined
+    # skip: fairlearn's formulas over the groups where the metric is defined
     expected = expected_disparities(report, mf)
     for metric, d in report.disparities.items():
         for agg in AGGREGATIONS:
@@ -77,12 +81,22 @@ def test_equal_to_metricframe(df: pd.DataFrame, batch_rows: int) -> None:
             theirs = float(fairlearn_aggs[agg][metric])
             assert close(math.nan if ours is None else ours, theirs), (metric, agg, ours, theirs)
 
+    # strict (the default): fairlearn's own difference()/ratio() always, undefined or not
+    strict = compute_fairness(df, y_true="y", y_pred="p", sensitive=sens, batch_rows=batch_rows)
+    assert strict.by_group == report.by_group
+    for metric, d in strict.disparities.items():
+        assert d.undefined_groups == report.disparity(metric).undefined_groups
+        for agg in AGGREGATIONS:
+            ours = d.value(agg)  # type: ignore[arg-type]
+            theirs = float(fairlearn_aggs[agg][metric])
+            assert close(math.nan if ours is None else ours, theirs), (metric, agg, ours, theirs)
+
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(df=tables())
 def test_summaries_equal_fairlearn(df: pd.DataFrame) -> None:
     sens = _sensitive(df)
-    report = compute_fairness(df, y_true="y", y_pred="p", sensitive=sens)
+    report = compute_fairness(df, y_true="y", y_pred="p", sensitive=sens, undefined="skip")
     theirs = fairlearn_summaries(df["y"], df["p"], df[sens])
     parts = {
         "demographic_parity": ("selection_rate",),
@@ -96,6 +110,25 @@ def test_summaries_equal_fairlearn(df: pd.DataFrame) -> None:
             continue
         if any(c is None for c in components):
             assert ours is None  # Ordinance fails closed where a part is undefined
+            continue
+        assert close(math.nan if ours is None else ours, float(value)), (name, ours, value)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(df=tables())
+def test_strict_summaries_equal_fairlearn(df: pd.DataFrame) -> None:
+    """Strict mode: every summary equals fairlearn's, undefined group rates included."""
+    sens = _sensitive(df)
+    report = compute_fairness(df, y_true="y", y_pred="p", sensitive=sens)
+    theirs = fairlearn_summaries(df["y"], df["p"], df[sens])
+    for name, value in theirs.items():
+        ours = report.summary(name).value
+        if name.startswith("equalized_odds") and ours is None:
+            # a part is 0/0 (no group has a positive rate): fairlearn's max()/min() of a
+            # pair holding NaN depends on the order; Ordinance says undefined
+            assert report.disparity("true_positive_rate").ratio is None or (
+                report.disparity("false_positive_rate").ratio is None
+            )
             continue
         assert close(math.nan if ours is None else ours, float(value)), (name, ours, value)
 
@@ -125,7 +158,7 @@ def test_undefined_rates_are_none_where_fairlearn_says_zero() -> None:
     df = pd.DataFrame(
         {"s": ["a"] * 3 + ["b"] * 3, "y": [0, 0, 0, 1, 1, 1], "p": [0, 0, 0, 1, 0, 1]}
     )
-    report = compute_fairness(df, y_true="y", y_pred="p", sensitive=["s"])
+    report = compute_fairness(df, y_true="y", y_pred="p", sensitive=["s"], undefined="skip")
     a, b = report.by_group
     assert a.metrics["true_positive_rate"] is None
     assert a.metrics["false_negative_rate"] is None
@@ -145,3 +178,13 @@ def test_undefined_rates_are_none_where_fairlearn_says_zero() -> None:
     assert tpr.undefined_groups == (("a",),)
     assert report.disparity("false_positive_rate").undefined_groups == (("b",),)
     json.dumps(report.to_dict(), allow_nan=False)
+    # strict (the default) counts the undefined rates as 0, exactly as fairlearn does
+    strict = compute_fairness(df, y_true="y", y_pred="p", sensitive=["s"])
+    assert strict.by_group == report.by_group
+    tpr = strict.disparity("true_positive_rate")
+    assert tpr.difference == pytest.approx(mf.difference()["true_positive_rate"], abs=TOL)
+    assert tpr.ratio == mf.ratio()["true_positive_rate"] == 0.0
+    assert tpr.undefined_groups == (("a",),)
+    eod = equalized_odds_difference(df["y"], df["p"], sensitive_features=df["s"])
+    assert strict.summary("equalized_odds_difference").value == pytest.approx(eod, abs=TOL)
+    assert strict.to_dict()["undefined_rates"] == "strict"

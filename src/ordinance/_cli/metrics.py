@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -15,6 +16,67 @@ if TYPE_CHECKING:
     from ordinance.metrics.fairness import FairnessReport, Interval
 
 UNDEFINED = "undefined"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def sql_options(f: F) -> F:
+    """``--sql URL`` with ``--table T`` or ``--query Q``: a prediction table in a database."""
+    f = click.option(
+        "--query", help="With --sql: a SELECT whose result is the table (run as a subquery)."
+    )(f)
+    f = click.option(
+        "--table", "sql_table", help="With --sql: the table name (schema.table allowed)."
+    )(f)
+    return click.option(
+        "--sql",
+        envvar="ORDINANCE_SQL_URL",
+        help="SQLAlchemy database URL (or $ORDINANCE_SQL_URL); counts are computed there.",
+    )(f)
+
+
+def na_option(f: F) -> F:
+    return click.option(
+        "--na-value",
+        "na_values",
+        multiple=True,
+        help="CSV cell text read as missing; repeat (default: only the empty cell).",
+    )(f)
+
+
+def _source(
+    path: str | None, sql: str | None, table: str | None, query: str | None, what: str
+) -> Any:
+    from ordinance.errors import InputError
+
+    if sql is None:
+        if table is not None or query is not None:
+            raise InputError("--table and --query need --sql URL")
+        if path is None:
+            raise InputError(f"give {what}, or --sql URL with --table or --query")
+        return path
+    if path is not None:
+        raise InputError(f"give {what} or --sql, not both")
+    from ordinance.metrics import SqlTable
+
+    return SqlTable(url=sql, table=table, query=query)
+
+
+def _source_name(source: Any) -> str:
+    from ordinance.metrics import SqlTable
+
+    return source.name if isinstance(source, SqlTable) else str(source)
+
+
+def _source_json(source: Any) -> Any:
+    from ordinance.metrics import SqlTable
+
+    return source.to_dict() if isinstance(source, SqlTable) else str(source)
+
+
+def _na(values: tuple[str, ...]) -> tuple[str, ...]:
+    from ordinance.metrics._table import NA_VALUES
+
+    return tuple(dict.fromkeys([*NA_VALUES, *values]))
 
 
 def register(cli: click.Group) -> None:
@@ -23,7 +85,8 @@ def register(cli: click.Group) -> None:
         """Compute evidence from prediction and data tables (CSV or Parquet)."""
 
     @metrics_group.command("fairness")
-    @click.argument("table", type=click.Path(dir_okay=False, path_type=Path))
+    @click.argument("table", required=False, metavar="[TABLE]")
+    @sql_options
     @click.option("--y-true", required=True, help="Column with the true labels.")
     @click.option("--y-pred", help="Column with the predicted labels.")
     @click.option("--score", help="Column with scores; predicted positive iff score >= threshold.")
@@ -36,6 +99,14 @@ def register(cli: click.Group) -> None:
         help="Sensitive-feature column; repeat for intersectional groups.",
     )
     @click.option("--pos-label", default="1", show_default=True, help="The positive label.")
+    @click.option("--sample-weight", help="Column of non-negative row weights.")
+    @click.option(
+        "--undefined",
+        type=click.Choice(["strict", "skip"]),
+        default="strict",
+        show_default=True,
+        help="Undefined group rates: count as 0 in disparities (strict, fairlearn) or skip.",
+    )
     @click.option(
         "--min-group-size",
         type=click.IntRange(min=0),
@@ -52,26 +123,38 @@ def register(cli: click.Group) -> None:
     )
     @click.option("--confidence", type=float, default=0.95, show_default=True)
     @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+    @na_option
     @format_option("text", "json")
     def fairness_cmd(
-        table: Path,
+        table: str | None,
+        sql: str | None,
+        sql_table: str | None,
+        query: str | None,
         y_true: str,
         y_pred: str | None,
         score: str | None,
         threshold: float | None,
         sensitive: tuple[str, ...],
         pos_label: str,
+        sample_weight: str | None,
+        undefined: str,
         min_group_size: int,
         bootstrap: int,
         confidence: float,
         seed: int,
+        na_values: tuple[str, ...],
         fmt: str,
     ) -> None:
-        """Group fairness metrics of the predictions in TABLE (fairlearn metric names)."""
+        """Group fairness metrics of the predictions in TABLE (fairlearn metric names).
+
+        TABLE is a CSV or Parquet file, a Parquet dataset directory or an s3:// URI; or
+        give --sql URL with --table or --query to have the database do the counting.
+        """
         from ordinance.metrics.fairness import compute_fairness
 
+        source = _source(table, sql, sql_table, query, "TABLE")
         report = compute_fairness(
-            table,
+            source,
             y_true=y_true,
             y_pred=y_pred,
             score=score,
@@ -82,31 +165,62 @@ def register(cli: click.Group) -> None:
             confidence=confidence,
             seed=seed,
             pos_label=_label(pos_label),
+            sample_weight=sample_weight,
+            undefined=undefined,  # type: ignore[arg-type]
+            na_values=_na(na_values),
         )
+        name = _source_name(source)
         if fmt == "json":
-            emit_json({"table": str(table), **report.to_dict()})
+            emit_json({"table": _source_json(source), **report.to_dict()})
         else:
-            click.echo(render_fairness_text(report, str(table)))
+            click.echo(render_fairness_text(report, name))
 
     @metrics_group.command("drift")
-    @click.argument("reference", type=click.Path(dir_okay=False, path_type=Path))
-    @click.argument("current", type=click.Path(dir_okay=False, path_type=Path))
+    @click.argument("reference")
+    @click.argument("current", required=False)
+    @sql_options
     @click.option(
         "--feature", "features", multiple=True, help="Feature column (default: all shared)."
     )
+    @click.option("--exclude", multiple=True, help="Shared column not to compare (the label, say).")
+    @click.option("--categorical", multiple=True, help="Compare this feature by category; repeat.")
     @click.option("--bins", type=click.IntRange(min=2), default=10, show_default=True)
+    @na_option
     @format_option("text", "json")
     def drift_cmd(
-        reference: Path, current: Path, features: tuple[str, ...], bins: int, fmt: str
+        reference: str,
+        current: str | None,
+        sql: str | None,
+        sql_table: str | None,
+        query: str | None,
+        features: tuple[str, ...],
+        exclude: tuple[str, ...],
+        categorical: tuple[str, ...],
+        bins: int,
+        na_values: tuple[str, ...],
+        fmt: str,
     ) -> None:
-        """Population stability index and Kolmogorov-Smirnov statistics, CURRENT vs REFERENCE."""
+        """Population stability index and Kolmogorov-Smirnov statistics, CURRENT vs REFERENCE.
+
+        CURRENT may instead be a SQL table or query (--sql URL --table T | --query Q):
+        the database counts rows per reference bin (PSI; KS needs the rows).
+        """
         from ordinance.metrics.drift import compute_drift
 
-        report = compute_drift(reference, current, features=list(features) or None, bins=bins)
+        source = _source(current, sql, sql_table, query, "CURRENT")
+        report = compute_drift(
+            reference,
+            source,
+            features=list(features) or None,
+            bins=bins,
+            exclude=exclude,
+            categorical=categorical,
+            na_values=_na(na_values),
+        )
         if fmt == "json":
-            emit_json({"reference": str(reference), "current": str(current), **report.to_dict()})
+            emit_json({"reference": reference, "current": _source_json(source), **report.to_dict()})
         else:
-            click.echo(render_drift_text(report, str(reference), str(current)))
+            click.echo(render_drift_text(report, reference, _source_name(source)))
 
     @cli.command("explain")
     @click.argument("ref", metavar="MODEL@VERSION")
@@ -205,16 +319,21 @@ def register(cli: click.Group) -> None:
             )
 
 
-def _label(text: str) -> int | str | bool:
-    """``--pos-label``: ``1`` is the integer 1 (matching 1, 1.0 and True), ``true``/``false``
-    are booleans, other text is a string label."""
+def _label(text: str) -> int | float | str | bool:
+    """``--pos-label``: ``1`` is the integer 1 and ``1.0`` the number 1.0 (each matching 1,
+    1.0 and True), ``true``/``false`` are booleans, other text is a string label."""
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    try:
-        return int(text)
-    except ValueError:
-        return text
+    for number in (int, float):
+        try:
+            value = number(text)
+        except ValueError:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            break
+        return value
+    return text
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -235,7 +354,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def render_fairness_text(report: FairnessReport, table: str) -> str:
     """The text form of a fairness report: groups, disparities, summaries."""
-    from ordinance.metrics.fairness import AGGREGATIONS, METRICS
+    from ordinance.metrics.fairness import AGGREGATIONS, METRICS, group_text
 
     pred = report.prediction
     how = (
@@ -243,9 +362,11 @@ def render_fairness_text(report: FairnessReport, table: str) -> str:
         if "y_pred" in pred
         else f"score={pred['score']} >= {pred['threshold']:g}"
     )
+    weighted = f"; weighted by {report.sample_weight}" if report.sample_weight else ""
     parts = [
         f"{table}: {report.n_rows} rows; y_true={pred['y_true']}, {how}, "
-        f"pos_label={report.pos_label!r}; sensitive: {', '.join(report.sensitive_features)}",
+        f"pos_label={report.pos_label!r}; sensitive: {', '.join(report.sensitive_features)}"
+        f"{weighted}",
         "",
     ]
     rows = []
@@ -270,6 +391,16 @@ def render_fairness_text(report: FairnessReport, table: str) -> str:
                 row.append(UNDEFINED if ci is None else _interval(ci))
         drows.append(row)
     parts.append(_table(headers, drows))
+    undefined = report.undefined_by_metric()
+    if undefined:
+        how_counted = (
+            "counted as 0 in disparities (strict, as fairlearn)"
+            if report.undefined == "strict"
+            else "left out of disparities (skip)"
+        )
+        parts.append(f"undefined rates, {how_counted}:")
+        for metric, groups in undefined.items():
+            parts.append(f"  {metric}: {', '.join(group_text(g) for g in groups)}")
     parts.append("")
     srows = []
     for s in report.summaries.values():
@@ -303,7 +434,11 @@ def render_drift_text(report: DriftReport, reference: str, current: str) -> str:
         )
     head = f"{current} vs {reference}: {len(report.features)} features, {report.bins} bins"
     table = _table(["feature", "kind", "psi", "ks_statistic", "ks_pvalue", "n_ref", "n_cur"], rows)
-    return f"{head}\n\n{table}"
+    text = f"{head}\n\n{table}"
+    if report.excluded:
+        shown = ", ".join(f"{k} ({v})" for k, v in report.excluded.items())
+        text += f"\nnot compared: {shown}"
+    return text
 
 
 def _pvalue(value: float | None) -> str:

@@ -3,7 +3,8 @@
 Pure computation: nothing here imports click or rich. See ``docs/fairness.md``.
 
 * :func:`compute_fairness` → :class:`FairnessReport` (fairlearn metric names, equal to
-  ``MetricFrame``; undefined rates are ``None``; optional bootstrap intervals);
+  ``MetricFrame``, weighted or not; undefined rates are ``None``; optional bootstrap
+  intervals) on a file, a Parquet dataset, a DataFrame or a :class:`SqlTable` (pushed down);
 * :func:`compute_drift` → :class:`DriftReport` (PSI and two-sample KS per feature);
 * :func:`compute_permutation_importance` → :class:`ExplainabilityArtifact` bound to a model
   identity digest; :func:`validate_explainability_artifact` and :func:`artifact_binds_to` for
@@ -12,6 +13,7 @@ Pure computation: nothing here imports click or rich. See ``docs/fairness.md``.
 
 from __future__ import annotations
 
+from ordinance.metrics._sql import SqlTable
 from ordinance.metrics.drift import DriftReport, FeatureDrift, compute_drift
 from ordinance.metrics.explain import (
     ExplainabilityArtifact,
@@ -41,6 +43,7 @@ __all__ = [
     "FeatureDrift",
     "GroupMetrics",
     "Interval",
+    "SqlTable",
     "artifact_binds_to",
     "compute_drift",
     "compute_fairness",

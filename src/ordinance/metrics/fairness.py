@@ -2,28 +2,32 @@
 
 The pipeline, one function per step::
 
-    read batches (only the needed columns)        _table.iter_batches
-      → encode groups and labels per batch         _GroupEncoder, _LabelReader
-      → add confusion counts per group             _CountAccumulator  (np.bincount)
-      → metrics per group and overall              _rates
-      → disparities and fairlearn summaries        _aggregate, _summaries
-      → seeded bootstrap intervals (optional)      _bootstrap
+    count confusion cells per group                 _counts.count_batches (files, DataFrames)
+                                                    _sql.count_sql        (pushed down to SQL)
+      → metrics per group and overall               _rates
+      → disparities and fairlearn summaries         _aggregate, _summaries
+      → seeded bootstrap intervals (optional)       _bootstrap
       → FairnessReport
 
-Every metric derives from the four confusion counts of a group (``tn, fp, fn, tp``), and
-counts are additive, so reading in batches is exact and memory stays bounded by the batch.
+Every metric derives from the four confusion counts of a group (``tn, fp, fn, tp``) — with
+sample weights, their weighted sums — and counts are additive, so reading in batches, or
+letting a database aggregate, is exact and memory stays bounded by the number of groups.
 
 Metric names follow fairlearn/scikit-learn (``selection_rate``, ``true_positive_rate``,
 ``false_positive_rate``, ``true_negative_rate``, ``false_negative_rate``, ``accuracy_score``,
-``precision_score``) and equal ``MetricFrame``'s values. Where a rate is undefined (a zero
-denominator: FPR/TNR of a group with no negatives, TPR/FNR of a group with no positives,
-precision of a group with no predicted positives) fairlearn and scikit-learn return ``0``;
-Ordinance reports ``None`` ("undefined") instead, and its disparities are taken over the groups
-where the metric is defined. This is the one deliberate departure; see ``docs/fairness.md``.
+``precision_score``) and equal ``MetricFrame``'s values (weighted: ``MetricFrame`` with
+``sample_params``). Where a rate is undefined (a zero denominator: FPR/TNR of a group with no
+negatives, TPR/FNR of a group with no positives, precision of a group with no predicted
+positives) the group's value is ``None``. Disparities then follow :data:`UNDEFINED_MODES`:
+``"strict"`` (the default, fairlearn's and scikit-learn's convention) counts the undefined
+rate as ``0``, so every disparity and summary equals fairlearn's; ``"skip"`` leaves the group
+out of that metric's disparities. Either way the groups are listed in ``undefined_groups``.
+See ``docs/fairness.md``.
 
 Intersectional groups (several sensitive columns) are tuples of labels, as in ``MetricFrame``
 with a DataFrame of sensitive features; only combinations that occur are reported. Missing
-sensitive values form their own group, labelled :data:`MISSING`.
+sensitive values form their own group, whose label is ``None`` (:data:`MISSING`; shown as
+``<missing>`` in text).
 """
 
 from __future__ import annotations
@@ -31,21 +35,33 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ordinance.errors import InputError
-from ordinance.metrics._table import BATCH_ROWS, TableSource, iter_batches, source_name
+from ordinance.metrics._counts import MAX_CELLS, CountSpec, GroupCounts, Label, count_batches
+from ordinance.metrics._labels import MISSING_TEXT, GroupLabel
+from ordinance.metrics._table import (
+    BATCH_ROWS,
+    NA_VALUES,
+    TableSource,
+    is_csv,
+    iter_batches,
+    source_name,
+)
+
+if TYPE_CHECKING:
+    from ordinance.metrics._sql import SqlTable
 
 __all__ = [
     "AGGREGATIONS",
+    "MAX_CELLS",
     "METRICS",
     "MISSING",
     "SUMMARIES",
+    "UNDEFINED_MODES",
     "Confusion",
     "Disparity",
     "FairnessReport",
@@ -82,17 +98,24 @@ SUMMARIES: tuple[str, ...] = (
     "equal_opportunity_difference",
     "equal_opportunity_ratio",
 )
+#: How disparities treat a group whose rate is undefined: ``strict`` counts it as 0
+#: (fairlearn's convention, the default), ``skip`` leaves it out.
+UNDEFINED_MODES: tuple[str, ...] = ("strict", "skip")
 #: The label of the group of rows whose sensitive value is missing (null or NaN).
-MISSING = "<missing>"
-#: Most intersectional cells (product of the columns' distinct values) Ordinance will count.
-MAX_CELLS = 1_000_000
+MISSING: GroupLabel = None
 #: How the bootstrap resamples; recorded in every report that has intervals.
 BOOTSTRAP_METHOD = "percentile; rows resampled with replacement within each group (multinomial)"
 
-Label = int | str | bool
 Aggregation = Literal["difference", "ratio", "difference_to_overall", "ratio_to_overall"]
+Undefined = Literal["strict", "skip"]
+Group = tuple[GroupLabel, ...]
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
+
+
+def group_text(group: Sequence[GroupLabel]) -> str:
+    """A group as text: labels joined by ``" / "``, missing as ``<missing>``."""
+    return " / ".join(MISSING_TEXT if v is None else v for v in group) if group else "overall"
 
 
 # --------------------------------------------------------------------------- result objects
@@ -100,44 +123,62 @@ _I64 = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class Confusion:
-    """The confusion counts of one group."""
+    """The confusion counts of one group (weighted sums are floats)."""
 
-    tn: int
-    fp: int
-    fn: int
-    tp: int
+    tn: float
+    fp: float
+    fn: float
+    tp: float
 
     @property
-    def count(self) -> int:
+    def count(self) -> float:
         return self.tn + self.fp + self.fn + self.tp
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, float]:
         return {"tn": self.tn, "fp": self.fp, "fn": self.fn, "tp": self.tp}
 
 
 @dataclass(frozen=True)
 class GroupMetrics:
-    """One group's metrics; ``None`` marks an undefined rate. ``group == ()`` is overall."""
+    """One group's metrics; ``None`` marks an undefined rate. ``group == ()`` is overall.
 
-    group: tuple[str, ...]
+    With sample weights, ``metrics`` are weighted and ``weighted_confusion`` holds the summed
+    weights; ``count`` and ``confusion`` are always rows.
+    """
+
+    group: Group
     count: int
     small: bool
     confusion: Confusion
     metrics: Mapping[str, float | None]
+    weighted_confusion: Confusion | None = None
+    #: bootstrap intervals of the metrics (empty without a bootstrap)
+    ci: Mapping[str, Interval] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         """The group as text: labels joined by ``" / "`` (``"overall"`` for the whole table)."""
-        return " / ".join(self.group) if self.group else "overall"
+        return group_text(self.group)
+
+    @property
+    def weight(self) -> float | None:
+        """The group's summed sample weight (``None`` without weights)."""
+        return None if self.weighted_confusion is None else self.weighted_confusion.count
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "group": list(self.group),
             "count": self.count,
             "small": self.small,
             "confusion": self.confusion.to_dict(),
             "metrics": dict(self.metrics),
         }
+        if self.weighted_confusion is not None:
+            out["weight"] = self.weight
+            out["weighted_confusion"] = self.weighted_confusion.to_dict()
+        if self.ci:
+            out["ci"] = {k: v.to_dict() for k, v in self.ci.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -168,10 +209,10 @@ class Disparity:
     difference_to_overall: float | None
     ratio_to_overall: float | None
     #: group achieving the largest / smallest defined value (for messages)
-    max_group: tuple[str, ...] | None = None
-    min_group: tuple[str, ...] | None = None
-    #: groups where the metric is undefined, left out of the aggregations
-    undefined_groups: tuple[tuple[str, ...], ...] = ()
+    max_group: Group | None = None
+    min_group: Group | None = None
+    #: groups where the metric is undefined: counted as 0 (strict) or left out (skip)
+    undefined_groups: tuple[Group, ...] = ()
     ci: Mapping[str, Interval] = field(default_factory=dict)
 
     def value(self, aggregation: Aggregation) -> float | None:
@@ -240,6 +281,11 @@ class FairnessReport:
     prediction: Mapping[str, Any]
     pos_label: Label
     bootstrap: BootstrapSettings | None = None
+    sample_weight: str | None = None
+    undefined: Undefined = "strict"
+    #: groups left out because they have fewer than ``min_group_size`` rows
+    #: (``drop_small_groups=True``); they are in no metric, overall included
+    excluded_groups: tuple[GroupMetrics, ...] = ()
 
     @property
     def small_groups(self) -> tuple[GroupMetrics, ...]:
@@ -260,12 +306,16 @@ class FairnessReport:
         except KeyError:
             raise InputError(f"unknown fairness summary {name!r}: one of {SUMMARIES}") from None
 
-    def group(self, *labels: str) -> GroupMetrics:
-        """The group with these labels; :class:`InputError` if it does not occur."""
+    def group(self, *labels: GroupLabel) -> GroupMetrics:
+        """The group with these labels (``None`` for missing); :class:`InputError` if absent."""
         for g in self.by_group:
             if g.group == labels:
                 return g
-        raise InputError(f"no group {' / '.join(labels)!r} in the table")
+        raise InputError(f"no group {group_text(labels)!r} in the table")
+
+    def undefined_by_metric(self) -> dict[str, tuple[Group, ...]]:
+        """For each metric undefined somewhere, the groups where it is undefined."""
+        return {m: d.undefined_groups for m, d in self.disparities.items() if d.undefined_groups}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -273,10 +323,13 @@ class FairnessReport:
             "sensitive_features": list(self.sensitive_features),
             "prediction": dict(self.prediction),
             "pos_label": self.pos_label,
+            "sample_weight": self.sample_weight,
+            "undefined_rates": self.undefined,
             "min_group_size": self.min_group_size,
             "overall": self.overall.to_dict(),
             "by_group": [g.to_dict() for g in self.by_group],
             "small_groups": [list(g.group) for g in self.small_groups],
+            "excluded_groups": [list(g.group) for g in self.excluded_groups],
             "disparities": {k: v.to_dict() for k, v in self.disparities.items()},
             "summaries": {k: v.to_dict() for k, v in self.summaries.items()},
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
@@ -287,7 +340,7 @@ class FairnessReport:
 
 
 def compute_fairness(
-    table: TableSource,
+    table: TableSource | SqlTable,
     *,
     y_true: str,
     y_pred: str | None = None,
@@ -299,63 +352,149 @@ def compute_fairness(
     confidence: float = 0.95,
     seed: int = 0,
     pos_label: Label = 1,
+    sample_weight: str | None = None,
+    undefined: Undefined = "strict",
+    drop_small_groups: bool = False,
+    na_values: Sequence[str] = NA_VALUES,
     batch_rows: int = BATCH_ROWS,
 ) -> FairnessReport:
     """Compute group fairness metrics of a binary classifier's predictions.
 
-    ``table`` is a CSV or Parquet path, a DataFrame or a pyarrow Table. Give either
-    ``y_pred`` (a label column) or ``score`` and ``threshold`` (predicted positive iff
-    ``score >= threshold``). ``pos_label`` names the positive class of ``y_true`` and
-    ``y_pred``. With ``bootstrap > 0``, every disparity and summary gets a percentile
-    interval from that many stratified resamples drawn with ``seed``.
+    ``table`` is a CSV or Parquet path (file, dataset directory or ``s3://`` URI), a
+    DataFrame, a pyarrow Table, or a :class:`~ordinance.metrics.SqlTable` (the counting is
+    then pushed down to the database). Give either ``y_pred`` (a label column) or ``score``
+    and ``threshold`` (predicted positive iff ``score >= threshold``). ``pos_label`` names
+    the positive class of ``y_true`` and ``y_pred``; ``sample_weight`` a column of
+    non-negative row weights (fairlearn's ``sample_params``). ``undefined`` says how
+    disparities treat an undefined rate (:data:`UNDEFINED_MODES`). With ``bootstrap > 0``,
+    every metric, disparity and summary gets a percentile interval from that many
+    stratified resamples drawn with ``seed``. ``drop_small_groups`` leaves groups with fewer
+    than ``min_group_size`` rows out of everything (they are listed in ``excluded_groups``).
+    ``na_values``: the CSV cells read as missing (only the empty cell by default).
 
     Raises :class:`~ordinance.errors.InputError` (exit 2) for a missing file or column,
-    non-binary labels, a missing score, or inconsistent arguments.
+    non-binary labels, a missing score or weight, or inconsistent arguments.
     """
-    name = source_name(table)
+    from ordinance.metrics._sql import SqlTable, count_sql
+
+    name = table.name if isinstance(table, SqlTable) else source_name(table)
     _check_arguments(
         name, y_pred, score, threshold, sensitive, min_group_size, bootstrap, confidence
     )
-    counts, labels, n_rows = _count(
-        table, y_true, y_pred, score, threshold, list(sensitive), pos_label, batch_rows
+    if undefined not in UNDEFINED_MODES:
+        raise InputError(f"undefined must be one of {UNDEFINED_MODES}, not {undefined!r}")
+    if bootstrap and sample_weight is not None:
+        raise InputError(
+            f"{name}: bootstrap intervals with sample weights are not supported "
+            "(resampling weighted rows needs the rows, not their counts)"
+        )
+    spec = CountSpec(
+        y_true=y_true,
+        y_pred=y_pred,
+        score=score,
+        threshold=threshold,
+        sensitive=tuple(sensitive),
+        pos_label=pos_label,
+        sample_weight=sample_weight,
     )
-    if n_rows == 0:
+    overlap = set(sensitive) & {y_true, spec.prediction_column, sample_weight}
+    if overlap:
+        raise InputError(f"{name}: column {overlap.pop()!r} is both a label and sensitive")
+    if isinstance(table, SqlTable):
+        counts = count_sql(table, spec)
+    else:
+        counts = _count_local(table, spec, batch_rows, na_values)
+    if counts.n_rows == 0:
         raise InputError(f"{name}: the table has no rows")
-    groups, group_counts = _observed_groups(counts, labels)
-    overall_counts = group_counts.sum(axis=0)
-    by_group = tuple(
-        _group_metrics(g, c, min_group_size) for g, c in zip(groups, group_counts, strict=True)
-    )
-    overall = _group_metrics((), overall_counts, 0)
-    values = _rates(group_counts)
-    overall_values = _rates(overall_counts)
-    intervals: dict[str, dict[str, Interval]] = {}
-    summary_intervals: dict[str, Interval] = {}
-    settings = None
-    if bootstrap > 0:
-        settings = BootstrapSettings(bootstrap, confidence, seed)
-        intervals, summary_intervals = _bootstrap(group_counts, settings)
-    disparities = {
-        m: _disparity(m, values[m], overall_values[m], groups, intervals.get(m, {}))
-        for m in METRICS
-    }
-    summaries = _summaries(disparities, summary_intervals)
+    excluded: tuple[GroupMetrics, ...] = ()
+    if drop_small_groups:
+        sizes = counts.rows.sum(axis=1)
+        excluded = tuple(
+            _group_metrics(g, counts, i, min_group_size)
+            for i, g in enumerate(counts.groups)
+            if sizes[i] < min_group_size
+        )
+        counts = counts.keep(g for i, g in enumerate(counts.groups) if sizes[i] >= min_group_size)
     prediction: dict[str, Any] = {"y_true": y_true}
     if y_pred is not None:
         prediction["y_pred"] = y_pred
     else:
         prediction.update(score=score, threshold=threshold)
+    settings = BootstrapSettings(bootstrap, confidence, seed) if bootstrap > 0 else None
+    return _report(counts, spec, min_group_size, undefined, settings, prediction, excluded)
+
+
+def _count_local(
+    table: TableSource, spec: CountSpec, batch_rows: int, na_values: Sequence[str]
+) -> GroupCounts:
+    import pyarrow as pa
+
+    name = source_name(table)
+    types = {c: pa.float64() for c in (spec.score, spec.sample_weight) if c is not None}
+    batches = iter_batches(
+        table,
+        spec.columns(),
+        dictionary=spec.sensitive,
+        types=types,
+        batch_rows=batch_rows,
+        na_values=na_values,
+    )
+    return count_batches(
+        name,
+        batches,
+        spec,
+        typed_text=is_csv(table),
+        prediction="labels" if spec.y_pred is not None else "score",
+    )
+
+
+def _report(
+    counts: GroupCounts,
+    spec: CountSpec,
+    min_group_size: int,
+    undefined: Undefined,
+    settings: BootstrapSettings | None,
+    prediction: dict[str, Any],
+    excluded: tuple[GroupMetrics, ...],
+) -> FairnessReport:
+    if not counts.groups:
+        raise InputError(f"no group has at least {min_group_size} rows")
+    cells = counts.rows if counts.weights is None else counts.weights
+    values = _rates(cells)
+    overall_values = _rates(cells.sum(axis=0))
+    group_ci: list[dict[str, Interval]] = [{} for _ in counts.groups]
+    overall_ci: dict[str, Interval] = {}
+    intervals: dict[str, dict[str, Interval]] = {}
+    summary_intervals: dict[str, Interval] = {}
+    if settings is not None:
+        boot = _bootstrap(counts.rows, settings, undefined)
+        intervals, summary_intervals, group_ci, overall_ci = boot
+    by_group = tuple(
+        _group_metrics(g, counts, i, min_group_size, group_ci[i])
+        for i, g in enumerate(counts.groups)
+    )
+    overall = _overall_metrics(counts, overall_ci)
+    disparities = {
+        m: _disparity(
+            m, values[m], overall_values[m], list(counts.groups), intervals.get(m, {}), undefined
+        )
+        for m in METRICS
+    }
+    summaries = _summaries(disparities, summary_intervals)
     return FairnessReport(
         overall=overall,
         by_group=by_group,
         disparities=disparities,
         summaries=summaries,
-        sensitive_features=tuple(sensitive),
+        sensitive_features=spec.sensitive,
         min_group_size=min_group_size,
-        n_rows=n_rows,
+        n_rows=counts.n_rows,
         prediction=prediction,
-        pos_label=pos_label,
+        pos_label=spec.pos_label,
         bootstrap=settings,
+        sample_weight=spec.sample_weight,
+        undefined=undefined,
+        excluded_groups=excluded,
     )
 
 
@@ -387,202 +526,6 @@ def _check_arguments(
         raise InputError(f"confidence must be between 0 and 1, not {confidence}")
 
 
-# --------------------------------------------------------------------------- counting
-
-
-class _GroupEncoder:
-    """Map one sensitive column's values to stable integer codes across batches."""
-
-    def __init__(self) -> None:
-        self.labels: list[str] = []
-        self._codes: dict[str, int] = {}
-
-    def _code(self, label: str) -> int:
-        code = self._codes.get(label)
-        if code is None:
-            code = self._codes[label] = len(self.labels)
-            self.labels.append(label)
-        return code
-
-    def encode(self, column: pa.Array | pa.ChunkedArray) -> _I64:
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        if pa.types.is_null(column.type):
-            return np.full(len(column), self._code(MISSING), dtype=np.int64)
-        if not pa.types.is_dictionary(column.type):
-            column = pc.dictionary_encode(column)
-        dictionary = column.dictionary.to_pylist()
-        local = np.array(
-            [self._code(_group_label(v)) for v in dictionary] + [self._code(MISSING)],
-            dtype=np.int64,
-        )
-        indices = column.indices
-        if indices.null_count:
-            indices = pc.fill_null(indices, len(dictionary))
-        return np.asarray(local[indices.to_numpy(zero_copy_only=False)], dtype=np.int64)
-
-
-def _group_label(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    return str(value)
-
-
-def _normalize(value: object) -> str:
-    """A label's comparable form: ``True``, ``1``, ``1.0`` and ``"1"`` all become ``"1"``."""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-class _LabelReader:
-    """Turn a binary label column into booleans (``== pos_label``), checking it is binary."""
-
-    def __init__(self, name: str, pos_label: Label) -> None:
-        self.name = name
-        self.pos = _normalize(pos_label)
-        self.seen: dict[str, set[str]] = {}
-
-    def read(self, column: str, values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
-        if values.null_count:
-            raise InputError(f"{self.name}: column {column!r} has missing labels")
-        distinct = self.seen.setdefault(column, set())
-        distinct.update(_normalize(v) for v in pc.unique(values).to_pylist())
-        union = set().union(*self.seen.values())
-        if len(union) > 2:
-            shown = ", ".join(sorted(union)[:5])
-            raise InputError(
-                f"{self.name}: column {column!r} is not binary: labels {shown}"
-                + (" (with the other label column)" if len(self.seen) > 1 else "")
-            )
-        typ = values.type
-        if pa.types.is_dictionary(typ):
-            values = values.cast(typ.value_type)
-            typ = typ.value_type
-        target = self._target(column, typ)
-        return np.asarray(pc.equal(values, target).to_numpy(zero_copy_only=False), dtype=bool)
-
-    def _target(self, column: str, typ: pa.DataType) -> pa.Scalar:
-        pos = self.pos
-        try:
-            if pa.types.is_boolean(typ):
-                if pos not in ("0", "1"):
-                    raise ValueError(pos)
-                return pa.scalar(pos == "1")
-            if pa.types.is_integer(typ):
-                return pa.scalar(int(pos), type=typ)
-            if pa.types.is_floating(typ):
-                return pa.scalar(float(pos), type=typ)
-        except ValueError:
-            raise InputError(
-                f"{self.name}: pos_label {pos!r} cannot match column {column!r} of type {typ}"
-            ) from None
-        if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-            return pa.scalar(pos, type=typ)
-        raise InputError(f"{self.name}: column {column!r} has type {typ}, not binary labels")
-
-    def check_positive_present(self) -> None:
-        union = set().union(*self.seen.values())
-        if len(union) == 2 and self.pos not in union:
-            raise InputError(
-                f"{self.name}: pos_label {self.pos!r} is not one of the labels "
-                f"{', '.join(sorted(union))} of {', '.join(repr(c) for c in self.seen)}"
-            )
-
-
-class _CountAccumulator:
-    """Confusion counts in an array of shape ``(n_values_col1, ..., n_values_colk, 4)``."""
-
-    def __init__(self, k: int, name: str) -> None:
-        self.counts: _I64 = np.zeros((1,) * k + (4,), dtype=np.int64)
-        self.name = name
-
-    def add(self, codes: list[_I64], cards: list[int], cell: _I64) -> None:
-        n_cells = math.prod(cards)
-        if n_cells > MAX_CELLS:
-            raise InputError(
-                f"{self.name}: {n_cells} possible intersectional groups exceed {MAX_CELLS}; "
-                "is a sensitive column an identifier?"
-            )
-        key = codes[0]
-        for c, r in zip(codes[1:], cards[1:], strict=True):
-            key = key * r + c
-        counted = np.bincount(key * 4 + cell, minlength=n_cells * 4).reshape(*cards, 4)
-        grow = [(0, r - s) for r, s in zip(cards, self.counts.shape[:-1], strict=True)]
-        if any(after for _, after in grow):
-            self.counts = np.pad(self.counts, [*grow, (0, 0)])
-        self.counts += counted
-
-
-def _count(
-    table: TableSource,
-    y_true: str,
-    y_pred: str | None,
-    score: str | None,
-    threshold: float | None,
-    sensitive: list[str],
-    pos_label: Label,
-    batch_rows: int,
-) -> tuple[_I64, list[list[str]], int]:
-    """Read the table once and return (counts array, labels per column, number of rows)."""
-    name = source_name(table)
-    pred_col = y_pred if y_pred is not None else score
-    assert pred_col is not None
-    columns = [y_true, pred_col, *sensitive]
-    overlap = set(sensitive) & {y_true, pred_col}
-    if overlap:
-        raise InputError(f"{name}: column {overlap.pop()!r} is both a label and sensitive")
-    encoders = [_GroupEncoder() for _ in sensitive]
-    labels = _LabelReader(name, pos_label)
-    acc = _CountAccumulator(len(sensitive), name)
-    types = {score: pa.float64()} if score is not None else {}
-    n_rows = 0
-    for batch in iter_batches(
-        table, columns, dictionary=sensitive, types=types, batch_rows=batch_rows
-    ):
-        if batch.num_rows == 0:
-            continue
-        n_rows += batch.num_rows
-        truth = labels.read(y_true, batch.column(y_true))
-        if y_pred is not None:
-            pred = labels.read(y_pred, batch.column(y_pred))
-        else:
-            assert score is not None and threshold is not None
-            pred = _threshold(name, score, batch.column(score), threshold)
-        codes = [
-            enc.encode(batch.column(col)) for enc, col in zip(encoders, sensitive, strict=True)
-        ]
-        cell = truth.astype(np.int64) * 2 + pred
-        acc.add(codes, [len(enc.labels) for enc in encoders], cell)
-    labels.check_positive_present()
-    return acc.counts, [enc.labels for enc in encoders], n_rows
-
-
-def _threshold(name: str, column: str, values: pa.Array, threshold: float) -> npt.NDArray[np.bool_]:
-    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
-        raise InputError(f"{name}: score column {column!r} is not numeric ({values.type})")
-    if values.null_count:
-        raise InputError(f"{name}: score column {column!r} has missing values")
-    scores = values.to_numpy(zero_copy_only=False)
-    if pa.types.is_floating(values.type) and np.isnan(scores).any():
-        raise InputError(f"{name}: score column {column!r} has NaN values")
-    return np.asarray(scores >= threshold, dtype=bool)
-
-
-def _observed_groups(counts: _I64, labels: list[list[str]]) -> tuple[list[tuple[str, ...]], _I64]:
-    """The groups with at least one row, sorted by their labels, and their (G, 4) counts."""
-    cards = counts.shape[:-1]
-    flat = counts.reshape(-1, 4)
-    present = np.flatnonzero(flat.sum(axis=1))
-    groups = [
-        tuple(labels[i][j] for i, j in enumerate(np.unravel_index(int(k), cards))) for k in present
-    ]
-    order = sorted(range(len(groups)), key=lambda i: groups[i])
-    return [groups[i] for i in order], flat[present[order]]
-
-
 # --------------------------------------------------------------------------- metrics
 
 
@@ -595,7 +538,7 @@ def _div(num: npt.NDArray[Any], den: npt.NDArray[Any]) -> _F64:
     return out
 
 
-def _rates(counts: _I64) -> dict[str, _F64]:
+def _rates(counts: npt.NDArray[Any]) -> dict[str, _F64]:
     """Every metric from confusion counts ``(..., 4)`` = (tn, fp, fn, tp); NaN = undefined."""
     tn, fp, fn, tp = (counts[..., i] for i in range(4))
     n = tn + fp + fn + tp
@@ -618,21 +561,62 @@ def _opt(x: float | np.floating[Any] | _F64) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _group_metrics(group: tuple[str, ...], counts: _I64, min_group_size: int) -> GroupMetrics:
-    tn, fp, fn, tp = (int(x) for x in counts)
-    conf = Confusion(tn=tn, fp=fp, fn=fn, tp=tp)
-    rates = _rates(counts)
+def _confusion(cells: npt.NDArray[Any], as_int: bool) -> Confusion:
+    cast = int if as_int else float
+    tn, fp, fn, tp = (cast(x) for x in cells)
+    return Confusion(tn=tn, fp=fp, fn=fn, tp=tp)
+
+
+def _metrics_of(
+    rows: _I64, weights: _F64 | None, ci: Mapping[str, Interval]
+) -> tuple[Confusion, Confusion | None, dict[str, float | None]]:
+    conf = _confusion(rows, True)
+    weighted = None if weights is None else _confusion(weights, False)
+    rates = _rates(rows if weights is None else weights)
+    return conf, weighted, {m: _opt(rates[m]) for m in METRICS}
+
+
+def _group_metrics(
+    group: Group,
+    counts: GroupCounts,
+    i: int,
+    min_group_size: int,
+    ci: Mapping[str, Interval] | None = None,
+) -> GroupMetrics:
+    weights = None if counts.weights is None else counts.weights[i]
+    conf, weighted, metrics = _metrics_of(counts.rows[i], weights, ci or {})
     return GroupMetrics(
         group=group,
-        count=conf.count,
+        count=int(conf.count),
         small=conf.count < min_group_size,
         confusion=conf,
-        metrics={m: _opt(rates[m]) for m in METRICS},
+        metrics=metrics,
+        weighted_confusion=weighted,
+        ci=dict(ci or {}),
     )
 
 
+def _overall_metrics(counts: GroupCounts, ci: Mapping[str, Interval]) -> GroupMetrics:
+    weights = None if counts.weights is None else counts.weights.sum(axis=0)
+    conf, weighted, metrics = _metrics_of(counts.rows.sum(axis=0), weights, ci)
+    return GroupMetrics(
+        group=(),
+        count=int(conf.count),
+        small=False,
+        confusion=conf,
+        metrics=metrics,
+        weighted_confusion=weighted,
+        ci=dict(ci),
+    )
+
+
+def _strict(values: _F64, undefined: Undefined) -> _F64:
+    """In strict mode an undefined rate counts as 0, as in fairlearn and scikit-learn."""
+    return np.nan_to_num(values, nan=0.0) if undefined == "strict" else values
+
+
 def _aggregate(values: _F64, overall: _F64) -> dict[str, _F64]:
-    """fairlearn's four aggregations over the last axis (groups), skipping undefined values.
+    """fairlearn's four aggregations over the last axis (groups), skipping NaN values.
 
     ``values`` has shape ``(..., G)`` and ``overall`` shape ``(...)``; NaN marks undefined.
     Between groups: ``max - min`` and ``min / max`` (undefined when ``max == 0``, as
@@ -670,15 +654,18 @@ def _disparity(
     metric: str,
     values: _F64,
     overall: _F64,
-    groups: list[tuple[str, ...]],
+    groups: list[Group],
     ci: Mapping[str, Interval],
+    undefined: Undefined,
 ) -> Disparity:
-    agg = _aggregate(values, overall)
+    agg = _aggregate(_strict(values, undefined), _strict(overall, undefined))
     defined = ~np.isnan(values)
+    counted = ~np.isnan(_strict(values, undefined))
     max_group = min_group = None
-    if defined.any():
-        max_group = groups[int(np.argmax(np.where(defined, values, -np.inf)))]
-        min_group = groups[int(np.argmin(np.where(defined, values, np.inf)))]
+    if counted.any():
+        v = _strict(values, undefined)
+        max_group = groups[int(np.argmax(np.where(counted, v, -np.inf)))]
+        min_group = groups[int(np.argmin(np.where(counted, v, np.inf)))]
     return Disparity(
         metric=metric,
         difference=_opt(agg["difference"]),
@@ -730,16 +717,24 @@ def _summaries(
 
 # --------------------------------------------------------------------------- bootstrap
 
+_Boot = tuple[
+    dict[str, dict[str, Interval]],
+    dict[str, Interval],
+    list[dict[str, Interval]],
+    dict[str, Interval],
+]
 
-def _bootstrap(
-    group_counts: _I64, settings: BootstrapSettings
-) -> tuple[dict[str, dict[str, Interval]], dict[str, Interval]]:
+
+def _bootstrap(group_counts: _I64, settings: BootstrapSettings, undefined: Undefined) -> _Boot:
     """Percentile intervals from resampling rows with replacement within each group.
 
     Resampling the ``n_g`` rows of group ``g`` gives confusion counts distributed as
     ``Multinomial(n_g, counts_g / n_g)``, so the replicates are drawn from the counts
     directly — exact for the stratified row bootstrap, and independent of the table size.
     The overall counts of a replicate are the sum of its groups' counts.
+
+    Returns intervals per (metric, aggregation), per summary, per group and metric, and
+    per overall metric.
     """
     rng = np.random.default_rng(settings.seed)
     n = group_counts.sum(axis=1)
@@ -750,12 +745,20 @@ def _bootstrap(
     per_metric: dict[str, dict[str, Interval]] = {}
     diff: dict[str, _F64] = {}
     ratio: dict[str, _F64] = {}
+    conf = settings.confidence
     for m in METRICS:
-        agg = _aggregate(values[m], overall[m])
+        agg = _aggregate(_strict(values[m], undefined), _strict(overall[m], undefined))
         diff[m], ratio[m] = agg["difference"], agg["ratio"]
-        per_metric[m] = {a: _interval(agg[a], settings.confidence) for a in AGGREGATIONS}
+        per_metric[m] = {a: _interval(agg[a], conf) for a in AGGREGATIONS}
     summaries = _summary_values(diff, ratio)
-    return per_metric, {k: _interval(v, settings.confidence) for k, v in summaries.items()}
+    per_group = [{m: _interval(values[m][:, g], conf) for m in METRICS} for g in range(len(n))]
+    per_overall = {m: _interval(overall[m], conf) for m in METRICS}
+    return (
+        per_metric,
+        {k: _interval(v, conf) for k, v in summaries.items()},
+        per_group,
+        per_overall,
+    )
 
 
 def _interval(replicates: _F64, confidence: float) -> Interval:
