@@ -8,10 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from fairlearn.metrics import equalized_odds_difference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fairlearn.metrics import equalized_odds_difference
 
 from ordinance.metrics.fairness import AGGREGATIONS, FairnessReport, compute_fairness
 

@@ -17,8 +17,9 @@ counts, histogram counts) runs in memory bounded by the batch size, not the tabl
 * In-memory tables are sliced into batches, so converting object columns to Arrow never
   copies the whole table at once.
 
-A table with two columns of the same name is refused (exit 2): pyarrow would silently take
-the first.
+A column name that appears twice is refused (exit 2) when the computation needs it — pyarrow
+would silently take the first — unless, in a CSV, every copy holds the same values (COMPAS
+ships ``decile_score`` twice); copies that differ are an error naming the first differing row.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def require_columns(source: TableSource, columns: Sequence[str]) -> None:
         if col not in present:
             shown = ", ".join(have[:20]) + (", ..." if len(have) > 20 else "")
             raise InputError(f"{source_name(source)}: no column {col!r} (columns: {shown})")
-        if col in twice:
+        if col in twice and not is_csv(source):
             raise InputError(f"{source_name(source)}: column {col!r} appears twice")
 
 
@@ -235,14 +236,63 @@ def _csv_batches(
     for c in dictionary:
         if c in cols and c not in column_types:
             column_types[c] = pa.dictionary(pa.int32(), pa.string())
-    convert = _csv_convert(cols, column_types, na_values)
-    read = pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+    names, copies = _csv_names(path, cols)
+    for col, others in copies.items():
+        for other in others:
+            if col in column_types:
+                column_types[other] = column_types[col]
+    wanted = cols + [o for others in copies.values() for o in others]
+    convert = _csv_convert(wanted, column_types, na_values)
+    read = pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES, column_names=names, skip_rows=1)
+    offset = 0
     try:
         with pa_csv.open_csv(path, read_options=read, convert_options=convert) as reader:
             for batch in reader:
+                _same_copies(path, batch, copies, offset)
+                offset += batch.num_rows
                 yield batch.select(cols)
     except pa.ArrowInvalid as exc:
         raise InputError(f"{path}: {_name_csv_column(_one_line(exc), path)}") from exc
+
+
+def _csv_names(path: Path, cols: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Header names made unique (``x``, ``x\x00 2``, ...) and, for each wanted column that
+    appears more than once, the names of its other copies."""
+    names: list[str] = []
+    copies: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for n in _column_names(path):
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        if k == 0:
+            names.append(n)
+            continue
+        alias = f"{n}\x00 {k + 1}"
+        names.append(alias)
+        if n in cols:
+            copies.setdefault(n, []).append(alias)
+    return names, copies
+
+
+def _same_copies(
+    path: Path, batch: pa.RecordBatch | pa.Table, copies: Mapping[str, list[str]], offset: int
+) -> None:
+    import pyarrow.compute as pc
+
+    for col, others in copies.items():
+        first = batch.column(col).cast(pa.string())
+        for other in others:
+            second = batch.column(other).cast(pa.string())
+            if first.equals(second):
+                continue
+            differ = pc.or_(
+                pc.fill_null(pc.not_equal(first, second), False),
+                pc.xor(pc.is_null(first), pc.is_null(second)),
+            )
+            row = offset + pc.index(differ, True).as_py() + 1
+            raise InputError(
+                f"{path}: column {col!r} appears twice with different values (row {row})"
+            )
 
 
 def _name_csv_column(message: str, path: Path) -> str:
@@ -271,12 +321,12 @@ def read_table(
     names = column_names(source)
     if columns is not None:
         require_columns(source, columns)
-    elif duplicated(names):
+    elif duplicated(names) and not is_csv(source):
         raise InputError(
             f"{source_name(source)}: column {sorted(duplicated(names))[0]!r} appears twice"
         )
     name = source_name(source)
-    cols = names if columns is None else list(dict.fromkeys(columns))
+    cols = list(dict.fromkeys(names if columns is None else columns))
     try:
         if isinstance(source, pa.Table):
             return source.select(cols)
@@ -284,10 +334,19 @@ def read_table(
             return pa.Table.from_pandas(source[cols], preserve_index=False)
         if _is_s3(source) or _is_parquet(Path(source)):
             return _dataset(source).to_table(columns=cols)
-        convert = _csv_convert(
-            cols, {c: t for c, t in (types or {}).items() if c in cols}, na_values
-        )
-        return pa_csv.read_csv(source, convert_options=convert)
+        path = Path(source)
+        col_names, copies = _csv_names(path, cols)
+        column_types = {c: t for c, t in (types or {}).items() if c in cols}
+        for col, others in copies.items():
+            for other in others:
+                if col in column_types:
+                    column_types[other] = column_types[col]
+        wanted = cols + [o for others in copies.values() for o in others]
+        convert = _csv_convert(wanted, column_types, na_values)
+        read = pa_csv.ReadOptions(column_names=col_names, skip_rows=1)
+        table = pa_csv.read_csv(path, read_options=read, convert_options=convert)
+        _same_copies(path, table, copies, 0)
+        return table.select(cols)
     except (pa.ArrowException, OSError) as exc:
         message = _one_line(exc)
         if isinstance(source, str | os.PathLike) and not _is_s3(source):

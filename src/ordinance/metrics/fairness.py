@@ -457,8 +457,6 @@ def _report(
     prediction: dict[str, Any],
     excluded: tuple[GroupMetrics, ...],
 ) -> FairnessReport:
-    if not counts.groups:
-        raise InputError(f"no group has at least {min_group_size} rows")
     cells = counts.rows if counts.weights is None else counts.weights
     values = _rates(cells)
     overall_values = _rates(cells.sum(axis=0))

@@ -332,6 +332,8 @@ def _fairness_kwargs(item: Evidence) -> dict[str, Any]:
 
 
 def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]:
+    from ordinance.metrics.fairness import group_text
+
     label = " × ".join(features)
     groups: list[dict[str, Any]] = [
         {
@@ -341,7 +343,7 @@ def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]
             "small": g.small,
             "metrics": {m: g.metrics.get(m) for m in CARD_METRICS},
         }
-        for g in sorted(report.by_group, key=lambda g: g.group)
+        for g in sorted(report.by_group, key=lambda g: g.label)
     ]
     disparities = []
     for m in CARD_METRICS:
@@ -353,8 +355,8 @@ def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]
                 "metric": m,
                 "difference": d.difference,
                 "ratio": d.ratio,
-                "max_group": None if d.max_group is None else " / ".join(d.max_group),
-                "min_group": None if d.min_group is None else " / ".join(d.min_group),
+                "max_group": None if d.max_group is None else group_text(d.max_group),
+                "min_group": None if d.min_group is None else group_text(d.min_group),
             }
         )
     charts = [

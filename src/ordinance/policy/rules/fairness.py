@@ -5,9 +5,14 @@ The numbers come from :func:`ordinance.metrics.fairness.compute_fairness` on the
 so the report is cached per (evidence digest, computation settings): five fairness rules on
 the same sensitive features read the table once.
 
-Groups smaller than ``min_group_size`` are not compared: when the table has small groups, the
-report is recomputed on the rows of the large groups only (the small groups are listed in the
-measured value). Fewer than two large groups is an ``error``: there is nothing to compare.
+Groups smaller than ``min_group_size`` are not compared: the report leaves them out of every
+metric, overall included (``drop_small_groups``; they are listed in the measured value).
+Fewer than two large groups is an ``error``: there is nothing to compare.
+
+With ``use_confidence_bound``, the rule decides on a bootstrap bound instead of the estimate:
+``confidence_bound: pessimistic`` (the default) fails unless the whole interval is within the
+threshold; ``optimistic`` fails only if the whole interval is beyond it (for a difference:
+only if the *lower* bound exceeds ``max``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class FairnessParams(Params):
     min_group_size: int = Field(default=30, ge=1)
     #: decide on the bootstrap bound (upper for difference, lower for ratio), not the estimate
     use_confidence_bound: bool = False
+    #: which bound: pessimistic (as above) or optimistic (lower for difference, upper for ratio)
+    confidence_bound: Literal["pessimistic", "optimistic"] = "pessimistic"
     bootstrap: int = Field(default=1000, ge=100, le=100_000)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     seed: int = Field(default=0, ge=0)
@@ -90,24 +97,12 @@ def _table(ctx: RuleContext, item: Evidence) -> pa.Table:
     return ctx.memo(("table", item.sha256), lambda: read_table(path))
 
 
-def _large_group_rows(
-    table: pa.Table, sensitive: tuple[str, ...], keep: set[tuple[str, ...]]
-) -> pa.Table:
-    """The rows whose group (as the fairness report labels it) is in ``keep``."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from ordinance.metrics.fairness import MISSING
-
-    key: Any = None
-    for col in sensitive:
-        values = pc.fill_null(pc.cast(table.column(col), pa.string()), MISSING)
-        key = values if key is None else pc.binary_join_element_wise(key, values, "\x1f")
-    wanted = pa.array(["\x1f".join(g) for g in keep], type=pa.string())
-    return table.filter(pc.is_in(key, value_set=wanted))
+def group_text(group: tuple[str | None, ...]) -> str:
+    """A group as messages show it (a missing value is ``<missing>``)."""
+    return " / ".join("<missing>" if v is None else v for v in group)
 
 
-FairnessResult = tuple["FairnessReport", tuple[tuple[str, ...], ...]]
+FairnessResult = tuple["FairnessReport", tuple[tuple[str | None, ...], ...]]
 
 
 def groupings(item: Evidence, p: FairnessParams) -> list[tuple[str, ...]]:
@@ -149,22 +144,19 @@ def fairness_report(
         "confidence": p.confidence,
         "seed": p.seed,
         "pos_label": attrs.get("pos_label", 1),
+        "sample_weight": attrs.get("sample_weight"),
     }
     names = " × ".join(sensitive)
 
     def compute() -> FairnessResult:
-        table = _table(ctx, item)
-        report = compute_fairness(table, **kwargs)
-        small = tuple(g.group for g in report.small_groups)
-        if small:
-            keep = {g.group for g in report.by_group if not g.small}
-            if len(keep) < 2:
-                raise InputError(
-                    f"fewer than two groups of {names} have at least "
-                    f"{p.min_group_size} rows: nothing to compare"
-                )
-            report = compute_fairness(_large_group_rows(table, sensitive, keep), **kwargs)
-        elif len(report.by_group) < 2:
+        report = compute_fairness(_table(ctx, item), drop_small_groups=True, **kwargs)
+        small = tuple(g.group for g in report.excluded_groups)
+        if small and len(report.by_group) < 2:
+            raise InputError(
+                f"fewer than two groups of {names} have at least "
+                f"{p.min_group_size} rows: nothing to compare"
+            )
+        if len(report.by_group) < 2:
             raise InputError(f"only one group of {names}: nothing to compare")
         return report, small
 
@@ -194,6 +186,7 @@ class FairnessThreshold:
             out["min"] = p.min
         if p.use_confidence_bound:
             out["confidence"] = p.confidence
+            out["confidence_bound"] = p.confidence_bound
         return out
 
     def _assess(
@@ -211,7 +204,7 @@ class FairnessThreshold:
             "groups": groups,
             "group_sizes": {g.label: g.count for g in report.by_group},
             "overall": report.overall.metrics.get(p.metric),
-            "excluded_small_groups": [" / ".join(g) for g in small],
+            "excluded_small_groups": [group_text(g) for g in small],
             "n_rows": report.n_rows,
         }
         label = " × ".join(sensitive)
@@ -224,15 +217,16 @@ class FairnessThreshold:
         if p.use_confidence_bound:
             interval = disparity.interval(agg)
             bound = None
+            upper = (p.aggregate == "difference") == (p.confidence_bound == "pessimistic")
             if interval is not None:
-                bound = interval.high if p.aggregate == "difference" else interval.low
+                bound = interval.high if upper else interval.low
                 out["ci"] = [interval.low, interval.high]
             out["bound"] = bound
             out["decided"] = bound
-            side = "upper" if p.aggregate == "difference" else "lower"
+            side = "upper" if upper else "lower"
             phrase += f" ({side} {p.confidence:.0%} bound {fmt(bound)})"
         if disparity.max_group is not None and disparity.min_group is not None:
-            hi, lo = " / ".join(disparity.max_group), " / ".join(disparity.min_group)
+            hi, lo = group_text(disparity.max_group), group_text(disparity.min_group)
             phrase += f" [{hi} {fmt(groups.get(hi))}, {lo} {fmt(groups.get(lo))}]"
         out["phrase"] = phrase
         return out
@@ -306,6 +300,7 @@ class FairnessThreshold:
             f"{p.min_group_size} rows), computed from the registered predictions, is {bound}"
         )
         if p.use_confidence_bound:
-            side = "upper" if p.aggregate == "difference" else "lower"
+            upper = (p.aggregate == "difference") == (p.confidence_bound == "pessimistic")
+            side = "upper" if upper else "lower"
             text += f", judged on the {side} bound of a {p.confidence:.0%} bootstrap interval"
         return text
