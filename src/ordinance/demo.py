@@ -89,25 +89,16 @@ def step_register(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 def step_check(state: DemoState, rows: int, seed: int, say: Say) -> None:
     """`ordinance check` for staging: 1.0.0 fails the fairness rule, 1.1.0 passes it."""
-    from ordinance.gate import collect_inputs
-    from ordinance.policy import EvaluationContext, evaluate, load_packs
-
-    packs = load_packs(["ordinance:baseline"])
     ws = state.ws
     registry = ws.registry()
+    gate = ws.gate()
     now = datetime.now(UTC)
     verdicts = {}
     for version in state.manifests:
         v = registry.get_version("credit-risk", version)
-        collected = collect_inputs(ws, v, "staging", now)
-        ctx = EvaluationContext(
-            now=now,
-            evidence=ws.evidence,
-            champion=registry.find_version_in_stage,
-            approvals=collected.approvals,
-            waivers=collected.waivers,
-        )
-        ev = evaluate(v, "staging", packs, ctx)
+        ev = gate.evaluate(v, "staging", now).evaluation
+        if ev is None:
+            raise InputError("the demo workspace has no policy for staging")
         index = ws.record_evaluation(ev)
         verdicts[version] = ev.verdict
         say(f"-- ordinance check {v.ref} --stage staging: {ev.verdict.upper()} (log entry {index})")

@@ -25,13 +25,13 @@ from ordinance.errors import Location, ManifestError
 from ordinance.identity import ModelIdentity, compute_identity
 from ordinance.model import (
     DOCUMENTATION_FIELDS,
+    RISK_TIER_PATTERN,
     CodeRef,
     Dataset,
     Evidence,
     Identity,
     Lineage,
     Model,
-    RiskTier,
 )
 
 API_VERSION = "ordinance/v1"
@@ -45,7 +45,12 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     name: str = Field(pattern=_NAME, description="Model name, unique in the workspace.")
     owner: str = Field(min_length=1)
-    risk_tier: RiskTier = "limited"
+    risk_tier: str | None = Field(
+        default=None,
+        pattern=RISK_TIER_PATTERN,
+        description="Risk tier (one the workspace accepts); required when a configured "
+        "policy pack scopes on it.",
+    )
     description: str = ""
     tags: tuple[str, ...] = ()
 

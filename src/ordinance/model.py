@@ -14,7 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 #: The default stage ladder; a workspace may configure its own.
 DEFAULT_STAGES: tuple[str, ...] = ("development", "staging", "production", "archived")
 
-RiskTier = Literal["minimal", "limited", "high", "unacceptable"]
+RiskTier = str
+#: The risk tiers a workspace accepts unless it configures its own (``risk_tiers:``), named
+#: after the EU AI Act's categories.
+DEFAULT_RISK_TIERS: tuple[str, ...] = ("minimal", "limited", "high", "unacceptable")
+#: What a risk tier name looks like (a bank's ``low``/``medium``/``high`` fits).
+RISK_TIER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 #: Evidence kinds Ordinance knows; others are accepted under ``other``-style names.
 EVIDENCE_KINDS: tuple[str, ...] = (
@@ -54,7 +59,9 @@ class Model(_Frozen):
 
     name: str
     owner: str
-    risk_tier: RiskTier = "limited"
+    #: ``None`` when the manifest does not declare one: a pack that scopes on the tier then
+    #: errors (fail closed) instead of treating the version as out of scope.
+    risk_tier: str | None = Field(default=None, pattern=RISK_TIER_PATTERN)
     description: str = ""
     tags: tuple[str, ...] = ()
 

@@ -1,15 +1,17 @@
 """The promotion pipeline: move a version between stages only when policy and approvals allow.
 
-One function per step, in this order (approvals are collected before the evaluation because
-the ``approvals.required`` rule consumes them)::
+One function per step, in this order::
 
     verify_log_head        the log's newest checkpoint verifies and matches the stored tree
-    stage_packs            the packs that govern the target stage (ordinance.gate)
     resolve_version        the version's facts and the current holder of an exclusive stage
-    collect_inputs         verified signed approvals and waivers (ordinance.gate)
-    evaluate_version       every rule, approvals and waivers injected (ordinance.gate)
-    decide                 allowed or denied, with reasons
+    Gate.evaluate          what governs the stage, the signed approvals and waivers that
+                           count, every rule, the verdict (ordinance.gate: the same call
+                           ``ordinance check`` makes, so the two cannot disagree)
+    decide                 allowed or denied, with the gate's reasons
     record_decision        log the VSA and the transition(s) (or the denial), then move stages
+
+A stage with no policy configured is ``unguarded`` (allowed, and the verdict says so); an
+exclusive stage with none never opens.
 
 Exclusive stages (``production``) hold at most one version of a model: promoting a new one
 demotes the old one (to ``archived`` by default) in the same ``apply_transitions`` call, and
@@ -38,7 +40,7 @@ from ordinance.errors import (
     NotFoundError,
     VerificationError,
 )
-from ordinance.gate import approval_notes, collect_inputs, evaluate_version, stage_packs
+from ordinance.gate import GateResult
 from ordinance.model import ModelVersion
 from ordinance.records import Transition
 from ordinance.stages import check_stage, default_demote_to, exclusive_stage
@@ -100,14 +102,18 @@ class PromotionDecision:
     evaluation_log_index: int | None = None
     log_indexes: tuple[int, ...] = ()
     attempts: int = 1
+    #: the gate's verdict: pass, warn, fail or unguarded (no policy configured)
+    policy_verdict: str = "fail"
+    notes: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> str:
         return "promoted" if self.allowed else "denied"
 
     @property
-    def verdict(self) -> str | None:
-        return None if self.evaluation is None else self.evaluation.verdict
+    def verdict(self) -> str:
+        """The gate's verdict (``unguarded`` when no policy governs the stage)."""
+        return self.policy_verdict
 
     def details(self) -> dict[str, Any]:
         """What the transition records say about the decision (also logged)."""
@@ -135,6 +141,7 @@ class PromotionDecision:
             ],
             "rejected": [r.to_dict() for r in self.collected.rejected],
             "reasons": list(self.reasons),
+            "notes": list(self.notes),
             "logHead": self.log_head.to_dict(),
         }
 
@@ -150,6 +157,7 @@ class PromotionDecision:
             "at": ts(self.at),
             "verdict": self.verdict,
             "reasons": list(self.reasons),
+            "notes": list(self.notes),
             "demoted": None
             if self.demoted is None
             else {"version": self.demoted, "to_stage": self.demote_to},
@@ -208,7 +216,7 @@ def verify_log_head(ws: Workspace) -> LogHead:
 def resolve_version(
     ws: Workspace, model: str, version: str, stage: str
 ) -> tuple[ModelVersion, ModelVersion | None]:
-    """Step 3: the version (fresh from the registry) and the current holder of ``stage``
+    """Step 2: the version (fresh from the registry) and the current holder of ``stage``
     when it is exclusive."""
     registry = ws.registry()
     v = registry.get_version(model, version)
@@ -222,49 +230,42 @@ def resolve_version(
 
 def decide(
     *,
-    version: ModelVersion,
+    result: GateResult,
     kind: str,
-    to_stage: str,
     actor: str,
     now: datetime,
-    evaluation: Evaluation | None,
-    collected: Collected,
     holder: ModelVersion | None,
     demote_to: str,
     log_head: LogHead,
 ) -> PromotionDecision:
-    """Step 6: allowed iff nothing blocks; reasons name each blocking rule and rejection."""
-    reasons: list[str] = []
-    if evaluation is not None:
-        for f in evaluation.blocking:
-            reasons.append(f"{f.key}: {f.result.detail}")
-        if not evaluation.passed:
-            reasons += sorted(set(approval_notes(evaluation)))
-    allowed = not reasons
-    if not allowed:
-        reasons += [f"{r.kind} by {r.approver} rejected: {r.reason}" for r in collected.rejected]
+    """Step 4: allowed iff the gate lets the version through; the gate's reasons are the
+    denial's reasons."""
+    version = result.version
+    allowed = result.allowed
     return PromotionDecision(
         model=version.model.name,
         version=version.version,
         kind=kind,
         from_stage=version.stage,
-        to_stage=to_stage,
+        to_stage=result.stage,
         actor=actor,
         at=now,
         allowed=allowed,
-        reasons=tuple(reasons),
-        evaluation=evaluation,
-        collected=collected,
+        reasons=result.reasons,
+        evaluation=result.evaluation,
+        collected=result.collected,
         log_head=log_head,
         demoted=holder.version if (allowed and holder is not None) else None,
         demote_to=demote_to if (allowed and holder is not None) else None,
+        policy_verdict=result.verdict,
+        notes=result.notes,
     )
 
 
 def record_decision(
     ws: Workspace, decision: PromotionDecision, version: ModelVersion, holder: ModelVersion | None
 ) -> PromotionDecision:
-    """Step 7: log the VSA and the transition(s) (or the denial), then move the stages.
+    """Step 5: log the VSA and the transition(s) (or the denial), then move the stages.
 
     The log batch (the demotion and the promotion) and the stage changes are written in one
     transaction. If a stage changed underneath (``ConflictError``) nothing is written, an
@@ -376,7 +377,7 @@ def _run(
     check_stage(ws.config, target_demote)
     if target_demote == to_stage:
         raise InputError(f"cannot demote the old {to_stage} version to {to_stage}")
-    packs = stage_packs(ws, to_stage)
+    gate = ws.gate()
     last: ConflictError | None = None
     with model_lock(ws.engine(), model):
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -386,16 +387,12 @@ def _run(
                 raise InputError(f"{v.ref} is already in {to_stage}")
             if precheck is not None:
                 precheck(v)
-            collected = collect_inputs(ws, v, to_stage, now)
-            evaluation = evaluate_version(ws, v, to_stage, packs, collected, now)
+            result = gate.evaluate(v, to_stage, now)
             decision = decide(
-                version=v,
+                result=result,
                 kind=kind,
-                to_stage=to_stage,
                 actor=actor,
                 now=now,
-                evaluation=evaluation,
-                collected=collected,
                 holder=holder,
                 demote_to=target_demote,
                 log_head=head,

@@ -37,13 +37,20 @@ from ordinance.errors import (
     NotFoundError,
     OrdinanceError,
 )
-from ordinance.model import DEFAULT_STAGES, Evidence, ModelVersion
+from ordinance.model import (
+    DEFAULT_RISK_TIERS,
+    DEFAULT_STAGES,
+    RISK_TIER_PATTERN,
+    Evidence,
+    ModelVersion,
+)
 from ordinance.storage import EvidenceBackend, EvidenceConfig, open_evidence_store
 from ordinance.store._engine import make_engine
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+    from ordinance.gate import Gate
     from ordinance.ledger import Ledger
     from ordinance.log import TransparencyLog
     from ordinance.manifest import ResolvedManifest
@@ -76,6 +83,10 @@ class WorkspaceConfig(BaseModel):
     exclusive_stages: tuple[str, ...] = ("production",)
     log: LogConfig = LogConfig()
     policies: dict[str, list[str]] = Field(default_factory=dict)
+    #: the risk tiers versions may declare, each with the packs it adds at every stage that
+    #: has policies (``{low: [], high: [./packs/high.yaml]}``); default: the EU AI Act's four
+    #: tiers, adding nothing
+    risk_tiers: dict[str, list[str]] | None = None
     roster: str | None = None
     evidence: EvidenceConfig = EvidenceConfig()
     #: settings of ``ordinance serve`` (OIDC issuers, limits), parsed by the server package
@@ -88,7 +99,20 @@ class WorkspaceConfig(BaseModel):
         for s in (self.initial_stage, *self.exclusive_stages, *self.policies):
             if s not in self.stages:
                 raise ValueError(f"stage {s!r} is not in stages {list(self.stages)}")
+        if self.risk_tiers is not None:
+            import re
+
+            if not self.risk_tiers:
+                raise ValueError("risk_tiers, when given, must name at least one tier")
+            for t in self.risk_tiers:
+                if not re.fullmatch(RISK_TIER_PATTERN, t):
+                    raise ValueError(f"bad risk tier name {t!r} (lowercase letters, digits, _ -)")
         return self
+
+    @property
+    def tier_names(self) -> tuple[str, ...]:
+        """The risk tiers a version may declare."""
+        return DEFAULT_RISK_TIERS if self.risk_tiers is None else tuple(self.risk_tiers)
 
     @property
     def log_origin(self) -> str:
@@ -150,6 +174,21 @@ class Workspace:
         if self._engine is None:
             self._engine = make_engine(self.db_url)
         return self._engine
+
+    def gate(self) -> Gate:
+        """The gate, built from this workspace's narrow collaborators (config, pack base
+        directory, evidence store, champion lookup, approval store)."""
+        from ordinance.approvals.collect import ApprovalCollector
+        from ordinance.gate import Gate
+        from ordinance.store._approval_tables import ApprovalStore
+
+        return Gate(
+            config=self.config,
+            policy_base=self.home,
+            evidence=self.evidence,
+            champion=self.registry().find_version_in_stage,
+            approvals=ApprovalCollector(ApprovalStore(self.engine())),
+        )
 
     def registry(self) -> SqlRegistry:
         """The registry index, every read checked against the log (when there is one)."""
@@ -271,7 +310,12 @@ class Workspace:
                 f"{existing.ref} is already registered from a different manifest "
                 f"(registered {existing.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
             )
+        refused = self.gate().check_registration(resolved.model)
+        if refused is not None:
+            raise ManifestError(resolved.locator.locate(("model", "risk_tier")), refused)
         version = _version_from_manifest(resolved, self.config.initial_stage, now)
+        # nothing is written unless it can be logged
+        log = self.require_log("register")
         added: list[str] = []
         try:
             for f in resolved.files:
@@ -279,8 +323,7 @@ class Workspace:
                     added.append(f.sha256)
             # the registry rows, the log entry and its checkpoint: one transaction, so a
             # crash or a refused append never leaves a registered but unlogged version
-            # load the log key before taking the writer lock (decrypting it can be slow)
-            log = self._open_log()
+            # the log key was loaded before taking the writer lock (decrypting it can be slow)
             with self.write_transaction("registration") as conn:
                 log_index = self._log_registration(version, resolved, conn, log)
                 registry.add_version_in(conn, version, log_index=log_index)
@@ -349,7 +392,7 @@ class Workspace:
 
         item = EvidenceItem.of(ev)
         stmt = EvidenceAdded.of(v, (item,), actor).to_statement()
-        log = self._open_log()
+        log = self.require_log("attach evidence")
         added = self.evidence.put(path, digest)
         try:
             # the evidence row and its log entry commit together or not at all
@@ -368,7 +411,7 @@ class Workspace:
         resolved: ResolvedManifest,
         conn: Connection | None = None,
         log: TransparencyLog | None = None,
-    ) -> int | None:
+    ) -> int:
         from ordinance.records import Registration
 
         stmt = Registration.of(version, resolved.identity.statement()).to_statement()
@@ -381,28 +424,37 @@ class Workspace:
             return None
         return self.audit_log()
 
+    def require_log(self, what: str) -> TransparencyLog:
+        """The audit log for a write that must be logged; refuses (nothing written) when the
+        workspace cannot log. Every command that writes calls it before writing."""
+        if not self.log_key_path.is_file():
+            raise InfrastructureError(
+                f"cannot {what}: the workspace has no log key at {self.log_key_path}, and "
+                "Ordinance writes nothing it cannot log (restore the key, or run "
+                "`ordinance init` on a new workspace); nothing was written"
+            )
+        return self.audit_log()
+
     def append_to_log(
         self,
         statement: dict[str, Any],
         *,
         conn: Connection | None = None,
         log: TransparencyLog | None = None,
-    ) -> int | None:
-        """Append one statement to the audit log when the workspace has one.
+    ) -> int:
+        """Append one statement to the audit log (refused when the workspace cannot log).
 
         With ``conn`` the append joins the caller's open transaction (see
         :meth:`TransparencyLog.append_statements_in`) and commits with it. ``log`` is the
         already opened audit log, if the caller has it.
         """
         if log is None:
-            log = self._open_log()
-        if log is None:
-            return None
+            log = self.require_log("write to the log")
         if conn is not None:
             return log.append_statements_in(conn, [statement])[0]
         return log.append_statements([statement])[0]
 
-    def record_evaluation(self, evaluation: Any) -> int | None:
+    def record_evaluation(self, evaluation: Any) -> int:
         """Store a policy evaluation and log it as a SLSA VSA; returns its log index."""
         from ordinance.records import Evaluation
 
@@ -417,7 +469,7 @@ class Workspace:
             evaluation.stage, result["verdict"], digests, result
         )
         registry = self.registry()
-        log = self._open_log()
+        log = self.require_log("record the evaluation")
         # the evaluation row and its log entry (a VSA) commit together or not at all
         with self.write_transaction("recording the evaluation") as conn:
             index = self.append_to_log(stmt, conn=conn, log=log)

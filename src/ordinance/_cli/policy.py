@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,8 +15,36 @@ from ordinance.model import parse_ref
 
 from ._common import Ctx, emit_json, format_option, info, pass_ctx, write_output
 
+if TYPE_CHECKING:
+    from ordinance.signing import Envelope
+
 CHECK_FORMATS = ("text", "json", "sarif", "junit", "github")
-DEFAULT_PACKS = ("ordinance:baseline",)
+
+
+def _signed_waivers(path: Path) -> list[Envelope]:
+    """Signed waiver envelopes from a JSON file (one DSSE envelope or a list of them).
+
+    A plain waiver file (``kind: Waivers``) is refused: its ``approved_by`` is text anyone
+    can type, not a signature.
+    """
+    from ordinance.signing import Envelope
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    items = data if isinstance(data, list) else [data]
+    if data is None or not all(isinstance(i, dict) and "signatures" in i for i in items):
+        raise InputError(
+            f"{path}: not a signed waiver: only DSSE-signed waivers count (a plain `kind: "
+            "Waivers` file's approved_by is not a signature); sign one with `ordinance waive` "
+            "(recorded waivers apply to every check and promotion without --waivers)"
+        )
+    return [Envelope.from_dict(i) for i in items]
 
 
 @click.command()
@@ -25,10 +55,15 @@ DEFAULT_PACKS = ("ordinance:baseline",)
     "policies",
     multiple=True,
     metavar="PATH",
-    help="A policy pack file or ordinance:NAME (repeatable). Default: the workspace's "
-    "configured packs for the stage, else ordinance:baseline.",
+    help="Evaluate these packs (a file or ordinance:NAME, repeatable) instead of the stage's "
+    "configured ones: an ad-hoc check that predicts nothing about a promotion.",
 )
-@click.option("--waivers", type=click.Path(dir_okay=False), help="A waiver file (kind: Waivers).")
+@click.option(
+    "--waivers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Signed waiver envelopes (JSON) not yet recorded; verified like recorded ones.",
+)
+@click.option("--dry-run", is_flag=True, help="Evaluate without recording the evaluation.")
 @format_option(*CHECK_FORMATS)
 @click.option("--output", "-o", metavar="FILE", help="Write the report here instead of stdout.")
 @click.option("--fail-on-warn", is_flag=True, help="Exit 1 when the verdict is warn.")
@@ -38,18 +73,21 @@ def check(
     ref: str,
     stage: str,
     policies: tuple[str, ...],
-    waivers: str | None,
+    waivers: Path | None,
+    dry_run: bool,
     fmt: str,
     output: str | None,
     fail_on_warn: bool,
 ) -> None:
-    """Evaluate every applicable policy rule on MODEL@VERSION for a promotion to STAGE.
+    """Ask the gate whether MODEL@VERSION may move to STAGE: the same decision `ordinance
+    promote --to STAGE` takes (same packs, signed approvals and waivers, same verdict).
 
-    Every rule is reported, passes included. Exit codes: 0 nothing blocks, 1 a blocking
-    rule failed or errored (or a warning with --fail-on-warn), 2 bad input (unknown model,
-    invalid policy or waiver file), 3 internal error.
+    Every rule is reported, passes included. A stage with no policy configured is reported
+    as unguarded (an exclusive stage as closed). The evaluation is recorded in the log unless
+    --dry-run. Exit codes: 0 nothing blocks, 1 blocked (or a warning with --fail-on-warn),
+    2 bad input, 3 internal error (or the workspace cannot log).
     """
-    from ordinance.policy import EvaluationContext, evaluate, load_packs, load_waivers, render
+    from ordinance.policy import load_packs, render
     from ordinance.policy.formats import render_markdown
 
     name, version = parse_ref(ref)
@@ -59,46 +97,48 @@ def check(
         _remote_check(obj, name, version, stage, policies, waivers, fmt, output, fail_on_warn)
         return
     ws = obj.workspace()
-    if stage not in ws.config.stages:
-        raise InputError(f"unknown stage {stage!r}: one of {', '.join(ws.config.stages)}")
-    if policies:
-        packs = load_packs(policies, base=Path.cwd())
-    else:
-        configured = ws.config.policies.get(stage) or list(DEFAULT_PACKS)
-        packs = load_packs(configured, base=ws.home)
-    file_waivers = load_waivers(Path(waivers)) if waivers else ()
-    registry = ws.registry()
-    target = registry.get_version(name, version)
+    if not dry_run:
+        ws.require_log("record the check (use --dry-run to evaluate without recording)")
+    adhoc = load_packs(policies, base=Path.cwd()) if policies else None
+    signed = _signed_waivers(waivers) if waivers else []
+    target = ws.registry().get_version(name, version)
     now = datetime.now(UTC)
-    # The same verified approvals and signed waivers a promotion would see.
-    from ordinance.gate import collect_inputs
-
-    collected = collect_inputs(ws, target, stage, now)
-    ctx = EvaluationContext(
-        now=now,
-        evidence=ws.evidence,
-        champion=registry.find_version_in_stage,
-        approvals=collected.approvals,
-        waivers=(*collected.waivers, *file_waivers),
-    )
-    evaluation = evaluate(target, stage, packs, ctx)
-    write_output(render(evaluation, fmt), output)
-    if fmt == "github":
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
-            with open(summary, "a", encoding="utf-8") as f:
-                f.write(render_markdown(evaluation) + "\n")
-    ws.record_evaluation(evaluation)
-    counts = evaluation.counts()
+    result = ws.gate().evaluate(target, stage, now, signed_waivers=signed, packs=adhoc)
+    evaluation = result.evaluation
+    if evaluation is None:
+        if fmt == "json":
+            write_output(json.dumps(result.to_dict(), indent=2) + "\n", output)
+        elif fmt == "text":
+            lines = [result.summary(), *(f"  - {r}" for r in result.reasons)]
+            write_output("\n".join(lines) + "\n", output)
+        else:
+            raise InputError(
+                f"{result.policy.describe()}: there are no rule results to render as {fmt}"
+            )
+    else:
+        write_output(render(evaluation, fmt), output)
+        if fmt == "github":
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:
+                with open(summary, "a", encoding="utf-8") as f:
+                    f.write(render_markdown(evaluation) + "\n")
+        if dry_run:
+            info("dry run: the evaluation was not recorded")
+        else:
+            ws.record_evaluation(evaluation)
+    if adhoc is not None:
+        info("ad-hoc packs (--policy): this result does not predict `ordinance promote`")
     if fmt != "text" or output:
-        info(
-            f"{target.ref} → {stage}: {evaluation.verdict} "
-            f"({', '.join(f'{n} {s}' for s, n in counts.items() if n)})"
+        info(result.summary())
+    for note in result.notes:
+        info(note)
+    if result.verdict == "fail":
+        raise CheckFailed(
+            f"{target.ref} may not move to {stage}: "
+            + "; ".join(result.reasons[:3])
+            + (f" (and {len(result.reasons) - 3} more)" if len(result.reasons) > 3 else "")
         )
-    if evaluation.verdict == "fail":
-        ids = ", ".join(f.key for f in evaluation.blocking)
-        raise CheckFailed(f"{target.ref} may not move to {stage}: blocked by {ids}")
-    if evaluation.verdict == "warn" and fail_on_warn:
+    if result.verdict == "warn" and fail_on_warn and evaluation is not None:
         ids = ", ".join(f.key for f in evaluation.findings if f.warning)
         raise CheckFailed(f"{target.ref} → {stage}: warnings ({ids}) and --fail-on-warn")
 

@@ -113,7 +113,7 @@ def record_approval(
             roster=roster,
             recorded_at=now,
         )
-        needed = required_roles(ws, stage)
+        needed = required_roles(ws, stage, v)
         if needed and not checked.member.roles & needed:
             held = ", ".join(sorted(checked.member.roles)) or "no roles"
             raise ApprovalRefused(
@@ -161,7 +161,7 @@ def approve(
         signer,
         approver,
         now=now,
-        policies=policy_digests(ws, stage),
+        policies=policy_digests(ws, stage, v),
         expires_at=None if expires_in is None else now + expires_in,
         comment=comment,
     )

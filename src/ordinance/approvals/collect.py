@@ -24,14 +24,14 @@ from ordinance.approvals._base import (
     _ts_or_none,
     approvals_store,
 )
-from ordinance.approvals.roster import roster_at
+from ordinance.approvals.roster import roster_in_force
 from ordinance.approvals.waiver import _check_waiver_fields
 from ordinance.errors import InputError
 from ordinance.model import ModelVersion
 from ordinance.policy.context import Approval
 from ordinance.policy.waivers import Waiver
 from ordinance.signing import Envelope
-from ordinance.store._approval_tables import SignedRow, ts
+from ordinance.store._approval_tables import ApprovalStore, SignedRow, ts
 
 if TYPE_CHECKING:
     from ordinance.workspace import Workspace
@@ -53,15 +53,15 @@ class Collected:
         }
 
 
-def _revoked(ws: Workspace, rows: Sequence[SignedRow], now: datetime) -> dict[str, str]:
+def _revoked(store: ApprovalStore, rows: Sequence[SignedRow], now: datetime) -> dict[str, str]:
     """digest → who revoked it, for revocations in force at ``now`` that verify."""
     out: dict[str, str] = {}
     by_digest = {r.digest: r for r in rows}
-    for rev in approvals_store(ws).revocations(list(by_digest)):
+    for rev in store.revocations(list(by_digest)):
         if rev.revoked_at > now:
             continue
         env = Envelope.from_bytes(rev.envelope)
-        found = roster_at(ws, rev.revoked_at).signer_of(env)
+        found = roster_in_force(store, rev.revoked_at).signer_of(env)
         row = by_digest[rev.approval_digest]
         if found is None:
             continue
@@ -71,20 +71,25 @@ def _revoked(ws: Workspace, rows: Sequence[SignedRow], now: datetime) -> dict[st
     return out
 
 
+def _store(source: Workspace | ApprovalStore) -> ApprovalStore:
+    return source if isinstance(source, ApprovalStore) else approvals_store(source)
+
+
 def collect_approvals(
-    ws: Workspace, version: ModelVersion, stage: str, now: datetime
+    source: Workspace | ApprovalStore, version: ModelVersion, stage: str, now: datetime
 ) -> tuple[list[Approval], list[Rejected]]:
     """Every recorded approval of ``version`` for ``stage``, re-verified from its envelope.
 
     Roles are those the roster gave the signer when the approval was recorded. Revoked and
     expired approvals are returned (flagged) so the policy rule reports them by name.
     """
+    store = _store(source)
     rows = [
         r
-        for r in approvals_store(ws).signed(version.model.name, version.version, "approval")
+        for r in store.signed(version.model.name, version.version, "approval")
         if r.stage == stage and r.recorded_at <= now
     ]
-    revoked = _revoked(ws, rows, now)
+    revoked = _revoked(store, rows, now)
     good: list[Approval] = []
     bad: list[Rejected] = []
     for r in rows:
@@ -97,7 +102,7 @@ def collect_approvals(
                 predicate_type=uris.APPROVAL,
                 version=version,
                 stage=stage,
-                roster=roster_at(ws, r.recorded_at),
+                roster=roster_in_force(store, r.recorded_at),
                 recorded_at=r.recorded_at,
             )
         except (ApprovalRefused, InputError) as exc:
@@ -129,15 +134,16 @@ def verified_approvals(
 
 
 def collect_waivers(
-    ws: Workspace, version: ModelVersion, now: datetime
+    source: Workspace | ApprovalStore, version: ModelVersion, now: datetime
 ) -> tuple[list[Waiver], list[Rejected]]:
     """Recorded, verified, unrevoked waivers of ``version`` as policy ``Waiver`` objects."""
+    store = _store(source)
     rows = [
         r
-        for r in approvals_store(ws).signed(version.model.name, version.version, "waiver")
+        for r in store.signed(version.model.name, version.version, "waiver")
         if r.recorded_at <= now
     ]
-    revoked = _revoked(ws, rows, now)
+    revoked = _revoked(store, rows, now)
     good: list[Waiver] = []
     bad: list[Rejected] = []
     for r in rows:
@@ -153,7 +159,7 @@ def collect_waivers(
                 predicate_type=uris.WAIVER,
                 version=version,
                 stage=None,
-                roster=roster_at(ws, r.recorded_at),
+                roster=roster_in_force(store, r.recorded_at),
                 recorded_at=r.recorded_at,
             )
             _check_waiver_fields(c, version, WAIVER_ROLES)
@@ -207,3 +213,51 @@ def list_signed(ws: Workspace, model: str, version: str | None = None) -> list[d
             }
         )
     return out
+
+
+def verify_waiver_envelope(
+    source: Workspace | ApprovalStore, envelope: Envelope, version: ModelVersion, now: datetime
+) -> Waiver:
+    """A signed waiver that is not (yet) recorded, verified with the same roster and role
+    rules as a recorded one (for ``ordinance check --waivers``); ``ApprovalRefused`` if it
+    does not count."""
+    c = _check_signed(
+        envelope,
+        predicate_type=uris.WAIVER,
+        version=version,
+        stage=None,
+        roster=roster_in_force(_store(source), now),
+        recorded_at=now,
+    )
+    _check_waiver_fields(c, version, WAIVER_ROLES)
+    p = c.predicate
+    assert c.expires_at is not None
+    stages = p.get("stages")
+    return Waiver(
+        id=str(p["id"]),
+        rule=str(p["rule"]),
+        model=version.model.name,
+        versions=version.version,
+        justification=str(p["justification"]).strip(),
+        approved_by=c.member.id,
+        expires_at=c.expires_at,
+        stages=None if not stages else tuple(str(s) for s in stages),
+        approved_at=c.signed_at,
+        origin="signed-file",
+        digest=sha256_hex(envelope.to_bytes()),
+    )
+
+
+@dataclass(frozen=True)
+class ApprovalCollector:
+    """The gate's view of the approval store: verified approvals and waivers of a version."""
+
+    store: ApprovalStore
+
+    def collect(self, version: ModelVersion, stage: str, now: datetime) -> Collected:
+        approvals, bad_a = collect_approvals(self.store, version, stage, now)
+        waivers, bad_w = collect_waivers(self.store, version, now)
+        return Collected(tuple(approvals), tuple(waivers), tuple(bad_a + bad_w))
+
+    def verify_waiver(self, envelope: Envelope, version: ModelVersion, now: datetime) -> Waiver:
+        return verify_waiver_envelope(self.store, envelope, version, now)

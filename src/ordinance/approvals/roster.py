@@ -40,7 +40,7 @@ from ordinance.signing import (
     parse_vkey,
     sign_envelope,
 )
-from ordinance.store._approval_tables import ts
+from ordinance.store._approval_tables import ApprovalStore, ts
 
 if TYPE_CHECKING:
     from ordinance.workspace import Workspace
@@ -221,7 +221,12 @@ def roster_diff(old: Roster, new: Roster) -> dict[str, Any]:
 
 def roster_at(ws: Workspace, at: datetime) -> Roster:
     """The roster in force at ``at`` (empty before the first ``roster apply``)."""
-    rows = approvals_store(ws).rosters(until=at)
+    return roster_in_force(approvals_store(ws), at)
+
+
+def roster_in_force(store: ApprovalStore, at: datetime) -> Roster:
+    """The roster in force at ``at``, read from the approval store."""
+    rows = store.rosters(until=at)
     if not rows:
         return Roster()
     return Roster.from_dict(rows[-1].document)

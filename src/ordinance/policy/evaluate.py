@@ -7,8 +7,11 @@ The pipeline, one function per step::
       → waivers (a failing result becomes ``waived``)       _apply_waivers
       → verdict from every result                           decide_verdict
 
-The verdict is ``fail`` if any ``block`` rule failed or errored (fail closed), ``warn`` if a
-``warn`` rule failed or errored, else ``pass``. Waived results do not count against it.
+The verdict is ``fail`` if any ``block`` rule failed or errored (fail closed), or if no rule
+applied at all (every result ``not_applicable``: nothing was checked, which is not a pass);
+``warn`` if a ``warn`` rule failed or errored, else ``pass``. Waived results do not count
+against it. A rule whose scope depends on a fact the version lacks (no risk tier) errors and
+blocks whatever its severity.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class Finding:
     waiver: Waiver | None = None
     #: the status before a waiver applied (``fail``, ``warn`` or ``error``)
     waived_status: Status | None = None
+    #: the rule's scope depends on a fact the version lacks: it blocks, whatever its severity
+    fact_missing: bool = False
 
     @property
     def key(self) -> str:
@@ -63,6 +68,8 @@ class Finding:
 
     @property
     def blocking(self) -> bool:
+        if self.fact_missing and self.status == Status.ERROR:
+            return True
         return self.spec.severity == "block" and self.status in (Status.FAIL, Status.ERROR)
 
     @property
@@ -149,6 +156,22 @@ class Evaluation:
     def passed(self) -> bool:
         """Nothing blocks (the verdict is ``pass`` or ``warn``)."""
         return self.verdict != "fail"
+
+    @property
+    def nothing_applied(self) -> bool:
+        """No rule applied to the version (all ``not_applicable``, or no rules at all)."""
+        return no_rule_applied(self.findings)
+
+    def reasons(self) -> list[str]:
+        """Why the verdict is ``fail``: each blocking rule, or that no rule applied."""
+        out = [f"{f.key}: {f.result.detail}" for f in self.blocking]
+        if self.nothing_applied:
+            names = ", ".join(p.name for p in self.packs) or "no packs"
+            out.append(
+                f"no rule of {names} applied to {self.version.ref} for {self.stage}: "
+                "nothing was checked, which is not a pass"
+            )
+        return out
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
@@ -252,8 +275,12 @@ def level_name(pack: str) -> str:
     return "ORDINANCE_POLICY_" + "".join(c if c.isalnum() else "_" for c in pack.upper())
 
 
+def no_rule_applied(findings: Sequence[Finding]) -> bool:
+    return all(f.status == Status.NOT_APPLICABLE for f in findings)
+
+
 def decide_verdict(findings: Sequence[Finding]) -> Verdict:
-    if any(f.blocking for f in findings):
+    if any(f.blocking for f in findings) or no_rule_applied(findings):
         return "fail"
     if any(f.warning for f in findings):
         return "warn"
@@ -261,7 +288,11 @@ def decide_verdict(findings: Sequence[Finding]) -> Verdict:
 
 
 def _run_rule(spec: RuleSpec, ctx: RuleContext) -> RuleResult:
-    """One rule, fail closed: out of scope → not_applicable; any exception → error."""
+    """One rule, fail closed: a scope fact missing → error; out of scope → not_applicable;
+    any exception → error."""
+    missing = spec.missing(ctx.version)
+    if missing is not None:
+        return RuleResult.errored(missing)
     why = spec.excludes(ctx.version, ctx.stage)
     if why is not None:
         return RuleResult.not_applicable(why)
@@ -278,11 +309,13 @@ def _run_rule(spec: RuleSpec, ctx: RuleContext) -> RuleResult:
     return result
 
 
-def _finding(pack: PolicyPack, spec: RuleSpec, result: RuleResult) -> Finding:
+def _finding(
+    pack: PolicyPack, spec: RuleSpec, result: RuleResult, version: ModelVersion
+) -> Finding:
     status = result.status
     if status == Status.FAIL and spec.severity == "warn":
         status = Status.WARN
-    return Finding(pack.name, spec, result, status)
+    return Finding(pack.name, spec, result, status, fact_missing=spec.missing(version) is not None)
 
 
 def _apply_waivers(
@@ -331,7 +364,9 @@ def evaluate(
         raise InputError("no policy packs to evaluate (an empty check would pass anything)")
     rctx = RuleContext(ctx, version, stage)
     findings = [
-        _finding(pack, spec, _run_rule(spec, rctx)) for pack in packs for spec in pack.rules
+        _finding(pack, spec, _run_rule(spec, rctx), version)
+        for pack in packs
+        for spec in pack.rules
     ]
     uses = _apply_waivers(findings, ctx.waivers, version, stage, ctx.now)
     return Evaluation(

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ordinance._canonical import sha256_hex
 from ordinance._yamlloc import Locator, PathKey, load_document, parse_as, validation_error
 from ordinance.errors import Location, PolicyLoadError
-from ordinance.model import ModelVersion, RiskTier
+from ordinance.model import RISK_TIER_PATTERN, ModelVersion
 from ordinance.policy.rules import RuleType, UnknownRuleType, find_rule_type
 
 __all__ = [
@@ -68,18 +68,34 @@ class Scope(_Doc):
     """When a pack or rule applies; an omitted field matches everything."""
 
     stages: tuple[str, ...] | None = Field(default=None, min_length=1)
-    risk_tiers: tuple[RiskTier, ...] | None = Field(default=None, min_length=1)
+    #: risk tier names (the workspace's configured tiers; EU AI Act ones by default)
+    risk_tiers: tuple[Annotated[str, Field(pattern=RISK_TIER_PATTERN)], ...] | None = Field(
+        default=None, min_length=1
+    )
     #: model name globs (``fnmatch``, case-sensitive)
     models: tuple[str, ...] | None = Field(default=None, min_length=1)
     #: the model has at least one of these tags
     tags: tuple[str, ...] | None = Field(default=None, min_length=1)
+
+    def missing(self, version: ModelVersion) -> str | None:
+        """A fact this scope depends on that the version lacks (``None``: none missing).
+
+        Fail closed: a version that does not say its risk tier is not thereby out of scope
+        of a pack for high-risk systems; the rule errors instead (blocking).
+        """
+        if self.risk_tiers is not None and version.model.risk_tier is None:
+            return (
+                f"{version.ref} declares no risk tier, and this scope depends on it "
+                f"(risk tiers {', '.join(self.risk_tiers)}): set model.risk_tier in the manifest"
+            )
+        return None
 
     def excludes(self, version: ModelVersion, stage: str) -> str | None:
         """Why this scope does not cover ``version`` going to ``stage`` (``None``: it does)."""
         m = version.model
         if self.stages is not None and stage not in self.stages:
             return f"stage {stage} is not one of {', '.join(self.stages)}"
-        if self.risk_tiers is not None and m.risk_tier not in self.risk_tiers:
+        if self.risk_tiers is not None and (m.risk_tier or "") not in self.risk_tiers:
             return f"risk tier {m.risk_tier} is not one of {', '.join(self.risk_tiers)}"
         if self.models is not None and not any(fnmatch.fnmatchcase(m.name, g) for g in self.models):
             return f"model {m.name} matches none of {', '.join(self.models)}"
@@ -146,6 +162,14 @@ class RuleSpec:
     source: Location
     #: (who set it, scope): the rule applies when every one of them covers the version
     scopes: tuple[tuple[str, Scope], ...] = ()
+
+    def missing(self, version: ModelVersion) -> str | None:
+        """A fact some scope on the way to this rule depends on and the version lacks."""
+        for who, scope in self.scopes:
+            why = scope.missing(version)
+            if why is not None:
+                return f"scope of {who}: {why}"
+        return None
 
     def excludes(self, version: ModelVersion, stage: str) -> str | None:
         for who, scope in self.scopes:

@@ -8,6 +8,7 @@ it on SQLite and PostgreSQL through SQLModel/SQLAlchemy (bound parameters only);
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from sqlmodel import Session, col
 from ordinance.errors import ConflictError, InfrastructureError, NotFoundError
 from ordinance.log.store import entries_t
 from ordinance.model import (
+    RISK_TIER_PATTERN,
     Evidence,
     Identity,
     Lineage,
@@ -81,10 +83,13 @@ class RegistryStore(Protocol):
     def transitions(self, model: str | None = None) -> list[TransitionRecord]: ...
 
 
-def _tier(value: str) -> RiskTier:
-    if value not in ("minimal", "limited", "high", "unacceptable"):
-        raise InfrastructureError(f"corrupt registry row: unknown risk tier {value!r}")
-    return value  # type: ignore[return-value]
+def _tier(value: str) -> RiskTier | None:
+    """The stored tier (``""``: none declared)."""
+    if not value:
+        return None
+    if not re.fullmatch(RISK_TIER_PATTERN, value):
+        raise InfrastructureError(f"corrupt registry row: bad risk tier {value!r}")
+    return value
 
 
 def _aware(ts: datetime) -> datetime:
@@ -168,14 +173,14 @@ def _insert_version(s: Session, version: ModelVersion, log_index: int | None = N
             ModelRow(
                 name=m.name,
                 owner=m.owner,
-                risk_tier=_tier(m.risk_tier),
+                risk_tier=m.risk_tier or "",
                 description=m.description,
                 tags=list(m.tags),
                 created_at=version.registered_at,
             )
         )
     else:
-        row.owner, row.risk_tier = m.owner, m.risk_tier
+        row.owner, row.risk_tier = m.owner, m.risk_tier or ""
         row.description, row.tags = m.description, list(m.tags)
     vrow = VersionRow(
         model_name=m.name,
