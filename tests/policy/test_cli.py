@@ -91,7 +91,35 @@ def test_check_passes_warns_and_fail_on_warn(tmp_path: Path) -> None:
     assert r.code == 1 and "--fail-on-warn" in r.err
 
 
-def test_check_waiver_and_output_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _signed_waiver(home: Path, tmp_path: Path) -> Path:
+    """A waiver of gate/fpr-gap signed by a risk officer in the roster (not recorded)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ordinance.approvals import Member, Roster, apply_roster, sign_waiver
+    from ordinance.signing import generate_key, load_signer
+    from ordinance.workspace import Workspace
+
+    generate_key(tmp_path / "rita.key", "rita@bank.example")
+    rita = load_signer(tmp_path / "rita.key")
+    now = datetime.now(UTC)
+    with Workspace.open(home) as ws:
+        roster = Roster(
+            (Member("rita@bank.example", frozenset({"risk-officer"}), (rita.verifier,)),)
+        )
+        apply_roster(ws, roster, actor="ops", now=now - timedelta(minutes=1))
+        env = sign_waiver(
+            ws.registry().get_version("toy", "1.0.0"),
+            rita,
+            "rita@bank.example",
+            rule="gate/fpr-gap",
+            justification="Known gap, mitigated by manual review of declines until 1.1.",
+            expires_at=now + timedelta(days=30),
+            now=now - timedelta(seconds=5),
+        )
+    return write(tmp_path / "waiver.json", env.to_bytes().decode())
+
+
+def test_check_refuses_plain_text_waivers(tmp_path: Path) -> None:
     home = _workspace(tmp_path, biased=True)
     pack = write(tmp_path / "gate.yaml", PACK)
     waivers = write(
@@ -109,6 +137,26 @@ waivers:
     expires: 2999-01-01
 """,
     )
+    r = run_cli(
+        "--home",
+        home,
+        "check",
+        "toy@1.0.0",
+        "--stage",
+        "staging",
+        "--policy",
+        pack,
+        "--waivers",
+        waivers,
+    )
+    assert r.code == 2, r.err
+    assert "only DSSE-signed waivers count" in r.err and "Traceback" not in r.err
+
+
+def test_check_waiver_and_output_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _workspace(tmp_path, biased=True)
+    pack = write(tmp_path / "gate.yaml", PACK)
+    waivers = _signed_waiver(home, tmp_path)
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     r = run_cli(

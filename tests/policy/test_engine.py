@@ -194,7 +194,9 @@ def test_scope_makes_rules_not_applicable(build: Builder, tmp_path: Path) -> Non
     )
     assert {f.status for f in ev.findings} == {Status.NOT_APPLICABLE}
     assert "risk tier minimal" in ev.findings[0].result.detail
-    assert ev.verdict == "pass"
+    # nothing was checked: that is not a pass (issue 12)
+    assert ev.nothing_applied and ev.verdict == "fail"
+    assert "not a pass" in ev.reasons()[0]
 
 
 def test_approvals_report_like_tuf(build: Builder) -> None:

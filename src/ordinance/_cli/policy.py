@@ -133,11 +133,11 @@ def check(
     for note in result.notes:
         info(note)
     if result.verdict == "fail":
-        raise CheckFailed(
-            f"{target.ref} may not move to {stage}: "
-            + "; ".join(result.reasons[:3])
-            + (f" (and {len(result.reasons) - 3} more)" if len(result.reasons) > 3 else "")
-        )
+        if evaluation is not None and evaluation.blocking:
+            why = "blocked by " + ", ".join(f.key for f in evaluation.blocking)
+        else:
+            why = "; ".join(result.reasons)
+        raise CheckFailed(f"{target.ref} may not move to {stage}: {why}")
     if result.verdict == "warn" and fail_on_warn and evaluation is not None:
         ids = ", ".join(f.key for f in evaluation.findings if f.warning)
         raise CheckFailed(f"{target.ref} → {stage}: warnings ({ids}) and --fail-on-warn")
