@@ -149,7 +149,7 @@ def _remote_check(
     version: str,
     stage: str,
     policies: tuple[str, ...],
-    waivers: str | None,
+    waivers: Path | None,
     fmt: str,
     output: str | None,
     fail_on_warn: bool,
@@ -176,7 +176,12 @@ def _remote_check(
             f"({', '.join(f'{n} {s}' for s, n in r['counts'].items() if n)})"
         )
     if r["verdict"] == "fail":
-        raise CheckFailed(f"{r['ref']} may not move to {stage}: blocked by {', '.join(r['blocking'])}")
+        why = (
+            f"blocked by {', '.join(r['blocking'])}"
+            if r["blocking"]
+            else "; ".join(r.get("reasons") or ["blocked"])
+        )
+        raise CheckFailed(f"{r['ref']} may not move to {stage}: {why}")
     if r["verdict"] == "warn" and fail_on_warn:
         raise CheckFailed(
             f"{r['ref']} → {stage}: warnings ({', '.join(r['warnings'])}) and --fail-on-warn"

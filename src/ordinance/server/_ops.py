@@ -9,28 +9,19 @@ from typing import TYPE_CHECKING, Any
 from ordinance.errors import AuthError, InputError
 
 if TYPE_CHECKING:
-    from ordinance.policy.evaluate import Evaluation
+    from ordinance.gate import GateResult
     from ordinance.server.auth import Principal
     from ordinance.signing import Envelope
     from ordinance.workspace import Workspace
 
-DEFAULT_PACKS = ("ordinance:baseline",)
 
-
-def run_check(ws: Workspace, model: str, version: str, stage: str, now: datetime) -> Evaluation:
-    """What ``ordinance check`` evaluates: the stage's configured packs, the recorded
-    approvals and signed waivers (the same inputs a promotion sees)."""
-    from ordinance.gate import collect_inputs, evaluate_version
-    from ordinance.policy import load_packs
-
+def run_check(ws: Workspace, model: str, version: str, stage: str, now: datetime) -> GateResult:
+    """What ``ordinance check`` asks: the gate's verdict for the stage (the same decision a
+    promotion takes)."""
     if stage not in ws.config.stages:
         raise InputError(f"unknown stage {stage!r}: one of {', '.join(ws.config.stages)}")
-    packs = load_packs(ws.config.policies.get(stage) or list(DEFAULT_PACKS), base=ws.home)
     target = ws.registry().get_version(model, version)
-    collected = collect_inputs(ws, target, stage, now)
-    evaluation = evaluate_version(ws, target, stage, packs, collected, now)
-    assert evaluation is not None  # packs is never empty here
-    return evaluation
+    return ws.gate().evaluate(target, stage, now)
 
 
 def parse_envelope(data: Mapping[str, Any]) -> Envelope:

@@ -289,13 +289,28 @@ def check(
     from ordinance.server._ops import run_check
 
     ws = _ws(request)
-    evaluation = run_check(ws, body.model, body.version, body.stage, _now(request))
+    result = run_check(ws, body.model, body.version, body.stage, _now(request))
+    evaluation = result.evaluation
+    if evaluation is None:  # no policy governs the stage: unguarded, or closed if exclusive
+        text = "\n".join([result.summary(), *(f"  - {r}" for r in result.reasons)]) + "\n"
+        return {
+            "ref": result.version.ref,
+            "stage": body.stage,
+            "verdict": result.verdict,
+            "reasons": list(result.reasons),
+            "counts": {},
+            "blocking": [],
+            "warnings": [],
+            "output": text,
+            "markdown": text,
+        }
     output = render(evaluation, body.format)
     ws.record_evaluation(evaluation)
     return {
         "ref": evaluation.version.ref,
         "stage": body.stage,
-        "verdict": evaluation.verdict,
+        "verdict": result.verdict,
+        "reasons": list(result.reasons),
         "counts": evaluation.counts(),
         "blocking": [f.key for f in evaluation.blocking],
         "warnings": [f.key for f in evaluation.findings if f.warning],
