@@ -25,6 +25,7 @@ what is read, never in the size of the log.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,15 +56,21 @@ def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
+def _result_json(result: Any) -> str:
+    # a string, so that any JSON the evaluation holds (even a NaN measurement) is logged
+    return json.dumps(result, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
 def evaluation_binding(
     stage: str, verdict: str, policies: Mapping[str, Any], result: Any
 ) -> dict[str, Any]:
-    """What a VSA entry records about the evaluation row it indexes (``ordinanceEvaluation``)."""
+    """What a VSA entry records about the evaluation row it indexes (``ordinanceEvaluation``):
+    every column of the row, so the row can be checked and rebuilt from the log."""
     return {
         "stage": stage,
         "verdict": verdict,
         "policies": dict(sorted(policies.items())),
-        "result": {"sha256": sha256_hex(canonical_json(result))},
+        "result": _result_json(result),
     }
 
 
@@ -225,6 +232,15 @@ class Ledger:
                 reg.documentation_sha256,
             )
             same(vrow.id, label, e, "manifest_sha256", vrow.manifest_sha256, reg.manifest_sha256)
+            if reg.documentation is not None:
+                same(
+                    vrow.id,
+                    label,
+                    e,
+                    "documentation",
+                    dict(vrow.documentation),
+                    dict(reg.documentation),
+                )
             regs.done(e)
             stage = self._stage(reg, [m for m in moves if m.subject == label])
             same(vrow.id, label, e, "stage", vrow.stage, stage)

@@ -25,7 +25,6 @@ Denied attempts are logged too (the FAILED VSA and a ``denied`` transition with 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -37,8 +36,6 @@ from ordinance.errors import (
     ConflictError,
     InfrastructureError,
     InputError,
-    NotFoundError,
-    VerificationError,
 )
 from ordinance.gate import GateResult
 from ordinance.model import ModelVersion
@@ -188,29 +185,17 @@ class PromotionDecision:
 
 
 def verify_log_head(ws: Workspace) -> LogHead:
-    """Step 1: the newest checkpoint is signed by the workspace key and matches the tree."""
-    from ordinance.log import Checkpoint, SignedNote, verify_note
-    from ordinance.signing import parse_vkey
+    """Step 1: the log verifies from the last verified head up to its newest checkpoint."""
 
     if not ws.log_key_path.is_file():
         raise InfrastructureError(
             f"the workspace has no log key at {ws.log_key_path}: promotions must be logged"
         )
-    log = ws.audit_log()
-    try:
-        note_text = log.latest_checkpoint()
-    except NotFoundError:
-        return LogHead(0, hashlib.sha256(b"").hexdigest())
-    note = SignedNote.parse(note_text)
-    verify_note(note, [parse_vkey(ws.vkey())])
-    cp = Checkpoint.from_text(note.text)
-    if cp.origin != ws.config.log_origin:
-        raise VerificationError(f"log checkpoint origin {cp.origin!r} is not this workspace's")
-    if log.root_at(cp.size) != cp.root:
-        raise VerificationError(
-            f"the stored log tree does not match its signed checkpoint at size {cp.size}"
-        )
-    return LogHead(cp.size, cp.root.hex())
+    # verified incrementally from the workspace's trusted head: every entry added since is
+    # re-hashed and folded into the trusted frontier, so a rewritten or forged history fails
+    # here, before anything is decided or signed (exit 1, naming the entry)
+    head = ws.audit_log().trusted_head()
+    return LogHead(head.size, head.root.hex())
 
 
 def resolve_version(

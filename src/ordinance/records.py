@@ -275,6 +275,7 @@ class Registration(Record):
             "lineage",
             "metrics",
             "documentation",
+            "documentationFields",
             "evidence",
         }
     )
@@ -292,6 +293,8 @@ class Registration(Record):
     metrics: Mapping[str, Any]
     documentation_sha256: str
     evidence: tuple[EvidenceItem, ...] = ()
+    #: the documentation itself (newer entries), so the index can be rebuilt from the log
+    documentation: Mapping[str, str] | None = None
 
     @classmethod
     def of(cls, version: ModelVersion, model_signing_statement: Mapping[str, Any]) -> Registration:
@@ -312,6 +315,7 @@ class Registration(Record):
             metrics=dict(version.metrics),
             documentation_sha256=sha256_hex(canonical_json(version.documentation)),
             evidence=tuple(EvidenceItem.of(e) for e in version.evidence),
+            documentation=dict(version.documentation),
         )
 
     def predicate(self) -> dict[str, Any]:
@@ -329,6 +333,11 @@ class Registration(Record):
             "metrics": dict(self.metrics),
             "documentation": {"sha256": self.documentation_sha256},
             "evidence": [e.to_dict() for e in self.evidence],
+            **(
+                {"documentationFields": dict(self.documentation)}
+                if self.documentation is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -349,6 +358,11 @@ class Registration(Record):
             metrics=dict(p.get("metrics") or {}),
             documentation_sha256=_sha(p, "documentation"),
             evidence=tuple(EvidenceItem.from_dict(e) for e in p.get("evidence") or []),
+            documentation=(
+                {str(k): str(v) for k, v in p["documentationFields"].items()}
+                if isinstance(p.get("documentationFields"), dict)
+                else None
+            ),
         )
 
 

@@ -43,6 +43,7 @@ _COMMANDS: dict[str, str] = {
     "demo": "registry",
     "keys": "keys",
     "log": "log",
+    "index": "log",
     "metrics": "metrics",
     "explain": "metrics",
     "check": "policy",

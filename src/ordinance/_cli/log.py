@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ordinance.errors import EXIT_FAILURE, InputError
+from ordinance.errors import EXIT_FAILURE, InputError, VerificationError
 
 from ._common import Ctx, emit_json, format_option, info, pass_ctx, write_output
 
@@ -145,6 +145,7 @@ def register(cli: click.Group) -> None:
 
         source: LogSource
         trust = "pinned"
+        index_of = None
         if bundle is None and ctx.remote is not None:
             # server mode: fetch the bundle and verify it here, offline, against a key the
             # caller trusts (--vkey or ORDINANCE_LOG_VKEY); the server's own key is a hint
@@ -193,6 +194,7 @@ def register(cli: click.Group) -> None:
             source = DbSource(ws.engine())
             key = _key_arg(vkey) if vkey else ws.vkey()
             trust = "pinned" if vkey else "workspace"
+            index_of = ws
         trusted = trusted_checkpoint.read_text(encoding="utf-8") if trusted_checkpoint else None
         total = source.entry_count() * (2 if deep else 1)
         with _progress(total, "verifying") as cb:
@@ -206,12 +208,33 @@ def register(cli: click.Group) -> None:
                 progress=cb,
                 entry_vkeys=[_key_arg(k) for k in entry_vkeys],
             )
+        # the index is a cache of the log: every row must agree with its entry
+        from ordinance.reindex import IndexReport, check_index
+
+        index = check_index(index_of) if (index_of is not None and report.ok) else IndexReport()
         if fmt == "json":
-            emit_json({**report.to_dict(), "trust": trust})
-            if not report.ok:
+            emit_json(
+                {
+                    **report.to_dict(),
+                    "ok": report.ok and index.ok,
+                    "log_ok": report.ok,
+                    "index": index.to_dict() if index_of is not None else None,
+                    "trust": trust,
+                }
+            )
+            if not (report.ok and index.ok):
                 raise click.exceptions.Exit(EXIT_FAILURE)
             return
         report.raise_for_failure()
+        if not index.ok:
+            for message, _ in index.problems:
+                info(f"index: {message}")
+            first, where = index.problems[0]
+            raise VerificationError(
+                f"the index disagrees with the log in {len(index.problems)} place(s): {first} "
+                "(`ordinance index rebuild` recreates it from the log)",
+                index=where,
+            )
         extra = f", {report.signatures_checked} entry signatures" if deep else ""
         wit = f", {len(report.witnesses)} witness cosignature(s)" if report.witnesses else ""
         click.echo(
@@ -219,6 +242,24 @@ def register(cli: click.Group) -> None:
             f"{extra}{wit}; size {report.size} root "
             f"{report.root.hex() if report.root else '-'}"
         )
+
+    @cli.group("index")
+    def index_group() -> None:
+        """The index tables: a cache of the log, rebuilt from it."""
+
+    @index_group.command("rebuild")
+    @format_option("text", "json")
+    @pass_ctx
+    def rebuild(ctx: Ctx, fmt: str) -> None:
+        """Recreate every index row from the verified log (one transaction)."""
+        from ordinance.reindex import rebuild_index
+
+        report = rebuild_index(ctx.workspace())
+        if fmt == "json":
+            emit_json(report.to_dict())
+            return
+        rows = ", ".join(f"{n} {t.removeprefix('ordinance_')}" for t, n in report.rows.items())
+        click.echo(f"rebuilt the index from {report.size} log entries: {rows}")
 
     @log.command("export")
     @click.option(
