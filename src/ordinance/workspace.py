@@ -187,7 +187,7 @@ class Workspace:
             policy_base=self.home,
             evidence=self.evidence,
             champion=self.registry().find_version_in_stage,
-            approvals=ApprovalCollector(ApprovalStore(self.engine())),
+            approvals=ApprovalCollector(ApprovalStore(self.engine(), guard=self.ledger())),
         )
 
     def registry(self) -> SqlRegistry:
