@@ -264,15 +264,39 @@ def register(cli: click.Group) -> None:
     @log.command("export")
     @click.option(
         "--out",
-        required=True,
         type=click.Path(file_okay=False, path_type=Path),
-        help="Directory to write the bundle into (new or empty).",
+        help="Directory to write the audit bundle into (new or empty).",
     )
+    @click.option(
+        "--tiles",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Directory to write a C2SP tlog-tiles tree into (new or empty): static files "
+        "any web server can publish.",
+    )
+    @format_option("text", "json")
     @pass_ctx
-    def export(ctx: Ctx, out: Path) -> None:
-        """Write an offline audit bundle: entries, checkpoints, vkey."""
-        path = ctx.remote.bundle(out) if ctx.remote is not None else _reader(ctx).export(out)
-        info(f"wrote audit bundle {path}")
+    def export(ctx: Ctx, out: Path | None, tiles: Path | None, fmt: str) -> None:
+        """Write an offline audit bundle (--out) and/or a static tlog-tiles tree (--tiles)."""
+        if out is None and tiles is None:
+            raise InputError("give --out DIR (audit bundle) and/or --tiles DIR (tlog-tiles)")
+        result: dict[str, object] = {}
+        if out is not None:
+            path = ctx.remote.bundle(out) if ctx.remote is not None else _reader(ctx).export(out)
+            info(f"wrote audit bundle {path}")
+            result["bundle"] = str(path)
+        if tiles is not None:
+            if ctx.remote is not None:
+                raise InputError("--tiles exports from a workspace database, not from a server")
+            from ordinance.log.tiles import export_tiles
+
+            done = export_tiles(_reader(ctx), tiles)
+            info(
+                f"wrote tlog-tiles for tree size {done.size} to {tiles} "
+                f"({done.tiles} tiles, {done.entry_bundles} entry bundles)"
+            )
+            result["tiles"] = {"path": str(tiles), **done.to_dict()}
+        if fmt == "json":
+            emit_json(result)
 
     @log.command("show")
     @click.option("--model", help="Only entries about this model (subject name).")
