@@ -385,12 +385,47 @@ def register(cli: click.Group) -> None:
             atomic_write_text(state_path, state)
         click.echo(sig.line(), nl=False)
 
+    @log.command("request-cosignature")
+    @click.option(
+        "--url",
+        required=True,
+        help="The witness's submission prefix (C2SP tlog-witness); add-checkpoint is appended.",
+    )
+    @click.option(
+        "--witness-vkey", required=True, help="The witness's vkey (string or file), type 0x04."
+    )
+    @click.option(
+        "--old-size",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="The size the witness last cosigned, if known (0: let the witness say).",
+    )
+    @format_option("text", "json")
+    @pass_ctx
+    def request_cosignature_cmd(
+        ctx: Ctx, url: str, witness_vkey: str, old_size: int, fmt: str
+    ) -> None:
+        """Ask a standard C2SP witness to cosign the latest checkpoint; store its cosignature."""
+        from ordinance.log.witness import request_cosignature
+        from ordinance.signing import parse_vkey
+
+        sig = request_cosignature(
+            _reader(ctx), url, parse_vkey(_key_arg(witness_vkey)), old_size=old_size
+        )
+        if fmt == "json":
+            emit_json({"witness": sig.name, "key_id": sig.key_id.hex(), "line": sig.line()})
+        else:
+            click.echo(sig.line(), nl=False)
+
     @log.command("checkpoint")
     @format_option("text", "json")
     @pass_ctx
     def checkpoint(ctx: Ctx, fmt: str) -> None:
         """Print the latest signed checkpoint (keep it: it pins the log's history)."""
-        note = ctx.remote.checkpoint() if ctx.remote is not None else _reader(ctx).latest_checkpoint()
+        note = (
+            ctx.remote.checkpoint() if ctx.remote is not None else _reader(ctx).latest_checkpoint()
+        )
         if fmt == "json":
             from ordinance.log import Checkpoint, SignedNote
 

@@ -52,7 +52,7 @@ from ordinance.log.dsse import (
     sign_statement,
     statement_info,
 )
-from ordinance.log.note import Checkpoint, NoteSignature, SignedNote, cosign, sign_note, verify_note
+from ordinance.log.note import Checkpoint, NoteSignature, SignedNote, sign_note
 from ordinance.log.proof import TlogProof
 from ordinance.log.trusted import TrustedHead, check_note, extend_frontier, load_head, save_head
 from ordinance.signing import Signer, VerifierKey, load_signer, parse_vkey
@@ -946,35 +946,12 @@ class TransparencyLog:
     ) -> tuple[NoteSignature, str]:
         """Act as a witness: check the latest checkpoint against ``last_seen`` and cosign it.
 
-        Returns the cosignature and the checkpoint note to keep as the witness's new state.
+        Returns the cosignature and the new state to keep (the checkpoint with this
+        cosignature). Survives log key rotations (see :func:`ordinance.log.witness.cosign_latest`).
         """
-        current = self.latest_checkpoint()
-        note = SignedNote.parse(current)
-        verify_note(note, log_keys)
-        cp = Checkpoint.from_text(note.text)
-        if cp.origin != self._origin:
-            raise VerificationError(f"checkpoint origin {cp.origin!r} is not {self._origin!r}")
-        if last_seen is not None:
-            old_note = SignedNote.parse(last_seen)
-            verify_note(old_note, log_keys)
-            old = Checkpoint.from_text(old_note.text)
-            if old.origin != cp.origin:
-                raise VerificationError("the witness state is for another log")
-            if old.size > cp.size:
-                raise VerificationError(
-                    f"rollback: the log shrank from {old.size} to {cp.size} entries",
-                    index=cp.size,
-                )
-            if old.size > 0:
-                proof = self.consistency(old.size, cp.size)
-                if not merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root):
-                    raise VerificationError(
-                        f"fork: checkpoint {cp.size} is not consistent with {old.size}"
-                    )
-        ts = int(self._clock().timestamp()) if timestamp is None else timestamp
-        sig = cosign(note.text, witness, ts)
-        self.add_cosignature(cp.size, sig)
-        return sig, SignedNote(note.text, note.signatures).render()
+        from ordinance.log.witness import cosign_latest
+
+        return cosign_latest(self, witness, log_keys, last_seen, timestamp=timestamp)
 
     # ----------------------------------------------------------------- audit
 
