@@ -315,6 +315,11 @@ class Remote:
         result: list[dict[str, Any]] = self.get_json("/v1/approvals", model=model, version=version)
         return result
 
+    def attestation(self, model: str, version: str) -> bytes:
+        return self.request(
+            "GET", f"/v1/models/{model}/versions/{version}/attestation", idempotent=True
+        ).content
+
     # -- log --------------------------------------------------------------------------------
     def checkpoint(self) -> str:
         return self.request("GET", "/v1/log/checkpoint", idempotent=True).text

@@ -229,10 +229,22 @@ def test_github_gate_uploads_sarif_writes_a_summary_and_gates_promotion() -> Non
 
 def test_manual_approval_uses_a_protected_environment() -> None:
     doc = yaml.safe_load((CI_DIR / "github-manual-approval.yml").read_text())
-    job = doc["jobs"]["approve-and-promote"]
+    job = doc["jobs"]["promote"]
     assert job["environment"] == "production"
     commands = [i.argv[0] for i in INVOCATIONS if i.template == "github-manual-approval.yml"]
-    assert commands.index("approve") < commands.index("promote")
+    assert commands.index("check") < commands.index("promote")
+
+
+def test_templates_run_in_server_mode_with_no_key_or_database_on_runners() -> None:
+    """Approvals are signed on the approvers' own machines; runners hold a URL and a token."""
+    for path in TEMPLATES:
+        text = path.read_text()
+        assert "ORDINANCE_URL" in text, path.name
+        for secret in ("log.key", "ORDINANCE_LOG_KEY", "ORDINANCE_DB", "ORDINANCE_HOME"):
+            assert secret not in text, f"{path.name} puts {secret} on a runner"
+    for inv in INVOCATIONS:
+        assert inv.argv[0] not in ("approve", "waive", "init", "serve"), inv.id
+        assert "--key" not in inv.argv, inv.id
 
 
 def test_gitlab_gate_reports_junit_and_promotes_manually() -> None:

@@ -93,7 +93,14 @@ def _person(root: Path, pid: str) -> Person:
     return Person(pid, home, key, r.out.strip())
 
 
-def build_team(root: Path, db_url: str, evidence: dict[str, str] | None = None) -> Team:
+def build_team(
+    root: Path,
+    db_url: str,
+    evidence: dict[str, str] | None = None,
+    *,
+    policies: dict[str, list[str]] | None = None,
+    server: dict[str, object] | None = None,
+) -> Team:
     """Initialize a server home on ``db_url`` (config with packs, evidence backend), apply a
     roster and create tokens; the server is not started."""
     home = root / "server" / ".ordinance"
@@ -119,8 +126,12 @@ def build_team(root: Path, db_url: str, evidence: dict[str, str] | None = None) 
         "staging": [str(packs / "staging.yaml")],
         "production": [str(packs / "prod.yaml")],
     }
+    if policies is not None:
+        cfg["policies"] = policies
     if evidence:
         cfg["evidence"] = evidence
+    if server:
+        cfg["server"] = server
     write_yaml(home / "config.yaml", cfg)
     vera, rita, alice = (
         _person(root, p) for p in ("vera@example.com", "rita@example.com", "alice@example.com")

@@ -9,9 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +188,63 @@ def write_yaml(path: Path, data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+class Issuer:
+    """An OIDC issuer on 127.0.0.1: discovery document, JWKS, and a signing key."""
+
+    def __init__(self) -> None:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "test-key-1"
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        self.jwks = {"keys": [jwk]}
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/.well-known/openid-configuration":
+                    body = {"issuer": issuer.url, "jwks_uri": issuer.url + "/jwks"}
+                elif self.path == "/jwks":
+                    body = issuer.jwks
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def token(self, key: Any = None, **claims: Any) -> str:
+        import jwt
+
+        now = int(time.time())
+        payload = {
+            "iss": self.url,
+            "aud": "ordinance.test",
+            "sub": "repo:acme/credit:ref:refs/heads/main",
+            "repository": "acme/credit",
+            "repository_owner": "acme",
+            "iat": now,
+            "exp": now + 300,
+        }
+        payload.update(claims)
+        return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

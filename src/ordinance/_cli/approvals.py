@@ -517,7 +517,10 @@ def register(cli: click.Group) -> None:
         from ordinance.attest import attestation
 
         model, version = _ref(ref)
-        data = attestation(obj.workspace(), model, version)
+        if obj.remote is not None:
+            data = obj.remote.attestation(model, version)
+        else:
+            data = attestation(obj.workspace(), model, version)
         if out is None:
             click.echo(data.decode())
         else:

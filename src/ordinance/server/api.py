@@ -436,6 +436,18 @@ def history(
     return run(_ws(request), model, at=parse_when(at) if at else None, proofs=proofs).to_dict()
 
 
+@router.get(
+    "/models/{model}/versions/{version}/attestation",
+    tags=["promotions"],
+    response_class=PlainTextResponse,
+)
+def attestation(model: str, version: str, request: Request, who: Reader) -> str:
+    """The latest promotion decision of the version as a DSSE-signed SLSA VSA (as logged)."""
+    from ordinance.attest import attestation as run
+
+    return run(_ws(request), model, version).decode()
+
+
 # --------------------------------------------------------------------------- log
 
 
