@@ -127,7 +127,7 @@ def test_cli_cosign_after_keys_rotate(tmp_path: Path) -> None:
 
     def append(n: int) -> None:
         ws = Workspace.open(home)
-        ws.audit_log().append_statements([stmt(n)])
+        ws.audit_log().append_statements([stmt(n, ptype="https://example.com/note/v1")])
         ws.close()
 
     wkey, state = tmp_path / "w.key", tmp_path / "w.state"
