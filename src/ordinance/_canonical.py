@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import rfc8785
 
@@ -80,10 +80,15 @@ def sha256_hex(data: bytes) -> str:
 
 def sha256_file(path: Path) -> tuple[str, int]:
     """Return (hex digest, size in bytes) of a file, streamed."""
+    with path.open("rb") as f:
+        return sha256_stream(f)
+
+
+def sha256_stream(f: BinaryIO) -> tuple[str, int]:
+    """Return (hex digest, size in bytes) of what is left to read in ``f``."""
     h = hashlib.sha256()
     size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
+    while chunk := f.read(_CHUNK):
+        h.update(chunk)
+        size += len(chunk)
     return h.hexdigest(), size

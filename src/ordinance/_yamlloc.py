@@ -1,9 +1,14 @@
 """Safe YAML/JSON loading that remembers where every value came from.
 
-``load_document`` parses with ``yaml.safe_load``-equivalent safety (SafeLoader only)
-and returns the data together with a :class:`Locator` that maps a field path such as
+``load_document`` is the one way Ordinance reads YAML (manifests, policy packs, rosters,
+waivers, config). It parses with ``yaml.safe_load``-equivalent safety (SafeLoader only) and
+bounds what a document may cost before anything else looks at it: the file must be a regular
+file of at most :data:`~ordinance._files.DOCUMENT_LIMIT` bytes, aliases may add at most
+:data:`ALIAS_EXPANSION_LIMIT` nodes (a 3 KB "billion laughs" document is refused in
+milliseconds), recursive aliases and nesting deeper than :data:`MAX_DEPTH` are refused. It
+returns the data together with a :class:`Locator` that maps a field path such as
 ``("rules", 3, "threshold")`` back to its line and column, so errors from pydantic
-validation can name ``file:line:col field``.
+validation can name ``file:line:col field``. Errors never quote the document's text.
 """
 
 from __future__ import annotations
@@ -17,10 +22,16 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from ordinance._files import DOCUMENT_LIMIT, UnsafeFileError, read_limited
 from ordinance.errors import LocatedInputError, Location
 
 PathKey = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
+
+#: how many nodes aliases may add to a document once expanded
+ALIAS_EXPANSION_LIMIT = 100_000
+#: how deeply collections may nest
+MAX_DEPTH = 200
 
 
 @dataclass
@@ -99,10 +110,75 @@ class _StrictSafeLoader(_SafeLoader):  # type: ignore[misc]
         return super().construct_mapping(node, deep)
 
 
+class _Unbounded(Exception):
+    def __init__(self, node: yaml.Node, problem: str) -> None:
+        self.node = node
+        self.problem = problem
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_bounds(root: yaml.Node) -> None:
+    """Refuse recursive aliases, deep nesting and alias expansion past the limit.
+
+    One pass over the composed node graph (each shared node once), so it costs what
+    the text costs, however large the document would be once its aliases are expanded.
+    """
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, leaving = stack.pop()
+        nid = id(node)
+        if leaving:
+            size[nid] = 1 + sum(size[id(k)] for k in _children(node))
+            on_path.discard(nid)
+            continue
+        if nid in size:
+            continue
+        if depth > MAX_DEPTH:
+            raise _Unbounded(node, f"nesting deeper than {MAX_DEPTH} levels")
+        on_path.add(nid)
+        stack.append((node, depth, True))
+        for kid in _children(node):
+            if id(kid) in on_path:
+                raise _Unbounded(kid, "recursive alias")
+            if id(kid) not in size:
+                stack.append((kid, depth + 1, False))
+    if size[id(root)] - len(size) > ALIAS_EXPANSION_LIMIT:
+        raise _Unbounded(
+            root, f"aliases expand the document past {ALIAS_EXPANSION_LIMIT:,} extra nodes"
+        )
+
+
+def _alias_inside(text: str, node: yaml.Node) -> tuple[int, int]:
+    """Where to point for a refused node: the first alias inside it, else its start."""
+    start, end = node.start_mark.index, node.end_mark.index
+    try:
+        for token in yaml.scan(text, Loader=_SafeLoader):
+            if isinstance(token, yaml.AliasToken) and start <= token.start_mark.index < end:
+                return token.start_mark.line + 1, token.start_mark.column + 1
+            if token.start_mark.index >= end:
+                break
+    except yaml.YAMLError:
+        pass
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
 def _load(text: str) -> Any:
     loader = _StrictSafeLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_bounds(node)
+        return loader.construct_document(node)
     finally:
         loader.dispose()
 
@@ -114,21 +190,22 @@ def load_document(
     file = str(path)
     if text is None:
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise error(Location(file), "file not found") from None
-        except IsADirectoryError:
-            raise error(Location(file), "is a directory, expected a file") from None
-        except OSError as exc:
-            raise error(Location(file), f"cannot read: {exc.strerror}") from None
+            raw = read_limited(path, DOCUMENT_LIMIT)
+        except UnsafeFileError as exc:
+            raise error(Location(file), exc.problem) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise error(Location(file), f"not UTF-8 text (byte {exc.start})") from None
+    if len(text) > DOCUMENT_LIMIT:
+        raise error(Location(file), f"too large (the limit is {DOCUMENT_LIMIT:,} bytes)")
     try:
         data = _fast_json(text)
         if data is _NOT_JSON:
             data = _load(text)
+    except _Unbounded as exc:
+        at_line, at_col = _alias_inside(text, exc.node)
+        raise error(Location(file, at_line, at_col), f"invalid YAML: {exc.problem}") from None
     except _DuplicateKey as dup:
         mark = dup.key_node.start_mark
         loc = Location(file, mark.line + 1, mark.column + 1, str(dup.key_node.value))
@@ -190,12 +267,23 @@ def validation_error(
     elif first["type"] == "missing":
         msg = "required field is missing"
     inp = first.get("input")
-    if first["type"] not in ("missing", "extra_forbidden") and isinstance(inp, (str, int, float)):
-        shown = repr(inp)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        msg = f"{msg} (got {shown})"
+    # numbers help ("got 1.5"); text is never echoed: the file may not be the user's to show
+    if first["type"] not in ("missing", "extra_forbidden"):
+        if isinstance(inp, bool | int | float):
+            msg = f"{msg} (got {inp!r})"
+        elif inp is not None:
+            msg = f"{msg} (got {_kind_of(inp)})"
     return error(locator.locate(path), msg.replace("\n", " "))
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, str):
+        return f"text of {len(value)} characters" if len(value) != 1 else "one character"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
 
 
 def parse_as(model: type[M], data: Any, locator: Locator, error: type[LocatedInputError]) -> M:

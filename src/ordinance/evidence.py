@@ -1,14 +1,33 @@
-"""The content-addressed evidence store: files kept under ``evidence/sha256/ab/<digest>``."""
+"""The content-addressed evidence store: files kept under ``evidence/sha256/ab/<digest>``.
+
+Blobs are write-once: a blob is created under its digest by a hard link (which never
+replaces an existing file), after the copied bytes were hashed and found to match; it is
+never rewritten. A registration that fails may remove the blobs it created, but only under
+the store's exclusive lock and only those no database row references: every writer holds
+the shared lock from its first :meth:`Staging.put` until its rows are committed (or not),
+so a blob another registration is about to reference, or already references, is never
+deleted. The lock is a ``flock`` on ``evidence/.lock`` (local file systems; see
+docs/security.md for shared stores).
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
-import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ordinance.errors import InfrastructureError, NotFoundError
+from ordinance._files import UnsafeFileError, current_umask, open_regular
+from ordinance.errors import InfrastructureError, InputError, NotFoundError
+
+_CHUNK = 1 << 20
+
+#: given digests, which of them a stored row references
+Referenced = Callable[[Iterable[str]], set[str]]
 
 
 @dataclass(frozen=True)
@@ -30,41 +49,110 @@ class EvidenceStore:
         """The path of a stored blob; NotFoundError if it is missing."""
         p = self.path(sha256)
         if not p.is_file():
-            raise NotFoundError(f"evidence blob {sha256[:12]}… is missing from {self.root}")
+            raise NotFoundError(f"evidence blob {sha256[:12]}… is missing from the evidence store")
         return p
 
     def put(self, source: Path, sha256: str) -> bool:
-        """Copy ``source`` in under its (already computed) digest; True if newly added."""
+        """Copy ``source`` in under its (already computed) digest; True if newly added.
+
+        The copy is hashed as it is written; if ``source`` changed since it was hashed the
+        copy is discarded and an input error raised, so a blob always holds its digest.
+        """
         dest = self.path(sha256)
         if dest.is_file():
             return False
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".incoming.")
-            os.close(fd)
-            try:
-                shutil.copyfile(source, tmp)
-                os.chmod(tmp, 0o444)
-                os.replace(tmp, dest)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with open_regular(source) as src:
+                return self._install(dest, sha256, iter(lambda: src.read(_CHUNK), b""))
+        except UnsafeFileError:
+            raise
         except OSError as exc:
             raise InfrastructureError(f"cannot write evidence store {self.root}: {exc}") from exc
-        return True
 
     def put_bytes(self, data: bytes, sha256: str) -> bool:
         dest = self.path(sha256)
         if dest.is_file():
             return False
-        from ordinance._files import atomic_write_bytes
-
         try:
-            atomic_write_bytes(dest, data, mode=0o444)
+            return self._install(dest, sha256, [data])
         except OSError as exc:
             raise InfrastructureError(f"cannot write evidence store {self.root}: {exc}") from exc
-        return True
 
-    def remove(self, sha256: str) -> None:
-        """Undo a ``put`` whose registration failed (never used on referenced blobs)."""
-        self.path(sha256).unlink(missing_ok=True)
+    def _install(self, dest: Path, sha256: str, chunks: Iterable[bytes]) -> bool:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".incoming.")
+        try:
+            h = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    h.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if h.hexdigest() != sha256:
+                raise InputError(
+                    f"a file changed while it was being stored (expected sha256 {sha256[:12]}…)"
+                )
+            os.chmod(tmp, 0o444 & ~current_umask())
+            try:
+                os.link(tmp, dest)  # never replaces: the first writer's blob stays
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    @contextmanager
+    def writing(self, referenced: Referenced) -> Iterator[Staging]:
+        """Stage blobs for rows about to be committed; on failure remove only the unreferenced.
+
+        Use it around the blob writes *and* the transaction that commits the rows pointing at
+        them. If the block raises, blobs this staging created are removed unless a committed
+        row references them (a concurrent registration of the same files won).
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise InfrastructureError(f"cannot lock evidence store {self.root}: {exc}") from exc
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            staging = Staging(self)
+            try:
+                yield staging
+            except BaseException:
+                if staging.created:
+                    # wait until no writer is between its blob writes and its commit
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    self._remove_unreferenced(staging.created, referenced)
+                raise
+        finally:
+            os.close(lock)
+
+    def _remove_unreferenced(self, digests: set[str], referenced: Referenced) -> None:
+        try:
+            keep = referenced(digests)
+        except Exception:  # cannot tell: keep them (an orphan blob is harmless)
+            return
+        for d in digests - keep:
+            self.path(d).unlink(missing_ok=True)
+
+
+@dataclass
+class Staging:
+    """Blobs written within one :meth:`EvidenceStore.writing` block."""
+
+    store: EvidenceStore
+    created: set[str] = field(default_factory=set)
+
+    def put(self, source: Path, sha256: str) -> bool:
+        added = self.store.put(source, sha256)
+        if added:
+            self.created.add(sha256)
+        return added
+
+    def put_bytes(self, data: bytes, sha256: str) -> bool:
+        added = self.store.put_bytes(data, sha256)
+        if added:
+            self.created.add(sha256)
+        return added

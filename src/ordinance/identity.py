@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from ordinance._files import open_regular
 from ordinance.errors import InputError
 
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"
@@ -110,13 +111,13 @@ def compute_identity(
     for rel, p in _files(path, allow_symlinks, ignore_paths):
         if method == "files":
             h = hashlib.sha256()
-            with p.open("rb") as f:
+            with open_regular(p) as f:
                 while chunk := f.read(_CHUNK):
                     h.update(chunk)
             resources.append(Resource(rel, "sha256", h.hexdigest()))
         else:
             size = p.stat().st_size
-            with p.open("rb") as f:
+            with open_regular(p) as f:
                 for start in range(0, size, shard_size):
                     end = min(start + shard_size, size)
                     data = f.read(end - start)

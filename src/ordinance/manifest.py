@@ -9,8 +9,10 @@ from :class:`Manifest` (``python -m ordinance.manifest`` prints it).
 
 from __future__ import annotations
 
+import errno
 import json
 import mimetypes
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ordinance import uris
-from ordinance._canonical import sha256_file, sha256_hex
+from ordinance._canonical import sha256_hex, sha256_stream
+from ordinance._files import EVIDENCE_LIMIT, UnsafeFileError, check_regular, confined, open_regular
 from ordinance._yamlloc import Locator, load_document, parse_as
 from ordinance.errors import Location, ManifestError
 from ordinance.identity import ModelIdentity, compute_identity
@@ -163,21 +166,79 @@ def load_manifest(path: Path, *, now: datetime | None = None) -> ResolvedManifes
 
 
 def _local(base: Path, rel: str, locator: Locator, field: tuple[str | int, ...]) -> Path:
-    p = Path(rel)
-    full = p if p.is_absolute() else base / p
-    if not full.exists():
-        raise ManifestError(locator.locate(field), f"file not found: {rel}")
-    return full
-
-
-def _hash(path: Path, locator: Locator, field: tuple[str | int, ...]) -> StagedFile:
-    if not path.is_file():
-        raise ManifestError(locator.locate(field), f"not a regular file: {path}")
+    """A path the manifest references: inside the manifest's directory, or refused."""
     try:
-        digest, size = sha256_file(path)
+        return confined(base, rel)
+    except UnsafeFileError as exc:
+        raise ManifestError(locator.locate(field), f"{exc.problem}: {rel}") from None
+
+
+def _hash(
+    path: Path, locator: Locator, field: tuple[str | int, ...], limit: int | None = EVIDENCE_LIMIT
+) -> StagedFile:
+    """Hash a regular file (a FIFO, device or oversized file is refused, never read)."""
+    rel = path.name
+    try:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if limit is not None and size > limit:
+                raise UnsafeFileError(path, f"too large ({size:,} bytes; the limit is {limit:,})")
+            digest, size = sha256_stream(f)
+    except UnsafeFileError as exc:
+        raise ManifestError(locator.locate(field), f"{exc.problem}: {rel}") from None
     except OSError as exc:
-        raise ManifestError(locator.locate(field), f"cannot read {path}: {exc.strerror}") from None
+        raise ManifestError(locator.locate(field), f"cannot read {rel}: {exc.strerror}") from None
     return StagedFile(path, digest, size)
+
+
+def _check_artifacts(base: Path, art: Path, locator: Locator) -> None:
+    """Every file under the model path: regular, and inside the manifest's directory.
+
+    Symlinks are followed as the model-signing identity follows them, but a link leading
+    outside the manifest's directory or back into a directory already walked (a loop) is
+    refused, as is any file that is not regular (a FIFO or a link to ``/dev/zero``).
+    """
+    field = ("artifacts", "path")
+    root = os.path.realpath(base)
+    if not art.is_dir():
+        _hash(art, locator, field, limit=None)
+        return
+    seen: set[tuple[int, int]] = set()
+    stack = [art]
+    while stack:
+        d = stack.pop()
+        st = d.stat()
+        if (st.st_dev, st.st_ino) in seen:
+            rel = d.relative_to(base).as_posix()
+            raise ManifestError(locator.locate(field), f"symbolic link loop: {rel}")
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as exc:
+            rel = d.relative_to(base).as_posix()
+            raise ManifestError(
+                locator.locate(field), f"cannot read {rel}: {exc.strerror}"
+            ) from None
+        for e in entries:
+            p = Path(e.path)
+            rel = p.relative_to(base).as_posix()
+            try:
+                real = os.path.realpath(p, strict=True)
+            except OSError as exc:
+                problem = "symbolic link loop" if exc.errno == errno.ELOOP else "broken link"
+                raise ManifestError(locator.locate(field), f"{problem}: {rel}") from None
+            if os.path.commonpath([root, real]) != root:
+                raise ManifestError(
+                    locator.locate(field),
+                    f"a symbolic link leads outside the manifest's directory: {rel}",
+                )
+            if os.path.isdir(real):
+                stack.append(p)
+            else:
+                try:
+                    check_regular(p)
+                except UnsafeFileError as exc:
+                    raise ManifestError(locator.locate(field), f"{exc.problem}: {rel}") from None
 
 
 def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> ResolvedManifest:
@@ -187,6 +248,7 @@ def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> Resolv
     seen_files: set[str] = set()
 
     art_path = _local(base, m.artifacts.path, locator, ("artifacts", "path"))
+    _check_artifacts(base, art_path, locator)
     try:
         identity = compute_identity(
             art_path,
@@ -200,7 +262,7 @@ def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> Resolv
         ) from None
     evidence: list[Evidence] = []
     if art_path.is_file():
-        staged = _hash(art_path, locator, ("artifacts", "path"))
+        staged = _hash(art_path, locator, ("artifacts", "path"), limit=None)
         files.append(staged)
         seen_files.add(staged.sha256)
         evidence.append(
@@ -273,7 +335,8 @@ def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> Resolv
         description=m.model.description,
         tags=m.model.tags,
     )
-    manifest_digest = sha256_hex(path.read_bytes())
+    # the bytes that were parsed (read once: no second read to race with)
+    manifest_digest = sha256_hex((locator.text or "").encode("utf-8"))
     return ResolvedManifest(
         path=path,
         sha256=manifest_digest,

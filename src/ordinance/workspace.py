@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ordinance._yamlloc import load_document, parse_as
 from ordinance.errors import (
+    ConflictError,
     InfrastructureError,
     InputError,
     LocatedInputError,
@@ -144,7 +145,7 @@ class Workspace:
     def open(cls, home: Path | None = None, *, db_url: str | None = None) -> Workspace:
         home = home if home is not None else default_home()
         cfg_path = home / CONFIG_FILE
-        if not cfg_path.is_file():
+        if not cfg_path.exists() and not cfg_path.is_symlink():
             raise InputError(
                 f"no Ordinance workspace at {home} (run `ordinance init`, or set ORDINANCE_HOME / --home)"
             )
@@ -314,23 +315,28 @@ class Workspace:
         if refused is not None:
             raise ManifestError(resolved.locator.locate(("model", "risk_tier")), refused)
         version = _version_from_manifest(resolved, self.config.initial_stage, now)
-        # nothing is written unless it can be logged
+        # nothing is written unless it can be logged; the log key is loaded before taking
+        # the writer lock (decrypting it can be slow)
         log = self.require_log("register")
-        added: list[str] = []
         try:
-            for f in resolved.files:
-                if self.evidence.put(f.source, f.sha256):
-                    added.append(f.sha256)
-            # the registry rows, the log entry and its checkpoint: one transaction, so a
-            # crash or a refused append never leaves a registered but unlogged version
-            # the log key was loaded before taking the writer lock (decrypting it can be slow)
-            with self.write_transaction("registration") as conn:
-                log_index = self._log_registration(version, resolved, conn, log)
-                registry.add_version_in(conn, version, log_index=log_index)
-        except BaseException:
-            for digest in added:
-                self.evidence.remove(digest)
-            raise
+            with self.evidence.writing(registry.referenced_evidence) as staging:
+                for f in resolved.files:
+                    staging.put(f.source, f.sha256)
+                # the registry rows, the log entry and its checkpoint: one transaction, so a
+                # crash or a refused append never leaves a registered but unlogged version
+                with self.write_transaction("registration") as conn:
+                    log_index = self._log_registration(version, resolved, conn, log)
+                    registry.add_version_in(conn, version, log_index=log_index)
+        except ConflictError:
+            # a concurrent registration of the same version committed first
+            winner = registry.get_version(resolved.model.name, resolved.version)
+            if winner.manifest_sha256 == resolved.sha256:
+                return RegisterResult(winner, created=False, log_index=None)
+            raise ManifestError(
+                resolved.locator.locate(("version",)),
+                f"{winner.ref} was just registered from a different manifest "
+                f"(registered {winner.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
+            ) from None
         return RegisterResult(version, created=True, log_index=log_index)
 
     def attach_evidence(
@@ -356,7 +362,6 @@ class Workspace:
         import re
 
         from ordinance._canonical import sha256_file
-        from ordinance.errors import ConflictError
         from ordinance.model import Evidence
 
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind):
@@ -393,16 +398,12 @@ class Workspace:
         item = EvidenceItem.of(ev)
         stmt = EvidenceAdded.of(v, (item,), actor).to_statement()
         log = self.require_log("attach evidence")
-        added = self.evidence.put(path, digest)
-        try:
+        with self.evidence.writing(registry.referenced_evidence) as staging:
+            staging.put(path, digest)
             # the evidence row and its log entry commit together or not at all
             with self.write_transaction("attaching evidence") as conn:
                 index = self.append_to_log(stmt, conn=conn, log=log)
                 registry.add_evidence(model, version, [ev], conn=conn, log_index=index)
-        except BaseException:
-            if added:
-                self.evidence.remove(digest)
-            raise
         return AttachResult(ev, created=True, log_index=index)
 
     def _log_registration(

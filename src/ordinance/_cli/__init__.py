@@ -15,7 +15,7 @@ import click
 
 from ordinance.errors import EXIT_INTERNAL, EXIT_USAGE, OrdinanceError
 
-from ._common import Ctx
+from ._common import Ctx, printable_output
 
 # Command families, each a module in this package with ``register(cli: click.Group)``.
 _COMMAND_MODULES = (
@@ -134,6 +134,11 @@ def cli(ctx: click.Context, home: str | None, db: str | None, url: str | None) -
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the one place errors become exit codes."""
+    with printable_output():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="ordinance", standalone_mode=False)
     except OrdinanceError as exc:

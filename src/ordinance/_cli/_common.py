@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -84,8 +86,55 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
 
 
 def emit_json(data: Any) -> None:
-    """Write ``data`` as pretty JSON to stdout."""
-    click.echo(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False, default=str))
+    """Write ``data`` as pretty JSON to stdout (ASCII: every control character is escaped)."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=True, default=str))
+
+
+# C0 controls but tab and newline, DEL, C1 controls (0x9b is an 8-bit CSI), and the Unicode
+# bidirectional overrides that make text display in another order than it reads.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with terminal escapes and other control characters shown as U+FFFD."""
+    return _UNPRINTABLE.sub("\ufffd", text)
+
+
+class _PrintableStream:
+    """A text stream that passes everything through :func:`printable`.
+
+    Manifest fields, actors and reasons come from other people: printed raw, an escape
+    sequence could rewrite the screen, retitle the terminal or hide a line. Every byte of
+    text the CLI writes goes through here, so no command has to remember.
+    """
+
+    def __init__(self, raw: TextIO) -> None:
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        self.raw.write(printable(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+@contextmanager
+def printable_output() -> Iterator[None]:
+    """Filter ``sys.stdout`` and ``sys.stderr`` through :func:`printable` for a CLI run."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout = _PrintableStream(out)
+    sys.stderr = _PrintableStream(err)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def raw_stderr() -> TextIO:
+    """The unfiltered stderr, for rich's progress bars (which draw with escapes)."""
+    err = sys.stderr
+    return err.raw if isinstance(err, _PrintableStream) else err
 
 
 def info(message: str) -> None:
@@ -128,4 +177,4 @@ def progress(items: Iterable[T], total: int | None, label: str) -> Iterator[T]:
 def _stderr_console() -> Any:
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(file=raw_stderr())

@@ -14,7 +14,7 @@ import click
 
 from ordinance.errors import EXIT_FAILURE, InputError, VerificationError
 
-from ._common import Ctx, emit_json, format_option, info, pass_ctx, write_output
+from ._common import Ctx, emit_json, format_option, info, pass_ctx, raw_stderr, write_output
 
 if TYPE_CHECKING:
     from ordinance.log import TransparencyLog
@@ -63,7 +63,7 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         transient=True,
-        console=Console(stderr=True),
+        console=Console(file=raw_stderr()),
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)

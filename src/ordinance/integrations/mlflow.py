@@ -59,9 +59,11 @@ import yaml
 
 from ordinance._canonical import sha256_file
 from ordinance._files import atomic_write_text
+from ordinance._yamlloc import load_document
 from ordinance.errors import (
     InfrastructureError,
     InputError,
+    LocatedInputError,
     MissingExtraError,
     NotFoundError,
 )
@@ -595,13 +597,17 @@ def _download(uri: str, target: Path, what: str) -> None:
             shutil.move(str(local), str(target / local.name))
 
 
+class MlflowFileError(LocatedInputError):
+    """An MLflow file (``MLmodel``) that does not parse."""
+
+
 def _read_mlmodel(model_dir: Path) -> dict[str, Any]:
     path = model_dir / "MLmodel"
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
+        data, _ = load_document(path, MlflowFileError)
+    except MlflowFileError:
         return {}
     return data if isinstance(data, dict) else {}
 

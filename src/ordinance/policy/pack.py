@@ -28,16 +28,17 @@ Every problem is a :class:`~ordinance.errors.PolicyLoadError` naming ``file:line
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ordinance._canonical import sha256_hex
+from ordinance._files import DOCUMENT_LIMIT, UnsafeFileError, read_limited
 from ordinance._yamlloc import Locator, PathKey, load_document, parse_as, validation_error
 from ordinance.errors import Location, PolicyLoadError
 from ordinance.model import RISK_TIER_PATTERN, ModelVersion
@@ -317,66 +318,23 @@ def _resolve_ref(ref: str, base: Path | None, where: Location) -> tuple[str, Pat
     return str(path), path
 
 
-def _read(path: Path, where: Location) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise PolicyLoadError(where, f"policy file {str(path)!r} not found") from None
-    except IsADirectoryError:
-        raise PolicyLoadError(where, f"{str(path)!r} is a directory, expected a file") from None
-    except OSError as exc:
-        raise PolicyLoadError(where, f"cannot read {str(path)!r}: {exc.strerror}") from None
-
-
 def _read_yaml(path: Path, where: Location) -> tuple[bytes, Any, Locator]:
-    """The file's bytes (for its digest) and its parsed YAML with a locator."""
-    raw = _read(path, where)
+    """The file's bytes (for its digest) and its parsed YAML with a locator.
+
+    Read once, bounded (a regular file, size and alias expansion limited: see
+    :mod:`ordinance._yamlloc`); a problem opening it is located at the reference ``where``.
+    """
+    try:
+        raw = read_limited(path, DOCUMENT_LIMIT)
+    except UnsafeFileError as exc:
+        raise PolicyLoadError(where, f"policy file {str(path)!r}: {exc.problem}") from None
     file = str(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyLoadError(Location(file), f"not UTF-8 text (byte {exc.start})") from None
     data, locator = load_document(path, PolicyLoadError, text=text)
-    if _cyclic(data):
-        raise PolicyLoadError(_first_alias(text, file), "invalid YAML: recursive alias")
     return raw, data, locator
-
-
-def _children(node: Any) -> Iterable[Any]:
-    if isinstance(node, dict):
-        return [*node.keys(), *node.values()]
-    return node if isinstance(node, list) else ()
-
-
-def _cyclic(data: Any) -> bool:
-    """Whether YAML aliases made the data contain itself (``&a [*a]``)."""
-    on_path: set[int] = set()
-    done: set[int] = set()
-    stack: list[tuple[Any, Iterator[Any]]] = [(data, iter(_children(data)))]
-    on_path.add(id(data))
-    while stack:
-        node, children = stack[-1]
-        child = next(children, _END)
-        if child is _END:
-            stack.pop()
-            on_path.discard(id(node))
-            done.add(id(node))
-        elif isinstance(child, dict | list) and id(child) not in done:
-            if id(child) in on_path:
-                return True
-            on_path.add(id(child))
-            stack.append((child, iter(_children(child))))
-    return False
-
-
-_END = object()
-
-
-def _first_alias(text: str, file: str) -> Location:
-    for token in yaml.scan(text, Loader=yaml.SafeLoader):
-        if isinstance(token, yaml.AliasToken):
-            return Location(file, token.start_mark.line + 1, token.start_mark.column + 1)
-    return Location(file, 1, 1)
 
 
 def _build_rule(
@@ -437,14 +395,14 @@ def _load(uri: str, path: Path, where: Location, chain: tuple[Path, ...]) -> _Re
     raw, data, locator = _read_yaml(path, where)
     doc = parse_as(PackDoc, data, locator, PolicyLoadError)
     source = PolicySource(uri, path, sha256_hex(raw))
-    me = path.resolve()
+    me = Path(os.path.realpath(path))  # never raises, even on a symlink loop
 
     inherited: dict[str, RuleSpec] = {}
     extends: list[PolicySource] = []
     for i, ref in enumerate(doc.extends):
         at = locator.locate(("extends", i))
         parent_uri, parent_path = _resolve_ref(ref, path.parent, at)
-        resolved = parent_path.resolve()
+        resolved = Path(os.path.realpath(parent_path))
         if resolved in (*chain, me):
             cycle = " -> ".join(str(p) for p in (*chain, me, resolved))
             raise PolicyLoadError(at, f"extends cycle: {cycle}")

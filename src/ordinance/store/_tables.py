@@ -56,6 +56,11 @@ class VersionRow(SQLModel, table=True):
     manifest_sha256: str = Field(max_length=64)
     log_index: int | None = None
     entry_sha256: str | None = Field(default=None, max_length=64)
+    # the model's facts as this version's manifest declared them (never changed later)
+    owner: str = ""
+    risk_tier: str = ""
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class EvidenceRow(SQLModel, table=True):

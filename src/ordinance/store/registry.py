@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
@@ -98,12 +100,13 @@ def _aware(ts: datetime) -> datetime:
 
 def _version_from_rows(m: ModelRow, v: VersionRow, ev: Sequence[EvidenceRow]) -> ModelVersion:
     return ModelVersion(
+        # the model's facts as this version registered them, not as a later one changed them
         model=Model(
             name=m.name,
-            owner=m.owner,
-            risk_tier=_tier(m.risk_tier),
-            description=m.description,
-            tags=tuple(m.tags),
+            owner=v.owner,
+            risk_tier=_tier(v.risk_tier),
+            description=v.description,
+            tags=tuple(v.tags),
         ),
         version=v.version,
         stage=v.stage,
@@ -167,22 +170,26 @@ def _insert_version(s: Session, version: ModelVersion, log_index: int | None = N
     """Add a version's model (created or updated), version and evidence rows; flush."""
     m = version.model
     binding = entry_sha256(s, log_index)
-    row = s.get(ModelRow, m.name)
-    if row is None:
-        s.add(
-            ModelRow(
-                name=m.name,
-                owner=m.owner,
-                risk_tier=m.risk_tier or "",
-                description=m.description,
-                tags=list(m.tags),
-                created_at=version.registered_at,
-            )
+    facts: dict[str, Any] = {
+        "owner": m.owner,
+        "risk_tier": m.risk_tier or "",
+        "description": m.description,
+        "tags": list(m.tags),
+    }
+    # the model row shows the newest registration's facts; concurrent first registrations
+    # of one model all succeed here (no unique violation that would read "already registered")
+    dialect = s.get_bind().dialect.name
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(ModelRow)
+    s.execute(
+        upsert.values(name=m.name, created_at=version.registered_at, **facts).on_conflict_do_update(
+            index_elements=["name"], set_=facts
         )
-    else:
-        row.owner, row.risk_tier = m.owner, m.risk_tier or ""
-        row.description, row.tags = m.description, list(m.tags)
+    )
     vrow = VersionRow(
+        owner=m.owner,
+        risk_tier=m.risk_tier or "",
+        description=m.description,
+        tags=list(m.tags),
         model_name=m.name,
         version=version.version,
         stage=version.stage,
@@ -549,6 +556,15 @@ class SqlRegistry:
                 for r in rows
             ]
 
+    def referenced_evidence(self, digests: Iterable[str]) -> set[str]:
+        """Which of ``digests`` an evidence row (of any version) references."""
+        wanted = sorted(set(digests))
+        if not wanted:
+            return set()
+        with self._session() as s:
+            q = select(col(EvidenceRow.sha256)).where(col(EvidenceRow.sha256).in_(wanted))
+            return set(s.execute(q.distinct()).scalars().all())
+
     def count_rows(self) -> dict[str, int]:
         """Row counts per table (used by tests to prove nothing was written)."""
         with self._session() as s:
@@ -654,6 +670,10 @@ class InMemoryRegistry:
             staged[(r.model, r.version)] = v.model_copy(update={"stage": r.to_stage})
         self._versions = staged
         self._transitions.extend(records)
+
+    def referenced_evidence(self, digests: Iterable[str]) -> set[str]:
+        held = {e.sha256 for v in self._versions.values() for e in v.evidence}
+        return held & set(digests)
 
     def transitions(self, model: str | None = None) -> list[TransitionRecord]:
         out = [t for t in self._transitions if model is None or t.model == model]
