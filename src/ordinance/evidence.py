@@ -3,26 +3,29 @@
 Blobs are write-once: a blob is created under its digest by a hard link (which never
 replaces an existing file), after the copied bytes were hashed and found to match; it is
 never rewritten. A registration that fails may remove the blobs it created, but only under
-the store's exclusive lock and only those no database row references: every writer holds
-the shared lock from its first :meth:`Staging.put` until its rows are committed (or not),
-so a blob another registration is about to reference, or already references, is never
-deleted. The lock is a ``flock`` on ``evidence/.lock`` (local file systems; see
-docs/security.md for shared stores).
+the blob lock held exclusive and only those no database row references: every writer
+holds it shared from its first blob write until its rows are committed (or not), so a
+blob another registration is about to reference, or already references, is never deleted
+(:func:`staged_writes`; the lock is :func:`ordinance.store._blob_lock.blob_lock`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ordinance._files import UnsafeFileError, current_umask, open_regular
 from ordinance.errors import InfrastructureError, InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from ordinance.storage import EvidenceBackend
+    from ordinance.store._blob_lock import BlobLock
 
 _CHUNK = 1 << 20
 
@@ -102,57 +105,46 @@ class EvidenceStore:
         finally:
             Path(tmp).unlink(missing_ok=True)
 
-    @contextmanager
-    def writing(self, referenced: Referenced) -> Iterator[Staging]:
-        """Stage blobs for rows about to be committed; on failure remove only the unreferenced.
+    def remove(self, sha256: str) -> None:
+        """Remove a blob (only :func:`staged_writes` does, and only unreferenced ones)."""
+        self.path(sha256).unlink(missing_ok=True)
 
-        Use it around the blob writes *and* the transaction that commits the rows pointing at
-        them. If the block raises, blobs this staging created are removed unless a committed
-        row references them (a concurrent registration of the same files won).
-        """
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            lock = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise InfrastructureError(f"cannot lock evidence store {self.root}: {exc}") from exc
-        try:
-            fcntl.flock(lock, fcntl.LOCK_SH)
-            staging = Staging(self)
-            try:
-                yield staging
-            except BaseException:
-                if staging.created:
-                    # wait until no writer is between its blob writes and its commit
-                    fcntl.flock(lock, fcntl.LOCK_EX)
-                    self._remove_unreferenced(staging.created, referenced)
-                raise
-        finally:
-            os.close(lock)
 
-    def _remove_unreferenced(self, digests: set[str], referenced: Referenced) -> None:
-        try:
-            keep = referenced(digests)
-        except Exception:  # cannot tell: keep them (an orphan blob is harmless)
-            return
-        for d in digests - keep:
-            self.path(d).unlink(missing_ok=True)
+@contextmanager
+def staged_writes(
+    store: EvidenceBackend, lock: BlobLock, referenced: Referenced
+) -> Iterator[Staging]:
+    """Stage blobs for rows about to be committed; on failure remove only the unreferenced.
+
+    Run the blob writes *and* the transaction committing the rows that point at them inside
+    the block, with ``lock`` held shared (:func:`ordinance.store._blob_lock.blob_lock`). If the
+    block raises, the blobs this staging created are removed under the exclusive lock, that
+    is once no other writer is between its blob writes and its commit, and only those no
+    committed row references (a concurrent registration of the same files may have won).
+    """
+    staging = Staging(store)
+    try:
+        yield staging
+    except BaseException:
+        if staging.created:
+            lock.exclusive()
+            # cannot tell, or cannot remove: keep them (an orphan blob is harmless)
+            with suppress(Exception):
+                keep = referenced(staging.created)
+                for digest in staging.created - keep:
+                    store.remove(digest)
+        raise
 
 
 @dataclass
 class Staging:
     """Blobs written within one :meth:`EvidenceStore.writing` block."""
 
-    store: EvidenceStore
+    store: EvidenceBackend
     created: set[str] = field(default_factory=set)
 
     def put(self, source: Path, sha256: str) -> bool:
         added = self.store.put(source, sha256)
-        if added:
-            self.created.add(sha256)
-        return added
-
-    def put_bytes(self, data: bytes, sha256: str) -> bool:
-        added = self.store.put_bytes(data, sha256)
         if added:
             self.created.add(sha256)
         return added

@@ -51,6 +51,7 @@ from ordinance.store._engine import make_engine
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+    from ordinance.evidence import Staging
     from ordinance.gate import Gate
     from ordinance.ledger import Ledger
     from ordinance.log import TransparencyLog
@@ -319,7 +320,7 @@ class Workspace:
         # the writer lock (decrypting it can be slow)
         log = self.require_log("register")
         try:
-            with self.evidence.writing(registry.referenced_evidence) as staging:
+            with self._staged_blobs(registry) as staging:
                 for f in resolved.files:
                     staging.put(f.source, f.sha256)
                 # the registry rows, the log entry and its checkpoint: one transaction, so a
@@ -398,13 +399,25 @@ class Workspace:
         item = EvidenceItem.of(ev)
         stmt = EvidenceAdded.of(v, (item,), actor).to_statement()
         log = self.require_log("attach evidence")
-        with self.evidence.writing(registry.referenced_evidence) as staging:
+        with self._staged_blobs(registry) as staging:
             staging.put(path, digest)
             # the evidence row and its log entry commit together or not at all
             with self.write_transaction("attaching evidence") as conn:
                 index = self.append_to_log(stmt, conn=conn, log=log)
                 registry.add_evidence(model, version, [ev], conn=conn, log_index=index)
         return AttachResult(ev, created=True, log_index=index)
+
+    @contextmanager
+    def _staged_blobs(self, registry: SqlRegistry) -> Iterator[Staging]:
+        """Blob writes whose rows commit in the block; see :func:`staged_writes`."""
+        from ordinance.evidence import staged_writes
+        from ordinance.store._blob_lock import blob_lock
+
+        with (
+            blob_lock(self.engine()) as lock,
+            staged_writes(self.evidence, lock, registry.referenced_evidence) as staging,
+        ):
+            yield staging
 
     def _log_registration(
         self,

@@ -1,7 +1,7 @@
 """Model facts per version: owner, risk tier, description and tags as registered.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 
 Before this revision a new registration overwrote the model row, so registering v2 with
 ``risk_tier: minimal`` changed the tier every earlier version was judged by. Each version
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
