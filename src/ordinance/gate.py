@@ -205,6 +205,14 @@ class Gate:
             packs=self._load((*refs, *tier_refs)),
         )
 
+    def preflight(self, stage: str) -> None:
+        """Load every pack that may govern ``stage`` (whatever the tier), so a bad or hostile
+        pack is refused before the caller takes a lock or writes anything."""
+        refs = list(self.config.policies.get(stage) or ())
+        for tier_refs in (self.config.risk_tiers or {}).values():
+            refs.extend(r for r in tier_refs if r not in refs)
+        self._load(refs)
+
     def required_roles(self, stage: str, version: ModelVersion | None = None) -> frozenset[str]:
         return self.stage_policy(stage, version).required_roles()
 

@@ -363,6 +363,7 @@ def _run(
     if target_demote == to_stage:
         raise InputError(f"cannot demote the old {to_stage} version to {to_stage}")
     gate = ws.gate()
+    gate.preflight(to_stage)  # bad policy files fail here, before the lock
     last: ConflictError | None = None
     with model_lock(ws.engine(), model):
         for attempt in range(1, MAX_ATTEMPTS + 1):

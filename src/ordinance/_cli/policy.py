@@ -27,12 +27,10 @@ def _signed_waivers(path: Path) -> list[Envelope]:
     A plain waiver file (``kind: Waivers``) is refused: its ``approved_by`` is text anyone
     can type, not a signature.
     """
+    from ordinance._files import DOCUMENT_LIMIT, read_limited
     from ordinance.signing import Envelope
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    raw = read_limited(path, DOCUMENT_LIMIT)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
