@@ -16,6 +16,7 @@ Hierarchy::
     │   └── AuthError               a server refused the credentials (401) or the scope (403)
     ├── CheckFailed                 exit 1  a blocking policy rule failed / promotion denied
     ├── VerificationError           exit 1  a log, signature, proof or attestation did not verify
+    │   └── IndexMismatch           an index row disagrees with the log (ordinance.ledger)
     └── InfrastructureError         exit 3  database unreachable, workspace missing, I/O failure
         └── MissingExtraError       exit 3  an optional extra (e.g. ``ordinance[pdf]``) is not installed
 """
