@@ -241,6 +241,15 @@ class Ledger:
                     dict(vrow.documentation),
                     dict(reg.documentation),
                 )
+            for col, key in (
+                ("owner", "owner"),
+                ("risk_tier", "risk_tier"),
+                ("description", "description"),
+            ):
+                if hasattr(vrow, col) and key in reg.model:
+                    same(vrow.id, label, e, col, getattr(vrow, col), reg.model.get(key) or "")
+            if hasattr(vrow, "tags") and "tags" in reg.model:
+                same(vrow.id, label, e, "tags", list(vrow.tags), list(reg.model["tags"] or []))
             regs.done(e)
             stage = self._stage(reg, [m for m in moves if m.subject == label])
             same(vrow.id, label, e, "stage", vrow.stage, stage)

@@ -237,9 +237,9 @@ class _Replay:
         m = dict(rec.model)
         name = str(m.get("name"))
         facts = {
-            "owner": m.get("owner", ""),
-            "risk_tier": m.get("risk_tier", "limited"),
-            "description": m.get("description", ""),
+            "owner": m.get("owner") or "",
+            "risk_tier": m.get("risk_tier") or "",
+            "description": m.get("description") or "",
             "tags": list(m.get("tags") or []),
         }
         model_t = self.t["ordinance_model"]
@@ -263,6 +263,7 @@ class _Replay:
                 "metrics": dict(rec.metrics),
                 "documentation": dict(rec.documentation or {}),
                 "manifest_sha256": rec.manifest_sha256,
+                **facts,
                 "log_index": idx,
                 "entry_sha256": sha,
             },

@@ -310,6 +310,7 @@ CASES: list[tuple[str, str, Callable[[Workspace], object], str]] = [
         _versions,
         "metrics",
     ),
+    ("version-tier", "UPDATE ordinance_version SET risk_tier = 'minimal'", _versions, "risk_tier"),
     ("version-stage", "UPDATE ordinance_version SET stage = 'production'", _versions, "stage"),
     (
         "version-delete",
