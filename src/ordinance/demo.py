@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from ordinance.promotion import PromotionDecision
 
 Say = Callable[[str], None]
+#: Every pack Ordinance ships, for the demo's full-scope report.
+SHIPPED_PACKS: tuple[str, ...] = (
+    "ordinance:baseline",
+    "ordinance:eu-ai-act-high-risk",
+    "ordinance:bank-model-risk",
+    "ordinance:nist-ai-rmf",
+)
 
 
 @dataclass
@@ -29,6 +36,8 @@ class DemoState:
     ws: Workspace
     manifests: dict[str, Path] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: the story's one clock: every signed time in the demo is this plus a step, in order
+    start: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(hours=8))
 
 
 def run_demo(directory: Path, *, rows: int = 4000, seed: int = 7, say: Say = print) -> DemoState:
@@ -79,7 +88,7 @@ def step_generate(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 def step_register(state: DemoState, rows: int, seed: int, say: Say) -> None:
     for manifest in state.manifests.values():
-        res = state.ws.register(manifest)
+        res = state.ws.register(manifest, now=state.start)
         v = res.version
         say(
             f"-- registered {v.ref}: identity sha256:{v.identity.sha256[:16]}…, "
@@ -92,7 +101,7 @@ def step_check(state: DemoState, rows: int, seed: int, say: Say) -> None:
     ws = state.ws
     registry = ws.registry()
     gate = ws.gate()
-    now = datetime.now(UTC)
+    now = state.start + timedelta(minutes=10)
     verdicts = {}
     for version in state.manifests:
         v = registry.get_version("credit-risk", version)
@@ -135,7 +144,8 @@ def step_explain(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 def step_promotions(state: DemoState, rows: int, seed: int, say: Say) -> None:
     """Blocked by policy → approved and promoted → emergency waiver → rollback."""
-    # The story's steps are an hour apart, ending now, so `ordinance history --at` works on it.
+    # The story's steps are an hour apart, ending before now, so `ordinance history --at`
+    # works on it; registration and the first checks came before them on the same clock.
     promotion_story(
         state.ws,
         "credit-risk",
@@ -143,7 +153,7 @@ def step_promotions(state: DemoState, rows: int, seed: int, say: Say) -> None:
         "1.1.0",
         keys_dir=state.directory / "keys",
         say=say,
-        start=datetime.now(UTC) - timedelta(hours=7),
+        start=state.start + timedelta(hours=1),
     )
 
 
@@ -185,6 +195,17 @@ def step_reports(state: DemoState, rows: int, seed: int, say: Say) -> None:
             state.ws, "credit-risk", "1.1.0", fmt, out / f"credit-risk-1.1.0-report.{fmt}"
         )
         state.outputs[f"report-{fmt}"] = path
+        # the same version against every shipped pack: what the regulatory packs still need
+        path = render_report(
+            state.ws,
+            "credit-risk",
+            "1.1.0",
+            fmt,
+            out / f"credit-risk-1.1.0-all-packs.{fmt}",
+            stage="production",
+            packs=SHIPPED_PACKS,
+        )
+        state.outputs[f"report-all-packs-{fmt}"] = path
     state.outputs["portfolio-html"] = render_portfolio(state.ws, "html", out / "portfolio.html")
     if not pdf:
         say("-- (PDF skipped: install ordinance[pdf] for WeasyPrint)")

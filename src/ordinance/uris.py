@@ -25,6 +25,8 @@ WAIVER: Final = f"{BASE}/waiver/v1"
 KEY_CHANGE: Final = f"{BASE}/key-change/v1"
 EVIDENCE: Final = f"{BASE}/evidence/v1"
 ROSTER_CHANGE: Final = f"{BASE}/roster-change/v1"
+#: A report or card was rendered: the digest of the output and of everything it was built from.
+RENDERING: Final = f"{BASE}/rendering/v1"
 
 #: The verifier id recorded in VSAs.
 VERIFIER_ID: Final = f"{BASE}/ordinance"

@@ -81,8 +81,13 @@ def test_portfolio_lists_models_rules_waivers_transitions_and_coverage(
     ]
     assert len(ctx["transitions"]) == len(demo_ws.registry().transitions())
     (cov,) = ctx["coverage"]
-    present = {s["section"]: s["present"] for s in cov["sections"]}
-    assert present["1"] and present["2"] and present["5"] and not present["8"]
+    status = {s["section"]: s["status"] for s in cov["sections"]}
+    assert status["1"] == status["2"] == status["6"] == "covered"
+    # honest coverage: policy evaluations are not a risk-management system (Art. 9), and a
+    # drift check is not a post-market monitoring plan (Art. 72)
+    assert status["5"] == status["8"] == status["9"] == "gap"
+    for s in cov["sections"]:
+        assert (s["status"] == "gap") == (not s["evidence"]), s
 
 
 def test_portfolio_period_filters_transitions(demo_home: Path, tmp_path: Path) -> None:

@@ -38,9 +38,20 @@ def test_written_files_are_identical(demo_ws: Workspace, tmp_path: Path) -> None
 
 
 def test_dates_come_from_records(demo_ws: Workspace) -> None:
+    """One clock: the report's date is the newest time a signer put in a statement, and
+    every time in the audit trail is a signed statement time."""
+    from ordinance.report.context import signed_time
+
     ctx = build_report_context(demo_ws, "credit-risk", "1.1.0")
     log = demo_ws.audit_log()
-    head = log.entry(log.size() - 1).logged_at
-    assert ctx["date"] == head.strftime("%Y-%m-%dT%H:%M:%SZ")
+    signed = [signed_time(e.statement) for e in log.entries()]
+    assert ctx["date"] == max(t for t in signed if t)
+    by_index = {e.index: signed_time(e.statement) for e in log.entries()}
+    assert ctx["audit_trail"]
+    for row in ctx["audit_trail"]:
+        assert row["signed_at"] == by_index[row["index"]]
+        assert row["signed_by"], row  # every entry's signer is a verified identity
+    times = [row["signed_at"] for row in ctx["audit_trail"] if row["signed_at"]]
+    assert times == sorted(times)  # the demo story runs on one clock
     portfolio = build_portfolio_context(demo_ws)
     assert portfolio["period"]["as_of"] == ctx["date"]

@@ -50,7 +50,8 @@ def test_report_pdf_text_holds_model_verdict_rules_and_fairness_values(
     assert "credit-risk@1.0.0" in text
     verdict = ctx["verdict"]
     assert verdict in ("pass", "warn", "fail")
-    assert _squash(f"credit-risk@1.0.0: {verdict}") in text
+    stage = ctx["scope"]["stage"]  # type: ignore[index]
+    assert _squash(f"Verdict for stage {stage}: {verdict}") in text
     rules = ctx["rules"]
     assert isinstance(rules, list) and len(rules) >= 5
     for rule in rules:
@@ -76,15 +77,18 @@ def test_report_pdf_has_title_page_contents_and_page_numbers(
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) >= 4
     first = reader.pages[0].extract_text()
-    assert "Compliance report: credit-risk@1.0.0" in first
-    assert "Page" not in first  # the title page carries no running header or number
+    assert "Compliance and validation report: credit-risk@1.0.0" in first
+    assert "Scope and verdict" in first
+    for p in _ctx["scope"]["packs"]:  # type: ignore[index]
+        assert p["name"] in first
+    assert "Page" not in first  # the first page carries no running header or number
     contents = reader.pages[1].extract_text()
     assert "Contents" in contents and "Audit trail" in contents
     assert re.search(r"Page 3 of \d+", reader.pages[2].extract_text())
-    assert "Compliance report: credit-risk@1.0.0" in reader.pages[2].extract_text()  # header
+    assert "Compliance and validation report: credit-risk@1.0.0" in reader.pages[2].extract_text()
     titles = _outline_titles(reader.outline)
-    assert titles[:2] == ["Compliance report: credit-risk@1.0.0", "Contents"]
-    assert "Rules" in titles and "Audit trail" in titles  # PDF bookmarks from the headings
+    assert titles[:2] == ["Compliance and validation report: credit-risk@1.0.0", "Scope and verdict"]
+    assert "Contents" in titles and "Rules by pack" in titles and "Audit trail" in titles
 
 
 def test_pdf_metadata_dates_come_from_the_log_and_bytes_are_reproducible(
@@ -93,10 +97,10 @@ def test_pdf_metadata_dates_come_from_the_log_and_bytes_are_reproducible(
     ctx, pdf = report_pdf
     meta = pypdf.PdfReader(io.BytesIO(pdf)).metadata
     assert meta is not None
-    date = str(ctx["date"])  # the log head's time, e.g. 2026-11-22T08:52:43Z
+    date = str(ctx["date"])  # the newest signed statement time, e.g. 2026-11-22T08:52:43Z
     stamp = "D:" + re.sub(r"[-:T]", "", date)
     assert meta["/CreationDate"] == stamp and meta["/ModDate"] == stamp
-    assert meta["/Title"] == "Compliance report: credit-risk@1.0.0"
+    assert meta["/Title"] == "Compliance and validation report: credit-risk@1.0.0"
     with Workspace.open(demo_home) as ws:
         again = render_document("report", build_report_context(ws, "credit-risk", "1.0.0"), "pdf")
     assert again == pdf

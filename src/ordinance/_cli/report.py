@@ -86,7 +86,16 @@ def register(cli: click.Group) -> None:
     )
     @_OUT
     @click.option(
-        "--stage", help="Report the latest evaluation for this target stage (default: the latest)."
+        "--stage",
+        help="The stage the report judges (default: the latest evaluation's, else the next stage).",
+    )
+    @click.option(
+        "--pack",
+        "packs",
+        multiple=True,
+        metavar="REF",
+        help="Evaluate these packs instead of those configured for the stage (repeatable), "
+        "e.g. --pack ordinance:eu-ai-act-high-risk.",
     )
     @click.option(
         "--since", metavar="DATE", help="portfolio: transitions from this date (ISO 8601)."
@@ -102,6 +111,7 @@ def register(cli: click.Group) -> None:
         fmt: str,
         out: Path | None,
         stage: str | None,
+        packs: tuple[str, ...],
         since: str | None,
         until: str | None,
         templates: Path | None,
@@ -112,10 +122,14 @@ def register(cli: click.Group) -> None:
         ordinance report credit-risk@1.1.0 --format pdf --out report.pdf
         ordinance report portfolio --since 2026-01-01 --format html --out portfolio.html
 
-        A version's report holds the verdict, every rule with its measured value, threshold,
-        status and references, waivers, approvals with signer identities, lineage, fairness
-        and explainability charts, the version's audit trail, the checkpoint it was verified
-        against and the result, and a reproducibility footer. The portfolio report lists every
+        A version's report starts with its scope: every pack governing the stage (or each
+        --pack) evaluated at the report's signed reference time, with its verdict, the blocking
+        failures, waived failures, active waivers and open approvals. Then the validation
+        summary (SR 11-7 structure), outcomes analysis (AUC/Gini, KS, calibration, bootstrap
+        intervals), sensitivity, limitations, findings register, EU AI Act Annex IV coverage
+        with the evidence for each item, every rule, waivers, approvals and transitions with
+        signed identities, fairness, explainability, the signed audit trail, and the
+        checkpoint it was built from with the command that verifies it. The portfolio report lists every
         model and stage, failing and warning rules, waivers expiring soon, overdue
         revalidations, transitions in the period and EU AI Act Annex IV coverage.
         """
@@ -128,8 +142,8 @@ def register(cli: click.Group) -> None:
         renderer = get_renderer(fmt, templates=templates)
         ws = obj.workspace()
         if ref == "portfolio":
-            if stage is not None:
-                raise InputError("--stage applies to a version's report, not the portfolio")
+            if stage is not None or packs:
+                raise InputError("--stage and --pack apply to a version's report, not the portfolio")
             from ordinance.approvals import parse_when
 
             lo = parse_when(since, end_of_day=False) if since else None
@@ -142,7 +156,7 @@ def register(cli: click.Group) -> None:
         if since or until:
             raise InputError("--since/--until apply to `ordinance report portfolio` only")
         model, version = _ref(ref)
-        context = build_report_context(ws, model, version, stage=stage)
+        context = build_report_context(ws, model, version, stage=stage, packs=packs or None)
         _emit(renderer.render("report", context), out, fmt)
 
     @cli.command("publish")

@@ -15,7 +15,7 @@ atomically; they return the path written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,13 +118,15 @@ def render_report(
     out: Path,
     *,
     stage: str | None = None,
+    packs: Sequence[str] | None = None,
     templates: Path | None = None,
 ) -> Path:
-    """Write the compliance report of ``model@version`` as ``fmt`` to ``out``."""
+    """Write the compliance report of ``model@version`` as ``fmt`` to ``out``: the packs
+    governing ``stage`` (or ``packs``) evaluated at the report's signed reference time."""
     if fmt not in REPORT_FORMATS:
         raise InputError(f"compliance reports come as {', '.join(REPORT_FORMATS)}, not {fmt!r}")
     renderer = get_renderer(fmt, templates=templates)
-    context = build_report_context(ws, model, version, stage=stage)
+    context = build_report_context(ws, model, version, stage=stage, packs=packs)
     return _write(out, renderer.render("report", context))
 
 

@@ -26,7 +26,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from ordinance.charts import bar_chart
+from ordinance.charts import bar_chart, xy_chart
 from ordinance.errors import InfrastructureError, InputError
 
 _PACKAGED = Path(__file__).resolve().parent.parent / "_data" / "report_templates"
@@ -75,10 +75,28 @@ def svg(chart: Mapping[str, Any]) -> Markup:
 
     Safe to mark up: :func:`ordinance.charts.bar_chart` XML-escapes every text it writes.
     """
+    if chart.get("kind") == "calibration":
+        text = xy_chart(
+            [(float(x), float(y)) for x, y in chart["points"]],
+            title=str(chart["title"]),
+            description=str(chart.get("description") or ""),
+            x_label=str(chart.get("x_label") or ""),
+            y_label=str(chart.get("y_label") or ""),
+            threshold=chart.get("threshold"),
+        )
+        return Markup(text)  # noqa: S704 - xy_chart escapes all text it emits
     bars: Sequence[Sequence[Any]] = chart["bars"]
     drawn = [(str(label), None if value is None else float(value)) for label, value in bars]
+    ref = chart.get("reference")
     text = bar_chart(
-        drawn, title=str(chart["title"]), description=str(chart.get("description") or "")
+        drawn,
+        title=str(chart["title"]),
+        description=str(chart.get("description") or ""),
+        intervals=chart.get("intervals"),
+        reference=None if ref is None else float(ref),
+        reference_label=str(chart.get("reference_label") or ""),
+        axis_label=str(chart.get("axis") or ""),
+        flags=chart.get("flags"),
     )
     return Markup(text)  # noqa: S704 - bar_chart escapes all text it emits
 

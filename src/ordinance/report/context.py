@@ -129,7 +129,22 @@ _PREDICATES = {
     uris.ROSTER_CHANGE: "roster change",
     uris.KEY_CHANGE: "key change",
     uris.VSA: "policy evaluation",
+    uris.REVOCATION: "revocation",
+    uris.RENDERING: "rendering",
 }
+#: Where each predicate keeps the time its signer put in it (the report's one clock).
+_SIGNED_TIME_FIELDS: tuple[str, ...] = (
+    "at",
+    "signedAt",
+    "timeVerified",
+    "registeredAt",
+    "appliedAt",
+    "revokedAt",
+    "renderedAt",
+    "rotatedAt",
+)
+#: Who the statement says acted (a claim unless a signature by that identity backs it).
+_CLAIMED_ACTOR_FIELDS: tuple[str, ...] = ("approver", "actor", "author", "revoker")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -342,21 +357,32 @@ def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]
             "count": g.count,
             "small": g.small,
             "metrics": {m: g.metrics.get(m) for m in CARD_METRICS},
+            "intervals": _rate_intervals(g),
         }
         for g in sorted(report.by_group, key=lambda g: g.label)
     ]
+    # Headline disparities compare groups large enough to estimate a rate; small groups are
+    # listed and excluded (a group of 9 with rate 0 is noise, not a ratio of 0.0000).
+    large = [g for g in groups if not g["small"]]
     disparities = []
     for m in CARD_METRICS:
-        d = report.disparities.get(m)
-        if d is None:
+        if m not in report.disparities:
             continue
+        defined = [(g["metrics"][m], g["label"]) for g in large if g["metrics"].get(m) is not None]
+        if len(defined) < 2:
+            disparities.append(
+                {"metric": m, "difference": None, "ratio": None, "max_group": None, "min_group": None}
+            )
+            continue
+        hi_v, hi_g = max(defined)
+        lo_v, lo_g = min(defined)
         disparities.append(
             {
                 "metric": m,
-                "difference": d.difference,
-                "ratio": d.ratio,
-                "max_group": None if d.max_group is None else group_text(d.max_group),
-                "min_group": None if d.min_group is None else group_text(d.min_group),
+                "difference": hi_v - lo_v,
+                "ratio": (lo_v / hi_v) if hi_v else None,
+                "max_group": hi_g,
+                "min_group": lo_g,
             }
         )
     charts = [
@@ -367,6 +393,11 @@ def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]
                 "groups where the rate is undefined are marked undefined."
             ),
             "bars": [[g["label"], g["metrics"][m]] for g in groups],
+            "intervals": [g["intervals"].get(m) for g in groups],
+            "reference": report.overall.metrics.get(m),
+            "reference_label": "overall",
+            "axis": m.replace("_", " "),
+            "flags": ["small" if g["small"] else "" for g in groups],
         }
         # an intersectional grouping has many groups: one chart, the table holds the rest
         for m in (CHART_METRICS[:1] if len(features) > 1 else CHART_METRICS)
@@ -381,6 +412,82 @@ def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]
         "disparities": disparities,
         "charts": charts,
     }
+
+
+def _wilson(k: int, n: int, z: float = 1.959964) -> list[float] | None:
+    """Wilson score interval of a proportion ``k/n`` (95%)."""
+    if n <= 0:
+        return None
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def _rate_intervals(g: Any) -> dict[str, list[float] | None]:
+    """95% intervals of the group's rates from its confusion counts (when it has them)."""
+    c = getattr(g, "confusion", None)
+    if c is None:
+        return {}
+    tp, fp, fn, tn = (int(getattr(c, k, 0)) for k in ("tp", "fp", "fn", "tn"))
+    return {
+        "selection_rate": _wilson(tp + fp, tp + fp + fn + tn),
+        "true_positive_rate": _wilson(tp, tp + fn),
+        "false_positive_rate": _wilson(fp, fp + tn),
+        "false_negative_rate": _wilson(fn, tp + fn),
+        "accuracy_score": _wilson(tp + tn, tp + fp + fn + tn),
+        "precision_score": _wilson(tp, tp + fp),
+    }
+
+
+def outcomes_of(ws: Workspace, v: ModelVersion, *, rounds: int | None = None) -> list[dict[str, Any]]:
+    """Outcomes analysis (AUC/Gini, KS, calibration, threshold, bootstrap intervals) of each
+    ``predictions`` evidence file that records a score column; an error entry says why not."""
+    from ordinance.report.validation import outcomes_analysis
+
+    out: list[dict[str, Any]] = []
+    for item in sorted(v.evidence_of("predictions"), key=lambda e: (e.name, e.sha256)):
+        entry: dict[str, Any] = {
+            "evidence": {"name": item.name, "sha256": item.sha256},
+            "stats": None,
+            "charts": [],
+            "error": None,
+        }
+        try:
+            from ordinance.metrics._table import read_table
+
+            cols = [item.attributes.get(k) for k in ("y_true", "score")]
+            if not all(isinstance(c, str) for c in cols):
+                raise NotFoundError(
+                    f"predictions {item.name!r} record no 'y_true' and 'score' columns"
+                )
+            table = read_table(ws.evidence.open_path(item.sha256), columns=cols).to_pandas()
+            stats = (
+                outcomes_analysis(table, item.attributes)
+                if rounds is None
+                else outcomes_analysis(table, item.attributes, rounds=rounds)
+            )
+            entry["stats"] = stats
+            entry["charts"] = [
+                {
+                    "kind": "calibration",
+                    "title": "Calibration: observed default rate against mean score",
+                    "description": (
+                        f"Ten equal-count bins of {stats['rows']} rows from {item.name}; the "
+                        "diagonal is perfect calibration, the dashed line the threshold "
+                        f"{stats['threshold']:g}."
+                    ),
+                    "points": [[b["mean_score"], b["observed_rate"]] for b in stats["calibration"]],
+                    "threshold": stats["threshold"],
+                    "x_label": f"mean {stats['score']}",
+                    "y_label": f"observed rate of {stats['label']} = {stats['positive_class']}",
+                }
+            ]
+        except (OrdinanceError, OSError, ValueError, KeyError) as exc:
+            entry["error"] = getattr(exc, "message", None) or str(exc)
+        out.append(entry)
+    return out
 
 
 def fairness_analyses(
@@ -596,16 +703,70 @@ def _entries_for(ws: Workspace, ref: str) -> list[LogEntry]:
     if not ws.log_key_path.is_file() and not ws.log_vkey_path.is_file():
         return []
     try:
-        return list(ws.audit_log().entries(model=ref))
+        return [
+            e for e in ws.audit_log().entries(model=ref) if e.predicate_type != uris.RENDERING
+        ]
     except OrdinanceError:
         return []
+
+
+def signed_time(statement: Mapping[str, Any]) -> str | None:
+    """The time inside a signed statement (its signer's clock), as :func:`ts` renders it."""
+    p = statement.get("predicate") or {}
+    for key in _SIGNED_TIME_FIELDS:
+        value = p.get(key)
+        if isinstance(value, str) and value:
+            return _norm_ts(value)
+    return None
+
+
+def _key_names(ws: Workspace) -> dict[str, tuple[str, Any]]:
+    """Key ID → (identity, verifier key) for the log key and every roster member's keys."""
+    from ordinance.signing import parse_vkey
+
+    out: dict[str, tuple[str, Any]] = {}
+    try:
+        from ordinance.approvals import Roster, approvals_store
+
+        for row in approvals_store(ws).rosters():
+            for m in Roster.from_dict(row.document).members:
+                for k in m.keys:
+                    vk = parse_vkey(k.vkey)
+                    out.setdefault(vk.key_id, (m.id, vk))
+    except (ImportError, OrdinanceError):
+        pass
+    if ws.log_vkey_path.is_file():
+        vk = parse_vkey(ws.vkey())
+        out[vk.key_id] = (f"log key {vk.name}", vk)
+    return out
+
+
+def _signers(entry: LogEntry, keys: Mapping[str, tuple[str, Any]]) -> list[str]:
+    """The identities whose signatures on the entry's envelope verify (key ID hints first)."""
+    from ordinance.signing import Envelope, verify_envelope
+
+    try:
+        env = Envelope.from_bytes(entry.envelope)
+    except OrdinanceError:
+        return []
+    names = []
+    for sig in env.signatures:
+        known = keys.get(sig.keyid)
+        if known is None:
+            continue
+        try:
+            verify_envelope(Envelope(env.payload, env.payload_type, (sig,)), [known[1]])
+        except OrdinanceError:
+            continue
+        names.append(known[0])
+    return sorted(set(names))
 
 
 def _entry_summary(e: LogEntry) -> str:
     p = e.statement.get("predicate") or {}
     kind = _PREDICATES.get(e.predicate_type, "")
     if kind == "registration":
-        return f"registered by {p.get('author', '?')}"
+        return f"registered (author named: {p.get('author', '?')})"
     if kind == "policy evaluation":
         result = p.get("verificationResult", "?")
         policy = (p.get("policy") or {}).get("uri", "?")
@@ -614,55 +775,103 @@ def _entry_summary(e: LogEntry) -> str:
         names = [f"{i.get('kind')}/{i.get('name')}" for i in p.get("evidence") or []]
         return "attached " + (", ".join(names) or "evidence")
     if kind == "approval":
-        return f"approved for {p.get('stage', '?')} by {p.get('approver', '?')}"
+        return f"approved for {p.get('stage', '?')}"
     if kind == "waiver":
-        return f"waiver of {p.get('rule', '?')} by {p.get('approver', '?')}"
+        return f"waiver of {p.get('rule', '?')} until {_norm_ts(p.get('expiresAt')) or '?'}"
     if kind == "transition":
         frm, to = p.get("fromStage") or "—", p.get("toStage") or p.get("to") or "?"
-        return f"{p.get('kind', 'transition')}: {frm} → {to} by {p.get('actor', '?')}"
+        return f"{p.get('kind', 'transition')}: {frm} → {to}"
+    if kind == "revocation":
+        return f"revoked {str(p.get('approval') or p.get('digest') or '')[:12]}"
     return kind or e.predicate_type
 
 
-def _audit_trail(entries: Sequence[LogEntry]) -> list[dict[str, Any]]:
-    return [
-        {
-            "index": e.index,
-            "logged_at": ts(e.logged_at),
-            "predicate_type": e.predicate_type,
-            "kind": _PREDICATES.get(e.predicate_type, "other"),
-            "subject_digest": e.subject_digest,
-            "summary": _entry_summary(e),
-            "leaf_hash": e.leaf_hash.hex(),
-        }
-        for e in entries
-    ]
+def _claimed_actor(statement: Mapping[str, Any]) -> str | None:
+    p = statement.get("predicate") or {}
+    for key in _CLAIMED_ACTOR_FIELDS:
+        value = p.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _audit_trail(
+    entries: Sequence[LogEntry], keys: Mapping[str, tuple[str, Any]]
+) -> list[dict[str, Any]]:
+    out = []
+    for e in entries:
+        signers = _signers(e, keys)
+        claimed = _claimed_actor(e.statement)
+        out.append(
+            {
+                "index": e.index,
+                "signed_at": signed_time(e.statement),
+                "predicate_type": e.predicate_type,
+                "kind": _PREDICATES.get(e.predicate_type, "other"),
+                "subject_digest": e.subject_digest,
+                "summary": _entry_summary(e),
+                "signed_by": signers,
+                # a name the statement gives that no verified signature of its own backs
+                "claimed_actor": None if claimed is None or claimed in signers else claimed,
+                "leaf_hash": e.leaf_hash.hex(),
+            }
+        )
+    return out
+
+
+def _pinned_size(log: Any, size: int) -> int:
+    """The log size a document is built from: the head, not counting trailing rendering
+    records (rendering a report is not an input to the next rendering)."""
+    n = size
+    while n > 0 and log.entry(n - 1).predicate_type == uris.RENDERING:
+        n -= 1
+    return n
 
 
 def _log_state(ws: Workspace, *, verify: bool) -> dict[str, Any]:
-    """The latest checkpoint and the result of verifying the log against it."""
+    """The checkpoint the document is built from and the result of verifying the log."""
+    import base64
+    import hashlib
+
     out: dict[str, Any] = {
         "origin": ws.config.log_origin,
         "present": False,
         "size": 0,
         "root": None,
+        "root_base64": None,
         "checkpoint": None,
-        "head_time": None,
+        "as_of": None,
         "verification": None,
+        "vkey": None,
+        "vkey_fingerprint": None,
     }
     if not ws.log_vkey_path.is_file():
         return out
     try:
         vkey = ws.vkey()
+        out["vkey"] = vkey
+        out["vkey_fingerprint"] = "sha256:" + hashlib.sha256(vkey.encode()).hexdigest()
         from ordinance.log.store import TransparencyLog
 
         log = TransparencyLog.reader(ws.engine(), vkey, ws.config.log_origin)
-        size = log.size()
+        head = log.size()
+        size = _pinned_size(log, head)
+        try:
+            checkpoint = log.checkpoint(size) if size else None
+        except NotFoundError:  # appended in a batch: no checkpoint at that size
+            size = head
+            checkpoint = log.checkpoint(size) if size else None
+        root = log.root_at(size) if size else log.root()
         out["present"] = True
         out["size"] = size
-        out["root"] = log.root().hex()
-        if size:
-            out["checkpoint"] = log.checkpoint(size)
-            out["head_time"] = ts(log.entry(size - 1).logged_at)
+        out["root"] = root.hex()
+        out["root_base64"] = base64.b64encode(root).decode()
+        out["checkpoint"] = checkpoint
+        for i in range(size - 1, -1, -1):
+            when = signed_time(log.entry(i).statement)
+            if when is not None:
+                out["as_of"] = when
+                break
         if verify:
             r = log.verify(vkey)
             out["verification"] = {
@@ -671,7 +880,6 @@ def _log_state(ws: Workspace, *, verify: bool) -> dict[str, Any]:
                 "root": r.root.hex() if r.root is not None else None,
                 "checkpoints_checked": r.checkpoints_checked,
                 "reason": r.reason,
-                "vkey": vkey,
             }
     except OrdinanceError as exc:
         out["verification"] = {
@@ -680,7 +888,6 @@ def _log_state(ws: Workspace, *, verify: bool) -> dict[str, Any]:
             "root": None,
             "checkpoints_checked": 0,
             "reason": exc.message,
-            "vkey": None,
         }
     return out
 
@@ -702,13 +909,14 @@ def build_card_context(
     documentation = _documentation(v)
     entries = _entries_for(ws, v.ref)
     governance = _governance(ws, v)
-    dates = [v.registered_at, *(e.logged_at for e in entries)]
+    signed = [t for t in (signed_time(e.statement) for e in entries) if t]
+    dates = [_parse_ts(t) for t in signed] or [v.registered_at]
     return {
         "kind": "card",
         "schema": CARD_SCHEMA,
         "generator": {"name": "ordinance", "version": _ordinance_version()},
         "title": f"Model card: {v.ref}",
-        "date": ts(max(dates)),
+        "date": ts(max(d for d in dates if d is not None)),
         "details": _details(v),
         "documentation": documentation,
         "sections": _sections(documentation),
@@ -720,6 +928,7 @@ def build_card_context(
         },
         "card_metrics": list(CARD_METRICS),
         "fairness": fairness_analyses(ws, v, min_group_size=min_group_size),
+        "outcomes": outcomes_of(ws, v),
         "explainability": explainability_of(ws, v),
         "lineage": lineage_of(v),
         "governance": governance,
@@ -762,40 +971,157 @@ def _rule_row(r: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _default_stage(ws: Workspace, v: ModelVersion, rows: Sequence[Mapping[str, Any]]) -> str:
+    """The stage a report judges when none is asked: the latest recorded evaluation's, else
+    the next stage up the ladder from the version's, else its own."""
+    if rows:
+        return str(rows[-1].get("stage"))
+    stages = list(ws.config.stages)
+    if v.stage in stages and stages.index(v.stage) + 1 < len(stages):
+        nxt = stages[stages.index(v.stage) + 1]
+        if nxt != "archived":
+            return nxt
+    return v.stage
+
+
+def _findings_register(
+    ws: Workspace, v: ModelVersion, scope: Mapping[str, Any], owner: str
+) -> dict[str, Any]:
+    """Validation findings: the validator's own (``findings`` evidence, JSON) and one per
+    blocking, erroring, waived or warning rule of the scope. A finding without an owner or a
+    remediation date says so; nothing is filled in."""
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for item in sorted(v.evidence_of("findings"), key=lambda e: (e.name, e.sha256)):
+        try:
+            raw = json.loads(ws.evidence.open_path(item.sha256).read_text(encoding="utf-8"))
+            found = raw.get("findings") if isinstance(raw, dict) else raw
+            if not isinstance(found, list):
+                raise ValueError("expected a JSON list of findings (or {'findings': [...]})")
+            for f in found:
+                if not isinstance(f, dict):
+                    raise ValueError("each finding must be a JSON object")
+                rows.append(
+                    {
+                        "id": str(f.get("id") or ""),
+                        "title": str(f.get("title") or f.get("description") or ""),
+                        "severity": f.get("severity"),
+                        "owner": f.get("owner"),
+                        "remediation_date": f.get("remediation_date"),
+                        "status": f.get("status") or "open",
+                        "source": f"findings/{item.name} sha256:{item.sha256[:12]}…",
+                    }
+                )
+        except (OrdinanceError, OSError, ValueError) as exc:
+            errors.append(f"{item.name}: {getattr(exc, 'message', None) or exc}")
+    severity = {"block": "high", "warn": "medium"}
+    for kind, items in (
+        ("blocking", scope["blocking"]),
+        ("error", [f for f in scope["errors"] if f not in scope["blocking"]]),
+        ("waived", scope["waived"]),
+        ("warning", scope["warnings"]),
+    ):
+        for f in items:
+            w = f.get("waiver")
+            rows.append(
+                {
+                    "id": f["key"],
+                    "title": f"{f['rule']} ({kind}): {f['detail']}",
+                    "severity": severity.get(str(f["severity"]), "low"),
+                    "owner": owner,
+                    "remediation_date": w["expires_at"] if w else None,
+                    "status": "waived until remediation" if w else "open",
+                    "source": f"policy rule {f['key']}",
+                }
+            )
+    return {
+        "findings": rows,
+        "errors": errors,
+        "validator_register": bool(v.evidence_of("findings")),
+        "incomplete": [r["id"] for r in rows if not r["owner"] or not r["remediation_date"]],
+    }
+
+
+def _with_signers(
+    rows: Sequence[Mapping[str, Any]], trail: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    by_index = {e["index"]: e for e in trail}
+    out = []
+    for r in rows:
+        e = by_index.get(r.get("log_index"))
+        out.append(
+            {
+                **r,
+                "signed_by": e["signed_by"] if e else [],
+                "claimed_actor": e["claimed_actor"] if e else None,
+            }
+        )
+    return out
+
+
 def build_report_context(
     ws: Workspace,
     model: str,
     version: str | None = None,
     *,
     stage: str | None = None,
+    packs: Sequence[str] | None = None,
     verify_log: bool = True,
     min_group_size: int = 30,
 ) -> dict[str, Any]:
-    """A compliance report for ``model@version``: the latest evaluation (for ``stage`` if
-    given) rule by rule, waivers, approvals, lineage, charts, audit trail, log verification."""
+    """A compliance and validation report for ``model@version``.
+
+    Scope first: every pack governing ``stage`` (or ``packs``) is evaluated at the report's
+    reference time — the newest signed statement time in the log it is built from — and
+    page 1 names each pack with its verdict, the blocking failures, active waivers and open
+    approvals. Then the validation report (SR 11-7 structure), EU AI Act Annex IV coverage
+    with the evidence for each item, outcomes analysis, fairness, the findings register,
+    the signed audit trail and the checkpoint the report was built from.
+    """
+    from ordinance.report.coverage import coverage
+    from ordinance.report.scope import evaluate_scope, scope_summary
+
     card = build_card_context(ws, model, version, min_group_size=min_group_size)
     d = card["details"]
     registry = ws.registry()
+    v = registry.get_version(d["name"], d["version"])
     rows = registry.evaluations(d["name"], d["version"])
+    target = stage or _default_stage(ws, v, rows)
     if stage is not None:
         rows = [r for r in rows if r.get("stage") == stage]
     latest = rows[-1] if rows else None
-    result: Mapping[str, Any] = (latest or {}).get("result") or {}
+    log = _log_state(ws, verify=verify_log)
+    as_of = log["as_of"] or card["date"]
+    reference = _parse_ts(as_of) or v.registered_at
+    gate_result = evaluate_scope(ws, v, target, reference, packs)
+    scope_eval = gate_result.evaluation
+    pack_objs = gate_result.policy.packs
+    scope = {**scope_summary(gate_result, bool(packs)), "at": ts(reference)}
+    result: Mapping[str, Any] = (
+        scope_eval.to_dict() if scope_eval is not None else (latest or {}).get("result") or {}
+    )
     rules = [_rule_row(r) for r in result.get("results") or []]
     evaluation = None
     if latest is not None:
+        recorded = latest.get("result") or {}
         evaluation = {
             **_evaluation_row(latest),
-            "policy_bundle": result.get("policy_bundle"),
-            "identity_sha256": (result.get("identity") or {}).get("sha256"),
+            "policy_bundle": recorded.get("policy_bundle"),
+            "identity_sha256": (recorded.get("identity") or {}).get("sha256"),
         }
     approvals_used = {
         str(a.get("digest")): sorted(a.get("roles") or []) for a in result.get("approvals") or []
     }
-    approvals = [
-        {**a, "roles": approvals_used.get(str(a["digest"]), [])}
-        for a in card["governance"]["approvals"]
-    ]
+    keys = _key_names(ws)
+    entries = _entries_for(ws, d["ref"])
+    trail = _audit_trail(entries, keys)
+    approvals = _with_signers(
+        [
+            {**a, "roles": approvals_used.get(str(a["digest"]), [])}
+            for a in card["governance"]["approvals"]
+        ],
+        trail,
+    )
     waiver_uses = sorted(
         (
             {
@@ -813,29 +1139,40 @@ def build_report_context(
         ),
         key=lambda w: (str(w["rule"]), str(w["id"])),
     )
-    entries = _entries_for(ws, d["ref"])
-    log = _log_state(ws, verify=verify_log)
     counts = {
         s: sum(1 for r in rules if r["status"] == s)
         for s in ("pass", "fail", "warn", "waived", "error", "not_applicable")
     }
-    dates = [x for x in (card["date"], log.get("head_time")) if x]
-    policies = evaluation["policies"] if evaluation else []
-    return {
+    policies = sorted(
+        (
+            {"name": p.name, "version": p.version, "uri": p.source.uri, "sha256": p.source.sha256}
+            for p in pack_objs
+        ),
+        key=lambda p: (p["name"], p["sha256"]),
+    )
+    governance = {
+        **card["governance"],
+        "transitions": _with_signers(card["governance"]["transitions"], trail),
+        "waivers": _with_signers(card["governance"]["waivers"], trail),
+    }
+    ctx: dict[str, Any] = {
         **card,
         "kind": "report",
         "schema": REPORT_SCHEMA,
-        "title": f"Compliance report: {d['ref']}",
-        "date": max(dates),
-        "verdict": evaluation["verdict"] if evaluation else None,
+        "title": f"Compliance and validation report: {d['ref']}",
+        "date": as_of,
+        "verdict": scope["verdict"],
+        "scope": scope,
         "evaluation": evaluation,
+        "governance": governance,
         "rule_counts": counts,
         "rules": rules,
         "references": sorted({ref for r in rules for ref in r["references"]}),
         "waiver_uses": waiver_uses,
         "approvals": approvals,
-        "audit_trail": _audit_trail(entries),
+        "audit_trail": trail,
         "log": log,
+        "findings": _findings_register(ws, v, scope, d["owner"]),
         "reproducibility": {
             "ordinance_version": _ordinance_version(),
             "policies": policies,
@@ -847,57 +1184,44 @@ def build_report_context(
             "manifest_sha256": d["manifest_sha256"],
             "log_size": log["size"],
             "log_root": log["root"],
+            "log_root_base64": log["root_base64"],
         },
     }
+    ctx["frameworks"] = [coverage(ctx, "sr-11-7"), coverage(ctx, "annex-iv")]
+    return ctx
 
 
 # --------------------------------------------------------------------------- portfolio
 
 
-def _annex_iv(
-    v: ModelVersion, evaluations: int, transitions: int, log_entries: int
-) -> list[dict[str, Any]]:
-    """Which records evidence each Annex IV section (coverage, not a claim of compliance)."""
-    doc = v.documentation
-    kinds = {e.kind for e in v.evidence}
-    lin = v.lineage
+def _annex_iv(ws: Workspace, v: ModelVersion, keys: Mapping[str, tuple[str, Any]]) -> list[dict[str, Any]]:
+    """Annex IV coverage of one version by the same mapping and checks as its report (the
+    statistics computed without bootstrap intervals): no counts standing in for evidence."""
+    from ordinance.report.coverage import coverage
 
-    def have(*items: tuple[bool, str]) -> list[str]:
-        return [name for ok, name in items if ok]
-
-    found = {
-        "1": have(
-            (bool(v.model.description or doc.get("summary")), "description"),
-            (bool(doc.get("intended_use")), "intended use"),
-        ),
-        "2": have(
-            (lin.has("datasets"), "data sets with digests"),
-            (lin.has("code"), "code commit"),
-            (lin.has("training_run"), "training run"),
-            ("datasheet" in kinds, "datasheet"),
-            ("model" in kinds, "model artifact"),
-        ),
-        "3": have(
-            (bool(doc.get("limitations")), "limitations"),
-            ("predictions" in kinds, "group-wise predictions"),
-            ("explainability" in kinds, "explainability"),
-        ),
-        "4": have((bool(v.metrics), f"{len(v.metrics)} metrics")),
-        "5": have((evaluations > 0, f"{evaluations} policy evaluations")),
-        "6": have(
-            (transitions > 0, f"{transitions} transitions"),
-            (log_entries > 0, "signed log entries"),
-        ),
-        "7": have(("standards" in kinds, "standards evidence")),
-        "8": have(("declaration_of_conformity" in kinds, "declaration")),
-        "9": have(
-            ("drift_report" in kinds, "drift report"),
-            ("reference_data" in kinds, "reference data"),
-        ),
+    card_like: dict[str, Any] = {
+        "details": _details(v),
+        "documentation": _documentation(v),
+        "evidence": _evidence_list(v),
+        "lineage": lineage_of(v),
+        "audit_trail": _audit_trail(_entries_for(ws, v.ref), keys),
+        "outcomes": outcomes_of(ws, v, rounds=0),
+        "fairness": fairness_analyses(ws, v),
+        "explainability": explainability_of(ws, v),
     }
+    approvals = _signed(ws, v.model.name, v.version)
+    card_like["approvals"] = [a for a in approvals if a["kind"] == "approval"]
+    items = coverage(card_like, "annex-iv")["items"]
     return [
-        {"section": sid, "title": title, "present": bool(found[sid]), "evidence": found[sid]}
-        for sid, title in ANNEX_IV_SECTIONS
+        {
+            "section": i["id"],
+            "title": i["title"],
+            "status": i["status"],
+            "present": i["status"] == "covered",
+            "evidence": [e["ref"] for e in i["evidence"]],
+            "missing": i["missing"],
+        }
+        for i in items
     ]
 
 
@@ -926,17 +1250,9 @@ def build_portfolio_context(
     registry = ws.registry()
     models = registry.list_models()
     transitions = registry.transitions()
-    log_head: datetime | None = None
-    if ws.log_vkey_path.is_file():
-        try:
-            from ordinance.log.store import TransparencyLog
-
-            log = TransparencyLog.reader(ws.engine(), ws.vkey(), ws.config.log_origin)
-            size = log.size()
-            if size:
-                log_head = log.entry(size - 1).logged_at
-        except OrdinanceError:
-            log_head = None
+    # the newest signed statement time in the log (never the time an entry was stored)
+    log_state = _log_state(ws, verify=False)
+    log_head = _parse_ts(log_state["as_of"])
     candidates = [t.at for t in transitions] + [v.registered_at for _, vs in models for v in vs]
     if log_head is not None:
         candidates.append(log_head)
@@ -944,6 +1260,7 @@ def build_portfolio_context(
     expiring_before = as_of + timedelta(days=expiring_within_days)
     revalidate_before = as_of - timedelta(days=revalidate_after_days)
 
+    keys = _key_names(ws)
     by_model: dict[str, list[TransitionRecord]] = {}
     for t in transitions:
         by_model.setdefault(t.model, []).append(t)
@@ -959,7 +1276,6 @@ def build_portfolio_context(
     if progress is not None:
         items = progress(models, len(models), "portfolio")
     for m, versions in items:
-        model_transitions = by_model.get(m.name, [])
         current = _current_version(versions)
         version_rows = []
         for v in versions:
@@ -1040,12 +1356,7 @@ def build_portfolio_context(
                     "model": m.name,
                     "version": current.version,
                     "stage": current.stage,
-                    "sections": _annex_iv(
-                        current,
-                        len(registry.evaluations(m.name, current.version)),
-                        sum(1 for t in model_transitions if t.version == current.version),
-                        1 if log_head is not None else 0,
-                    ),
+                    "sections": _annex_iv(ws, current, keys),
                 }
             )
         rows.append(
