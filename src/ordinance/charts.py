@@ -243,9 +243,7 @@ def xy_chart(
             f'<text x="{left - 5}" y="{_fmt(py(t) + 3)}" text-anchor="end" font-size="10">'
             f"{_tick(t)}</text>"
         )
-        out.append(
-            f'<path d="M{_fmt(px(t))} {top + h}v4M{left} {_fmt(py(t))}h-4" stroke="#444"/>'
-        )
+        out.append(f'<path d="M{_fmt(px(t))} {top + h}v4M{left} {_fmt(py(t))}h-4" stroke="#444"/>')
     if x_label:
         out.append(
             f'<text x="{_fmt(left + w / 2)}" y="{top + h + 30}" text-anchor="middle" '
@@ -265,8 +263,7 @@ def xy_chart(
     if threshold is not None and math.isfinite(threshold):
         tx = _fmt(px(threshold))
         out.append(
-            f'<path d="M{tx} {top}V{top + h}" stroke="#b5523b" stroke-dasharray="4 3" '
-            'fill="none"/>'
+            f'<path d="M{tx} {top}V{top + h}" stroke="#b5523b" stroke-dasharray="4 3" fill="none"/>'
         )
         out.append(
             f'<text x="{tx}" y="{top - 4}" text-anchor="middle" font-size="10" '

@@ -43,9 +43,7 @@ def test_demo_reports_page_one_names_every_pack_and_each_blocking_failure(
     with Workspace.open(demo_home) as ws:
         for path in reports:
             asked = SHIPPED_PACKS if "all-packs" in path.name else None
-            ctx = build_report_context(
-                ws, "credit-risk", "1.1.0", stage="production", packs=asked
-            )
+            ctx = build_report_context(ws, "credit-risk", "1.1.0", stage="production", packs=asked)
             page = " ".join(_page_one(path.read_bytes()).split())
             assert ctx["scope"]["packs"], path
             for p in ctx["scope"]["packs"]:
@@ -128,7 +126,7 @@ def test_no_item_is_ticked_without_evidence(all_packs: dict[str, Any]) -> None:
     # evidence names are printed, not hidden in tooltips
     html = render_document("report", all_packs, "html").decode()
     for ref in annex["2"]["evidence"]:
-        assert unescape(ref["ref"]).replace("…", "") .split(" sha256")[0] in unescape(html)
+        assert unescape(ref["ref"]).replace("…", "").split(" sha256")[0] in unescape(html)
 
 
 def test_stripping_the_evidence_turns_items_into_gaps(all_packs: dict[str, Any]) -> None:

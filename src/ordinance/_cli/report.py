@@ -143,7 +143,9 @@ def register(cli: click.Group) -> None:
         ws = obj.workspace()
         if ref == "portfolio":
             if stage is not None or packs:
-                raise InputError("--stage and --pack apply to a version's report, not the portfolio")
+                raise InputError(
+                    "--stage and --pack apply to a version's report, not the portfolio"
+                )
             from ordinance.approvals import parse_when
 
             lo = parse_when(since, end_of_day=False) if since else None

@@ -371,7 +371,13 @@ def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]
         defined = [(g["metrics"][m], g["label"]) for g in large if g["metrics"].get(m) is not None]
         if len(defined) < 2:
             disparities.append(
-                {"metric": m, "difference": None, "ratio": None, "max_group": None, "min_group": None}
+                {
+                    "metric": m,
+                    "difference": None,
+                    "ratio": None,
+                    "max_group": None,
+                    "min_group": None,
+                }
             )
             continue
         hi_v, hi_g = max(defined)
@@ -441,7 +447,9 @@ def _rate_intervals(g: Any) -> dict[str, list[float] | None]:
     }
 
 
-def outcomes_of(ws: Workspace, v: ModelVersion, *, rounds: int | None = None) -> list[dict[str, Any]]:
+def outcomes_of(
+    ws: Workspace, v: ModelVersion, *, rounds: int | None = None
+) -> list[dict[str, Any]]:
     """Outcomes analysis (AUC/Gini, KS, calibration, threshold, bootstrap intervals) of each
     ``predictions`` evidence file that records a score column; an error entry says why not."""
     from ordinance.report.validation import outcomes_analysis
@@ -457,8 +465,8 @@ def outcomes_of(ws: Workspace, v: ModelVersion, *, rounds: int | None = None) ->
         try:
             from ordinance.metrics._table import read_table
 
-            cols = [item.attributes.get(k) for k in ("y_true", "score")]
-            if not all(isinstance(c, str) for c in cols):
+            cols = [str(item.attributes.get(k)) for k in ("y_true", "score")]
+            if not all(isinstance(item.attributes.get(k), str) for k in ("y_true", "score")):
                 raise NotFoundError(
                     f"predictions {item.name!r} record no 'y_true' and 'score' columns"
                 )
@@ -703,9 +711,7 @@ def _entries_for(ws: Workspace, ref: str) -> list[LogEntry]:
     if not ws.log_key_path.is_file() and not ws.log_vkey_path.is_file():
         return []
     try:
-        return [
-            e for e in ws.audit_log().entries(model=ref) if e.predicate_type != uris.RENDERING
-        ]
+        return [e for e in ws.audit_log().entries(model=ref) if e.predicate_type != uris.RENDERING]
     except OrdinanceError:
         return []
 
@@ -1194,7 +1200,9 @@ def build_report_context(
 # --------------------------------------------------------------------------- portfolio
 
 
-def _annex_iv(ws: Workspace, v: ModelVersion, keys: Mapping[str, tuple[str, Any]]) -> list[dict[str, Any]]:
+def _annex_iv(
+    ws: Workspace, v: ModelVersion, keys: Mapping[str, tuple[str, Any]]
+) -> list[dict[str, Any]]:
     """Annex IV coverage of one version by the same mapping and checks as its report (the
     statistics computed without bootstrap intervals): no counts standing in for evidence."""
     from ordinance.report.coverage import coverage

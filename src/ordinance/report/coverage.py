@@ -100,7 +100,9 @@ def _stats(ctx: Context, what: str) -> list[str]:
         if what == "discrimination" and s["auc"]["value"] is not None:
             out.append(f"AUC {s['auc']['value']:.3f}, KS {s['ks']['value']:.3f} from {src}")
         elif what == "calibration" and s["calibration"]:
-            out.append(f"calibration in {len(s['calibration'])} bins, Brier {s['brier']['value']:.4f} from {src}")
+            out.append(
+                f"calibration in {len(s['calibration'])} bins, Brier {s['brier']['value']:.4f} from {src}"
+            )
         elif what == "threshold_sensitivity" and s["sensitivity"]:
             out.append(f"threshold sensitivity at {len(s['sensitivity'])} thresholds from {src}")
     if what not in ("discrimination", "calibration", "threshold_sensitivity"):
@@ -209,9 +211,9 @@ def run_check(ctx: Context, check: str) -> list[str]:
 def coverage(ctx: Context, name: str) -> dict[str, Any]:
     """Each item of framework ``name`` with its status and the evidence that satisfies it."""
     fw = load_framework(name)
-    items = []
+    items: list[dict[str, Any]] = []
     for item in fw["items"]:
-        groups = []
+        groups: list[dict[str, Any]] = []
         for group in item["requires"]:
             refs = [(c, ref) for c in group for ref in run_check(ctx, c)]
             groups.append(

@@ -219,7 +219,13 @@ def outcomes_analysis(
         return float(np.mean(yy == (ss >= cols.threshold)))
 
     sensitivity = []
-    for delta in (-2 * sensitivity_step, -sensitivity_step, 0.0, sensitivity_step, 2 * sensitivity_step):
+    for delta in (
+        -2 * sensitivity_step,
+        -sensitivity_step,
+        0.0,
+        sensitivity_step,
+        2 * sensitivity_step,
+    ):
         t = round(cols.threshold + delta, 6)
         r = _rates(y, score >= t)
         sensitivity.append(
