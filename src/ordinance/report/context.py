@@ -347,7 +347,6 @@ def _fairness_kwargs(item: Evidence) -> dict[str, Any]:
 
 
 def _grouping(report: FairnessReport, features: Sequence[str]) -> dict[str, Any]:
-    from ordinance.metrics.fairness import group_text
 
     label = " × ".join(features)
     groups: list[dict[str, Any]] = [
