@@ -1,0 +1,163 @@
+// Ordinance console: the only script the pages load (CSP: script-src 'self').
+// Signing happens here, in the approver's browser: an Ed25519 WebCrypto key generated
+// non-extractable and kept in IndexedDB; the server sees only the public key and the
+// signed DSSE envelope. Pages work without this file except for signing.
+"use strict";
+(() => {
+  const DB = "ordinance-console";
+  const STORE = "keys";
+  const PAYLOAD_TYPE = "application/vnd.in-toto+json";
+  const enc = new TextEncoder();
+
+  function openDb() {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.open(DB, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  }
+  async function dbOp(mode, fn) {
+    const db = await openDb();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const req = fn(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error);
+    });
+  }
+  const getKey = (name) => dbOp("readonly", (s) => s.get(name));
+  const putKey = (name, rec) => dbOp("readwrite", (s) => s.put(rec, name));
+
+  function concat(...parts) {
+    const arrays = parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p)));
+    const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
+    let i = 0;
+    for (const a of arrays) { out.set(a, i); i += a.length; }
+    return out;
+  }
+  function b64(bytes) {
+    let s = "";
+    for (const b of bytes) s += String.fromCharCode(b);
+    return btoa(s);
+  }
+  function unb64(text) {
+    const s = atob(text);
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  }
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+  // DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body
+  function pae(type, payload) {
+    const t = enc.encode(type);
+    return concat(enc.encode(`DSSEv1 ${t.length} `), t, enc.encode(` ${payload.length} `), payload);
+  }
+
+  // RFC 8785 (JCS): object keys sorted by UTF-16 code units (JS's default sort), strings
+  // and numbers serialized as ECMAScript JSON.stringify does (which JCS adopts).
+  function canonical(v) {
+    if (v === null || typeof v === "boolean" || typeof v === "string") return JSON.stringify(v);
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) throw new Error("non-finite number");
+      return JSON.stringify(v);
+    }
+    if (Array.isArray(v)) return "[" + v.map(canonical).join(",") + "]";
+    return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canonical(v[k])).join(",") + "}";
+  }
+
+  // A C2SP signed-note verifier key: name+keyid+base64(0x01 || public key)
+  async function vkeyOf(name, publicKey) {
+    const raw = new Uint8Array(await crypto.subtle.exportKey("raw", publicKey));
+    const typed = concat([0x01], raw);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", concat(enc.encode(name), [0x0a], typed)));
+    const keyid = hex(digest.slice(0, 4));
+    return { vkey: `${name}+${keyid}+${b64(typed)}`, keyid };
+  }
+
+  async function generate(name) {
+    const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+    const { vkey, keyid } = await vkeyOf(name, pair.publicKey);
+    const rec = { privateKey: pair.privateKey, publicKey: pair.publicKey, vkey, keyid, created: new Date().toISOString() };
+    await putKey(name, rec);
+    return rec;
+  }
+
+  function say(el, text, isError) {
+    if (!el) return;
+    el.textContent = text;
+    el.classList.toggle("error", Boolean(isError));
+  }
+
+  // ------------------------------------------------------------------ the Keys page
+  async function keysPage(box) {
+    const name = box.dataset.keyName;
+    const status = document.getElementById("device-key-status");
+    const out = document.getElementById("device-vkey");
+    const button = document.getElementById("generate-key");
+    if (!window.isSecureContext || !crypto.subtle) {
+      say(status, "This page is not a secure context (HTTPS or localhost): WebCrypto is unavailable.", true);
+      button.disabled = true;
+      return;
+    }
+    const show = (rec) => {
+      out.value = rec.vkey;
+      say(status, `A non-extractable Ed25519 key for ${name} is stored in this browser (created ${rec.created}).`);
+      button.textContent = "Replace it with a new key";
+    };
+    try {
+      const rec = await getKey(name);
+      if (rec) show(rec); else say(status, `No key for ${name} in this browser yet.`);
+    } catch (e) {
+      say(status, `Cannot read this browser's key store: ${e}`, true);
+    }
+    button.addEventListener("click", async () => {
+      try {
+        show(await generate(name));
+      } catch (e) {
+        say(status, `This browser cannot create an Ed25519 key (${e.name || e}); use a current Chromium, Firefox or Safari.`, true);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ signing forms
+  function signingForm(form) {
+    const status = document.getElementById("signing-status");
+    form.addEventListener("submit", async (event) => {
+      if (form.dataset.signed === "1") return;
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        const rec = await getKey(form.dataset.keyName);
+        if (!rec) throw new Error("no key in this browser: generate one on the Keys page and have it enrolled");
+        const stmt = JSON.parse(new TextDecoder().decode(unb64(form.elements.payload.value)));
+        stmt.predicate.signedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+        if (form.dataset.sign === "approval") stmt.predicate.comment = form.elements.comment.value;
+        if (form.dataset.sign === "waiver") stmt.predicate.justification = form.elements.justification.value;
+        const payload = enc.encode(canonical(stmt));
+        const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, rec.privateKey, pae(PAYLOAD_TYPE, payload)));
+        form.elements.envelope.value = JSON.stringify({
+          payload: b64(payload),
+          payloadType: PAYLOAD_TYPE,
+          signatures: [{ keyid: rec.keyid, sig: b64(sig) }],
+        });
+        say(status, `Signed with key ${rec.keyid}; submitting…`);
+        form.dataset.signed = "1";
+        form.submit();
+      } catch (e) {
+        say(status, `Not signed: ${e.message || e}`, true);
+        button.disabled = false;
+      }
+    });
+  }
+
+  function start() {
+    const box = document.getElementById("device-key");
+    if (box) keysPage(box);
+    for (const form of document.querySelectorAll("form[data-sign]")) signingForm(form);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

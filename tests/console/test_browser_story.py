@@ -1,0 +1,184 @@
+"""The console's story in Chromium against a live server on loopback.
+
+A risk officer logs in, enrolls a key generated in her browser (a roster admin applies the
+signed roster change), finds the pending promotion, opens the biased version and sees its
+failing fairness rule, approves the fair version from the browser; a validator does the
+same from his; CI promotes; the browser-made approvals verify with ``log verify --deep``
+and offline from the bundle downloaded from the audit page. axe-core runs on every page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import Guard, check_page, login
+from console_support import roster_members, write_roster
+from playwright.sync_api import expect
+
+from ordinance.signing import parse_vkey
+from ordinance.store._approval_tables import ApprovalStore
+from ordinance.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def _shots(tmp_path: Path) -> Path:
+    """docs/images when ORDINANCE_WRITE_SCREENSHOTS=1 (to refresh the docs), else a tmp dir."""
+    return REPO / "docs" / "images" if os.environ.get("ORDINANCE_WRITE_SCREENSHOTS") else tmp_path
+
+
+def _enroll_browser_key(page: Any, base: str) -> str:
+    page.goto(base + "/console/keys")
+    expect(page.locator("#device-key-status")).to_contain_text("No key")
+    page.get_by_role("button", name="Generate a key in this browser").click()
+    expect(page.locator("#device-key-status")).to_contain_text("non-extractable Ed25519 key")
+    vkey = page.input_value("#device-vkey")
+    parse_vkey(vkey)  # a well-formed C2SP vkey whose key ID matches the key
+    return vkey
+
+
+def _approve(page: Any, base: str, ref: str, comment: str) -> None:
+    page.goto(base + "/console/inbox")
+    page.get_by_role("link", name=f"Review and sign {ref}").click()
+    page.get_by_label("Comment (recorded in the signed approval)").fill(comment)
+    page.get_by_role("button", name="Sign and approve").click()
+    page.wait_for_url("**/console/version?*")
+    expect(page.get_by_role("status").first).to_contain_text(
+        f"Approval of {ref} for production recorded"
+    )
+
+
+def test_approvals_signed_in_the_browser_promote_and_verify(
+    server: Any, chromium: Any, axe_source: str, tmp_path: Path
+) -> None:
+    base, story = server.url, server.story
+    shots = _shots(tmp_path)
+    guards = {"rita": Guard(), "vera": Guard()}
+    rita_ctx, vera_ctx = chromium.new_context(), chromium.new_context()
+    rita = guards["rita"].attach(rita_ctx.new_page())
+    vera = guards["vera"].attach(vera_ctx.new_page())
+
+    # -- login page, then the risk officer and the validator log in with their tokens
+    rita.goto(base + "/console/login")
+    check_page(rita, axe_source, shots, "login")
+    login(rita, base, "tok-rita")
+    login(vera, base, "tok-vera")
+
+    # -- each generates a non-extractable key in their browser; the admin enrolls both
+    rita_vkey = _enroll_browser_key(rita, base)
+    check_page(rita, axe_source, shots, "keys")
+    vera_vkey = _enroll_browser_key(vera, base)
+    assert rita.evaluate(
+        """async () => {
+            const db = await new Promise(r => { const q = indexedDB.open('ordinance-console', 1); q.onsuccess = () => r(q.result); });
+            const rec = await new Promise(r => { const q = db.transaction('keys').objectStore('keys').get('rita@bank.example'); q.onsuccess = () => r(q.result); });
+            return [rec.privateKey.extractable, rec.privateKey.algorithm.name, rec.privateKey.type];
+        }"""
+    ) == [False, "Ed25519", "private"]
+    roster = write_roster(
+        tmp_path / "roster.yaml",
+        roster_members(story, {"rita@bank.example": [rita_vkey], "vera@bank.example": [vera_vkey]}),
+    )
+    unsigned = server.cli("roster", "apply", roster)
+    assert unsigned.returncode == 1, unsigned.stderr  # roster admins exist: must be signed
+    applied = server.cli("roster", "apply", roster, "--key", story.admin_key, "--format", "json")
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout)["changed"] is True
+
+    # -- the risk officer finds the pending promotion in the inventory
+    rita.goto(base + "/console/inventory")
+    check_page(rita, axe_source, shots, "inventory")
+    rita.get_by_label("Pending approvals only").check()
+    rita.get_by_role("button", name="Filter").click()
+    rita.wait_for_url("**pending=1**")
+    pending = rita.locator("tr.pending")
+    expect(pending).to_have_count(2)
+    expect(pending.first).to_contain_text("awaiting risk-officer, validator")
+
+    # -- opens the biased version: the fairness rule fails, measured against its threshold
+    rita.get_by_role("link", name="1.0.0", exact=True).click()
+    rule = rita.locator("tr", has=rita.locator(".rule-id", has_text="fairness-false-positive-rate"))
+    expect(rule).to_contain_text("fail")
+    expect(rule).to_contain_text("max: 0.1000")
+    expect(rita.locator("figure.chart svg").first).to_be_visible()
+    expect(rita.locator("td", has_text="included").first).to_be_visible()
+    check_page(rita, axe_source, shots, "version")
+
+    # -- the inbox lists both versions for her role; she approves the fair one from the browser
+    rita.goto(base + "/console/inbox")
+    expect(rita.get_by_role("link", name="Review and sign credit-risk@1.1.0")).to_be_visible()
+    check_page(rita, axe_source, shots, "inbox")
+    rita.get_by_role("link", name="Review and sign credit-risk@1.1.0").click()
+    check_page(rita, axe_source, shots, "approve")
+    _approve(rita, base, "credit-risk@1.1.0", "fairness within limits; reviewed the report")
+    # -- the validator approves too, from his own browser
+    _approve(vera, base, "credit-risk@1.1.0", "independent validation complete")
+    rule = vera.locator("tr", has=vera.locator(".rule-id", has_text="two-person-signoff"))
+    expect(rule).to_contain_text("pass")
+
+    # -- CI promotes (a separate process, as a CI runner)
+    promoted = server.cli("promote", "credit-risk@1.1.0", "--to", "production", "--format", "json")
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert json.loads(promoted.stdout)["outcome"] == "promoted"
+
+    # -- history, reports and audit pages
+    rita.goto(base + "/console/history?model=credit-risk")
+    expect(rita.locator("table").first).to_contain_text("1.1.0")
+    check_page(rita, axe_source, shots, "history")
+    rita.goto(base + "/console/reports")
+    check_page(rita, axe_source, shots, "reports")
+    rita.goto(base + "/console/audit")
+    check_page(rita, axe_source, shots, "audit")
+
+    # -- the approvals in the log are the browsers' signatures (the server holds no such key)
+    ws = Workspace.open(story.home)
+    try:
+        rows = ApprovalStore(ws.engine()).signed("credit-risk", "1.1.0", "approval")
+        log_vkey = ws.vkey()
+    finally:
+        ws.close()
+    assert sorted(r.key_id for r in rows) == sorted(
+        parse_vkey(k).key_id for k in (rita_vkey, vera_vkey)
+    )
+    assert not any(p.suffix == ".key" and "rita" in p.name for p in story.home.rglob("*"))
+
+    # -- and they verify: --deep on the server's log, and offline from the downloaded bundle
+    entry_keys = [a for k in (rita_vkey, vera_vkey) for a in ("--entry-vkey", k)]
+    entry_keys += ["--entry-vkey", str(story.admin_key.with_suffix(".vkey"))]
+    entry_keys += ["--entry-vkey", str(story.vera_key.with_suffix(".vkey"))]
+    deep = server.cli("log", "verify", "--deep", *entry_keys, "--format", "json")
+    assert deep.returncode == 0, deep.stdout + deep.stderr
+    assert json.loads(deep.stdout)["ok"] is True
+
+    with rita.expect_download() as dl:
+        rita.get_by_role("link", name="Download the audit bundle (.tar.gz)").click()
+    archive = tmp_path / "bundle.tar.gz"
+    dl.value.save_as(archive)
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    offline = server.cli(
+        "log",
+        "verify",
+        "--bundle",
+        tmp_path / "unpacked" / "audit-bundle",
+        "--vkey",
+        log_vkey,
+        "--deep",
+        *entry_keys,
+        "--format",
+        "json",
+    )
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert json.loads(offline.stdout)["ok"] is True
+
+    for g in guards.values():
+        g.assert_clean()
+    rita_ctx.close()
+    vera_ctx.close()
