@@ -106,9 +106,10 @@ def stop_server(server: Server) -> None:
         server.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
-    return build_story(tmp_path_factory.mktemp("console"))
+@pytest.fixture(scope="module", params=["plain", "hostile"])
+def story(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Story:
+    """The story workspace, once with plain data and once with hostile model data."""
+    return build_story(tmp_path_factory.mktemp("console"), hostile=request.param == "hostile")
 
 
 @pytest.fixture(scope="module")

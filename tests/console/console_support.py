@@ -44,7 +44,10 @@ SIGNOFF = {
     ],
 }
 
-EVIL_NAME = "<script>alert('name')</script>{{ 7*7 }}"
+#: Model names are refused at registration unless plain (``[A-Za-z0-9._-]``): the hostile
+#: text goes where free text is allowed (description, owner, metric names, docs, URLs).
+EVIL_NAME = "xss-model"
+EVIL_OWNER = "<script>alert('owner')</script>{{ 7*7 }}"
 EVIL_DESC = "javascript:alert('desc') <img src=x onerror=alert('img')> {{ config }}"
 EVIL_METRIC = "<svg onload=alert('metric')>{{ 7*7 }}"
 EVIL_URL = "javascript:alert('url')"
@@ -52,6 +55,8 @@ EVIL_URL = "javascript:alert('url')"
 
 @dataclass
 class Story:
+    model: str
+    hostile: bool
     home: Path
     keys: Path
     tokens: dict[str, str]
@@ -87,8 +92,8 @@ def write_roster(path: Path, members: list[Any]) -> Path:
 
 def build_story(base: Path, *, hostile: bool = False, rows: int = 2000) -> Story:
     from ordinance.examples.credit_risk import write_version
+    from ordinance.gate import stage_packs as load_stage_policies
     from ordinance.policy import EvaluationContext, evaluate
-    from ordinance.promote import load_stage_policies
 
     home = base / ".ordinance"
     (base).mkdir(parents=True, exist_ok=True)
@@ -106,6 +111,8 @@ def build_story(base: Path, *, hostile: bool = False, rows: int = 2000) -> Story
     generate_key(keys / "admin.key", "admin@bank.example")
     generate_key(keys / "vera.key", "vera@bank.example")
     story = Story(
+        model=EVIL_NAME if hostile else "credit-risk",
+        hostile=hostile,
         home=home,
         keys=keys,
         tokens={
@@ -157,7 +164,8 @@ def _make_hostile(manifest: Path) -> None:
     doc = yaml.safe_load(manifest.read_text())
     doc["model"]["name"] = EVIL_NAME
     doc["model"]["description"] = EVIL_DESC
-    doc["model"]["owner"] = "<b onmouseover=alert('owner')>team</b>"
+    doc["model"]["owner"] = EVIL_OWNER
+    doc["model"]["tags"] = ["<b onmouseover=alert('tag')>t</b>"]
     doc["metrics"] = {EVIL_METRIC: 0.5, **doc["metrics"]}
     doc["documentation"]["summary"] = "<script>alert('summary')</script>"
     doc["lineage"]["code"]["repository"] = EVIL_URL

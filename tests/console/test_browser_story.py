@@ -44,6 +44,12 @@ def _enroll_browser_key(page: Any, base: str) -> str:
     return vkey
 
 
+#: Elements or attributes that would run script if model data were injected as markup
+INJECTED = """() => document.querySelectorAll(
+    'a[href^="javascript:" i], [onerror], [onload], [onmouseover], main script, main iframe'
+).length"""
+
+
 def _approve(page: Any, base: str, ref: str, comment: str) -> None:
     page.goto(base + "/console/inbox")
     page.get_by_role("link", name=f"Review and sign {ref}").click()
@@ -59,7 +65,8 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     server: Any, chromium: Any, axe_source: str, tmp_path: Path
 ) -> None:
     base, story = server.url, server.story
-    shots = _shots(tmp_path)
+    model = story.model
+    shots = None if story.hostile else _shots(tmp_path)
     guards = {"rita": Guard(), "vera": Guard()}
     rita_ctx, vera_ctx = chromium.new_context(), chromium.new_context()
     rita = guards["rita"].attach(rita_ctx.new_page())
@@ -113,23 +120,23 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
 
     # -- the inbox lists both versions for her role; she approves the fair one from the browser
     rita.goto(base + "/console/inbox")
-    expect(rita.get_by_role("link", name="Review and sign credit-risk@1.1.0")).to_be_visible()
+    expect(rita.get_by_role("link", name=f"Review and sign {model}@1.1.0")).to_be_visible()
     check_page(rita, axe_source, shots, "inbox")
-    rita.get_by_role("link", name="Review and sign credit-risk@1.1.0").click()
+    rita.get_by_role("link", name=f"Review and sign {model}@1.1.0").click()
     check_page(rita, axe_source, shots, "approve")
-    _approve(rita, base, "credit-risk@1.1.0", "fairness within limits; reviewed the report")
+    _approve(rita, base, f"{model}@1.1.0", "fairness within limits; reviewed the report")
     # -- the validator approves too, from his own browser
-    _approve(vera, base, "credit-risk@1.1.0", "independent validation complete")
+    _approve(vera, base, f"{model}@1.1.0", "independent validation complete")
     rule = vera.locator("tr", has=vera.locator(".rule-id", has_text="two-person-signoff"))
     expect(rule).to_contain_text("pass")
 
     # -- CI promotes (a separate process, as a CI runner)
-    promoted = server.cli("promote", "credit-risk@1.1.0", "--to", "production", "--format", "json")
+    promoted = server.cli("promote", f"{model}@1.1.0", "--to", "production", "--format", "json")
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     assert json.loads(promoted.stdout)["outcome"] == "promoted"
 
     # -- history, reports and audit pages
-    rita.goto(base + "/console/history?model=credit-risk")
+    rita.goto(base + f"/console/history?model={model}")
     expect(rita.locator("table").first).to_contain_text("1.1.0")
     check_page(rita, axe_source, shots, "history")
     rita.goto(base + "/console/reports")
@@ -140,7 +147,7 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     # -- the approvals in the log are the browsers' signatures (the server holds no such key)
     ws = Workspace.open(story.home)
     try:
-        rows = ApprovalStore(ws.engine()).signed("credit-risk", "1.1.0", "approval")
+        rows = ApprovalStore(ws.engine()).signed(model, "1.1.0", "approval")
         log_vkey = ws.vkey()
     finally:
         ws.close()
@@ -178,7 +185,58 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     assert offline.returncode == 0, offline.stdout + offline.stderr
     assert json.loads(offline.stdout)["ok"] is True
 
+    if story.hostile:
+        _nothing_executes(chromium, base, model, rita)
     for g in guards.values():
         g.assert_clean()
     rita_ctx.close()
     vera_ctx.close()
+
+
+def _nothing_executes(chromium: Any, base: str, model: str, page: Any) -> None:
+    """Hostile model data stays text on every page, in the page itself: no dialog, no CSP
+    report, no injected element; and the same with the CSP switched off (escaping alone)."""
+    paths = [
+        "/console/inventory",
+        "/console/inventory?q=%3Cscript%3E",
+        f"/console/version?model={model}&version=1.0.0",
+        f"/console/version?model={model}&version=1.1.0",
+        "/console/inbox",
+        f"/console/history?model={model}",
+        "/console/reports",
+        f"/console/approve?model={model}&version=1.0.0&stage=production",
+        f"/console/reports/card?model={model}&version=1.0.0",
+        f"/console/reports/report?model={model}&version=1.0.0",
+    ]
+    for p in paths:
+        page.goto(base + p)
+        assert page.evaluate(INJECTED) == 0, p
+        for cell in page.locator("td, th, dd").all()[:200]:
+            if "alert" in (cell.text_content() or ""):
+                cell.hover()
+    page.goto(base + f"/console/version?model={model}&version=1.0.0")
+    expect(page.get_by_text("javascript:alert('url')").first).to_be_visible()
+    naked = chromium.new_context(bypass_csp=True)
+    try:
+        guard = Guard()
+        p2 = guard.attach(naked.new_page())
+        login(p2, base, "tok-rita")
+        for p in paths:
+            p2.goto(base + p)
+            assert p2.evaluate(INJECTED) == 0, p
+        guard.assert_clean()
+    finally:
+        naked.close()
+
+
+def test_the_guard_sees_script_that_runs(chromium: Any) -> None:
+    """The in-page checks above would notice execution: a dialog, and a CSP report."""
+    ctx = chromium.new_context()
+    try:
+        guard = Guard()
+        page = guard.attach(ctx.new_page())
+        page.set_content("<main><p>x</p><script>alert('ran')</script></main>")
+        assert guard.dialogs == ["ran"]
+        assert page.evaluate(INJECTED) == 1
+    finally:
+        ctx.close()

@@ -70,7 +70,7 @@ class Requirement:
 
 def stage_requirements(ws: Workspace) -> dict[str, Requirement]:
     """Per stage, the strictest ``approvals.required`` demands of the stage's packs."""
-    from ordinance.promote import load_stage_policies
+    from ordinance.gate import stage_packs as load_stage_policies
 
     out: dict[str, Requirement] = {}
     for stage in ws.config.stages:
@@ -341,7 +341,8 @@ def inbox_view(ws: Workspace, identity: str, *, now: datetime | None = None) -> 
 
 def _live_evaluation(ws: Workspace, v: ModelVersion, stage: str, now: datetime) -> dict[str, Any]:
     """The gate's verdict for ``stage`` now: every rule with approvals and waivers injected."""
-    from ordinance.promote import collect_inputs, evaluate_version, load_stage_policies
+    from ordinance.gate import collect_inputs, evaluate_version
+    from ordinance.gate import stage_packs as load_stage_policies
 
     packs = load_stage_policies(ws, stage)
     collected = collect_inputs(ws, v, stage, now)
@@ -450,7 +451,8 @@ def approval_payload(
     ws: Workspace, model: str, version: str, stage: str, approver: str, now: datetime
 ) -> bytes:
     """The in-toto statement an approver's device signs (the same the CLI signs)."""
-    from ordinance.approvals import approval_statement, policy_digests
+    from ordinance.approvals import approval_statement
+    from ordinance.gate import policy_digests
 
     v = ws.registry().get_version(model, version)
     if stage not in ws.config.stages:
@@ -493,7 +495,7 @@ def waiver_payload(
 def history_view(ws: Workspace, model: str | None, at: datetime | None) -> dict[str, Any]:
     """Per model, every transition from the registry's log-backed index, and which
     version held each stage at ``at`` (or now)."""
-    from ordinance.promote import history
+    from ordinance.stage_history import history
 
     registry = ws.registry()
     names = [m.name for m, _ in registry.list_models()] if model is None else [model]

@@ -1,0 +1,277 @@
+"""The console in-process (httpx TestClient): sessions, CSRF, headers, escaping, refusals."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from console_support import EVIL_DESC, EVIL_METRIC, EVIL_NAME, EVIL_OWNER, Story, build_story
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ordinance.approvals import sign_approval
+from ordinance.gate import policy_digests
+from ordinance.server.console import Principal, console_router
+from ordinance.signing import load_signer
+from ordinance.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Story:
+    return build_story(tmp_path_factory.mktemp("hostile"), hostile=True, rows=1200)
+
+
+@pytest.fixture(scope="module")
+def app(hostile: Story) -> Iterator[FastAPI]:
+    ws = Workspace.open(hostile.home)
+    tokens = hostile.tokens
+    a = FastAPI()
+    a.include_router(console_router(ws, lambda t: Principal(tokens[t]) if t in tokens else None))
+    yield a
+    ws.close()
+
+
+def client(app: FastAPI, token: str | None = None) -> TestClient:
+    c = TestClient(app, base_url="https://testserver")
+    if token is not None:
+        page = c.get("/console/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        r = c.post(
+            "/console/login",
+            data={"csrf": csrf.group(1), "token": token, "next": "/console/inbox"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        assert r.headers["location"] == "/console/inbox"
+    return c
+
+
+def csrf_of(c: TestClient, path: str = "/console/inventory") -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', c.get(path).text)
+    assert m is not None
+    return m.group(1)
+
+
+def test_pages_need_a_session(app: FastAPI) -> None:
+    c = client(app)
+    for path in ("/console/inventory", "/console/inbox", "/console/audit", "/console/audit/bundle"):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/console/login?next=")
+
+
+def test_login_refuses_bad_tokens_and_forged_forms(app: FastAPI) -> None:
+    c = client(app)
+    page = c.get("/console/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    bad = c.post("/console/login", data={"csrf": csrf, "token": "nope"}, follow_redirects=False)
+    assert bad.status_code == 401 and "not valid" in bad.text
+    assert "ordinance_session" not in bad.headers.get("set-cookie", "")
+    forged = client(app).post(
+        "/console/login", data={"csrf": "x", "token": "tok-rita"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    cross = c.post(
+        "/console/login",
+        data={"csrf": csrf, "token": "tok-rita"},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert cross.status_code == 403
+
+
+def test_session_cookie_and_security_headers(app: FastAPI) -> None:
+    c = client(app)
+    page = c.get("/console/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    r = c.post("/console/login", data={"csrf": csrf, "token": "tok-rita"}, follow_redirects=False)
+    cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("ordinance_session="))
+    for flag in ("HttpOnly", "Secure", "SameSite=strict", "Path=/console"):
+        assert flag.lower() in cookie.lower(), cookie
+    inv = c.get("/console/inventory")
+    csp = inv.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert inv.headers["x-content-type-options"] == "nosniff"
+    assert inv.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in inv.text.replace(
+        '<script src="/console/static/console.js" defer></script>', ""
+    )
+    assert 'style="' not in inv.text  # nothing inline for the CSP to allow
+
+
+def test_open_redirects_are_refused(app: FastAPI) -> None:
+    c = client(app)
+    for target in ("https://evil.example/", "//evil.example/console/", "/console/\\evil"):
+        page = c.get("/console/login", params={"next": target})
+        assert 'name="next" value="/console/inventory"' in page.text
+
+
+def test_state_changes_need_the_csrf_token(app: FastAPI) -> None:
+    c = client(app, "tok-rita")
+    r = c.post("/console/logout", data={}, follow_redirects=False)
+    assert r.status_code == 403
+    r = c.post("/console/approve", data={"csrf": "wrong"}, follow_redirects=False)
+    assert r.status_code == 403
+    r = c.post(
+        "/console/logout",
+        data={"csrf": csrf_of(c)},
+        headers={"Sec-Fetch-Site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    r = c.post("/console/logout", data={"csrf": csrf_of(c)}, follow_redirects=False)
+    assert r.status_code == 303
+    assert c.get("/console/inventory", follow_redirects=False).status_code == 303
+
+
+def test_hostile_model_data_is_escaped_everywhere(app: FastAPI, hostile: Story) -> None:
+    c = client(app, "tok-rita")
+    q = {"model": EVIL_NAME, "version": "1.0.0"}
+    pages = [
+        c.get("/console/inventory"),
+        c.get("/console/inventory", params={"q": "<script>"}),
+        c.get("/console/version", params=q),
+        c.get("/console/inbox"),
+        c.get("/console/history"),
+        c.get("/console/reports"),
+        c.get("/console/approve", params={**q, "stage": "production"}),
+    ]
+    for r in pages:
+        assert r.status_code == 200, r.text[:500]
+        body = r.text
+        for raw in (EVIL_OWNER, EVIL_DESC, EVIL_METRIC, "<b onmouseover"):
+            assert raw not in body
+        assert (
+            "<script>alert" not in body and "<img src=x" not in body and "<svg onload" not in body
+        )
+        assert 'href="javascript:' not in body.lower()
+        assert ">49<" not in body  # {{ 7*7 }} stays text
+    version = pages[2].text
+    assert "&lt;script&gt;alert(&#39;owner&#39;)&lt;/script&gt;{{ 7*7 }}" in version
+    assert "&lt;svg onload=alert(&#39;metric&#39;)&gt;{{ 7*7 }}" in version
+    assert "javascript:alert(&#39;url&#39;)" in version  # shown as text, not linked
+    found = c.get("/console/inventory", params={"q": "onerror=alert"})
+    assert "1 of 1 models shown" in found.text  # search matches the description, as text
+
+
+def test_hostile_model_names_are_refused_at_registration(tmp_path: Path) -> None:
+    from helpers import small_manifest
+    from ordinance.errors import ManifestError
+    from ordinance.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / ".ordinance")
+    try:
+        for name in ("<script>alert(1)</script>", "{{ 7*7 }}", "javascript:alert(1)"):
+            manifest = small_manifest(tmp_path / "m", name=name)
+            with pytest.raises(ManifestError, match=r"model\.name"):
+                ws.register(manifest)
+    finally:
+        ws.close()
+
+
+def test_documents_are_sandboxed(app: FastAPI) -> None:
+    c = client(app, "tok-rita")
+    r = c.get("/console/reports/card", params={"model": EVIL_NAME, "version": "1.1.0"})
+    assert r.status_code == 200
+    assert "sandbox" in r.headers["content-security-policy"]
+    assert "script-src" not in r.headers["content-security-policy"]
+    assert "<script>alert" not in r.text
+
+
+def test_evidence_downloads_match_their_digests(app: FastAPI, hostile: Story) -> None:
+    c = client(app, "tok-rita")
+    ws = Workspace.open(hostile.home)
+    try:
+        v = ws.registry().get_version(EVIL_NAME, "1.0.0")
+    finally:
+        ws.close()
+    item = v.evidence_of("predictions")[0]
+    r = c.get(
+        "/console/evidence", params={"model": EVIL_NAME, "version": "1.0.0", "sha256": item.sha256}
+    )
+    assert r.status_code == 200
+    import hashlib
+
+    assert hashlib.sha256(r.content).hexdigest() == item.sha256
+    assert r.headers["content-disposition"].startswith("attachment;")
+    missing = c.get(
+        "/console/evidence", params={"model": EVIL_NAME, "version": "1.0.0", "sha256": "0" * 64}
+    )
+    assert missing.status_code == 404
+
+
+def _envelope(hostile: Story, key: Path, approver: str, stage: str = "production") -> str:
+    ws = Workspace.open(hostile.home)
+    try:
+        v = ws.registry().get_version(EVIL_NAME, "1.1.0")
+        env = sign_approval(
+            v,
+            stage,
+            load_signer(key),
+            approver,
+            now=datetime.now(UTC),
+            policies=policy_digests(ws, stage),
+            comment="ok",
+        )
+    finally:
+        ws.close()
+    return json.dumps(env.to_dict())
+
+
+def _post_approval(c: TestClient, envelope: str) -> Any:
+    return c.post(
+        "/console/approve",
+        data={
+            "csrf": csrf_of(c),
+            "model": EVIL_NAME,
+            "version": "1.1.0",
+            "stage": "production",
+            "envelope": envelope,
+        },
+        follow_redirects=False,
+    )
+
+
+def test_an_approval_signed_by_someone_else_is_refused(app: FastAPI, hostile: Story) -> None:
+    c = client(app, "tok-rita")
+    r = _post_approval(c, _envelope(hostile, hostile.vera_key, "vera@bank.example"))
+    assert r.status_code == 403
+    assert (
+        "signed with vera@bank.example&#39;s key, but you are logged in as rita@bank.example"
+        in r.text
+    )
+
+
+def test_garbage_envelopes_are_input_errors(app: FastAPI) -> None:
+    c = client(app, "tok-vera")
+    for bad in ("", "not json", "[]", json.dumps({"payload": "!!", "payloadType": 1})):
+        r = _post_approval(c, bad)
+        assert r.status_code == 400, (bad, r.status_code)
+
+
+def test_the_validator_approval_is_checked_and_logged(app: FastAPI, hostile: Story) -> None:
+    c = client(app, "tok-vera")
+    r = _post_approval(c, _envelope(hostile, hostile.vera_key, "vera@bank.example"))
+    assert r.status_code == 303, r.text
+    page = c.get(r.headers["location"])
+    assert "Approval of" in page.text and "recorded at log entry" in page.text
+    again = _post_approval(c, _envelope(hostile, hostile.vera_key, "vera@bank.example"))
+    assert again.status_code == 303  # a fresh signature (new signedAt) is a new approval
+    approve_page = c.get(
+        "/console/approve", params={"model": EVIL_NAME, "version": "1.1.0", "stage": "production"}
+    )
+    payload = re.search(r'name="payload" value="([^"]+)"', approve_page.text)
+    assert payload is not None
+    stmt = json.loads(base64.b64decode(payload.group(1)))
+    assert stmt["predicate"]["approver"] == "vera@bank.example"
+    assert stmt["predicate"]["model"] == EVIL_NAME
