@@ -1,6 +1,6 @@
 """Fixtures for the console: the story workspace, a live server on loopback, Chromium.
 
-The server is a real subprocess on 127.0.0.1 (uvicorn); the browser is Debian's Chromium
+The server is a real ``ordinance serve`` subprocess on 127.0.0.1; the browser is Debian's Chromium
 driven by Playwright (its own browser download is not reachable here). Without Chromium
 the browser tests skip, unless ``ORDINANCE_REQUIRE_BROWSER=1`` (CI) makes that a failure.
 """
@@ -42,8 +42,21 @@ class Server:
     log: Path
 
     def cli(self, *args: str | Path, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run ``ordinance ARGS`` as a separate process against the story's workspace."""
-        env = {**os.environ, "ORDINANCE_HOME": str(self.story.home), "ORDINANCE_ACTOR": "ci"}
+        """Run ``ordinance ARGS`` as a separate process: with ``token``, a remote client of
+        the server (its own empty home, ORDINANCE_URL + ORDINANCE_TOKEN); without, the
+        operator on the server's own workspace."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDINANCE_")}
+        if token is None:
+            env["ORDINANCE_HOME"] = str(self.story.home)
+        else:
+            client_home = self.story.home.parent / "client"
+            client_home.mkdir(exist_ok=True)
+            env.update(
+                ORDINANCE_URL=self.url,
+                ORDINANCE_TOKEN=token,
+                HOME=str(client_home),
+                ORDINANCE_HOME=str(client_home / ".ordinance"),
+            )
         return subprocess.run(
             [sys.executable, "-m", "ordinance", *map(str, args)],
             env=env,
@@ -56,12 +69,8 @@ class Server:
 def start_server(story: Story, base: Path) -> Server:
     port = _free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("ORDINANCE_")},
         "ORDINANCE_HOME": str(story.home),
-        "CONSOLE_TOKENS": str(base / "tokens.json"),
-        "PYTHONPATH": os.pathsep.join(
-            [str(HERE), str(REPO / "src"), os.environ.get("PYTHONPATH", "")]
-        ),
     }
     log = base / "server.log"
     with log.open("wb") as out:
@@ -69,9 +78,8 @@ def start_server(story: Story, base: Path) -> Server:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "--factory",
-                "devapp:create_app",
+                "ordinance",
+                "serve",
                 "--host",
                 "127.0.0.1",
                 "--port",

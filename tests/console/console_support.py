@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,16 +114,23 @@ def build_story(base: Path, *, hostile: bool = False, rows: int = 2000) -> Story
         hostile=hostile,
         home=home,
         keys=keys,
-        tokens={
-            "tok-rita": "rita@bank.example",
-            "tok-vera": "vera@bank.example",
-            "tok-admin": "admin@bank.example",
-            "tok-alice": "alice@bank.example",
-        },
+        tokens={},
         admin_key=keys / "admin.key",
         vera_key=keys / "vera.key",
     )
     try:
+        from ordinance.tokens import TokenStore
+
+        tokens = TokenStore(ws.engine())
+        for who, identity, scope in (
+            ("rita", "rita@bank.example", "member"),
+            ("vera", "vera@bank.example", "member"),
+            ("admin", "admin@bank.example", "admin"),
+            ("alice", "alice@bank.example", "member"),
+            ("reader", "auditor@bank.example", "reader"),
+            ("ci", "ci@bank.example", "ci"),
+        ):
+            story.tokens[who] = tokens.create(identity, scope)[0]
         t0 = datetime(2026, 1, 20, 9, 0, tzinfo=UTC)
         apply_roster(
             ws,
@@ -156,7 +162,6 @@ def build_story(base: Path, *, hostile: bool = False, rows: int = 2000) -> Story
             ws.record_evaluation(evaluate(v, "production", packs, ctx))
     finally:
         ws.close()
-    (base / "tokens.json").write_text(json.dumps(story.tokens))
     return story
 
 

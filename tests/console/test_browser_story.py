@@ -75,8 +75,8 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     # -- login page, then the risk officer and the validator log in with their tokens
     rita.goto(base + "/console/login")
     check_page(rita, axe_source, shots, "login")
-    login(rita, base, "tok-rita")
-    login(vera, base, "tok-vera")
+    login(rita, base, story.tokens["rita"])
+    login(vera, base, story.tokens["vera"])
 
     # -- each generates a non-extractable key in their browser; the admin enrolls both
     rita_vkey = _enroll_browser_key(rita, base)
@@ -93,6 +93,7 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
         tmp_path / "roster.yaml",
         roster_members(story, {"rita@bank.example": [rita_vkey], "vera@bank.example": [vera_vkey]}),
     )
+    # (the roster admin works on the server host: roster changes are not remote commands)
     unsigned = server.cli("roster", "apply", roster)
     assert unsigned.returncode == 1, unsigned.stderr  # roster admins exist: must be signed
     applied = server.cli("roster", "apply", roster, "--key", story.admin_key, "--format", "json")
@@ -131,7 +132,15 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     expect(rule).to_contain_text("pass")
 
     # -- CI promotes (a separate process, as a CI runner)
-    promoted = server.cli("promote", f"{model}@1.1.0", "--to", "production", "--format", "json")
+    promoted = server.cli(
+        "promote",
+        f"{model}@1.1.0",
+        "--to",
+        "production",
+        "--format",
+        "json",
+        token=story.tokens["ci"],
+    )
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     assert json.loads(promoted.stdout)["outcome"] == "promoted"
 
@@ -186,14 +195,14 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     assert json.loads(offline.stdout)["ok"] is True
 
     if story.hostile:
-        _nothing_executes(chromium, base, model, rita)
+        _nothing_executes(chromium, base, model, rita, story.tokens["rita"])
     for g in guards.values():
         g.assert_clean()
     rita_ctx.close()
     vera_ctx.close()
 
 
-def _nothing_executes(chromium: Any, base: str, model: str, page: Any) -> None:
+def _nothing_executes(chromium: Any, base: str, model: str, page: Any, token: str) -> None:
     """Hostile model data stays text on every page, in the page itself: no dialog, no CSP
     report, no injected element; and the same with the CSP switched off (escaping alone)."""
     paths = [
@@ -220,7 +229,7 @@ def _nothing_executes(chromium: Any, base: str, model: str, page: Any) -> None:
     try:
         guard = Guard()
         p2 = guard.attach(naked.new_page())
-        login(p2, base, "tok-rita")
+        login(p2, base, token)
         for p in paths:
             p2.goto(base + p)
             assert p2.evaluate(INJECTED) == 0, p

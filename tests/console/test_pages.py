@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 
 from ordinance.approvals import sign_approval
 from ordinance.gate import policy_digests
-from ordinance.server.console import Principal, console_router
 from ordinance.signing import load_signer
 from ordinance.workspace import Workspace
 
@@ -31,10 +30,13 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Story:
 
 @pytest.fixture(scope="module")
 def app(hostile: Story) -> Iterator[FastAPI]:
+    """The server's own app (``create_app``, as ``ordinance serve`` builds it), in-process."""
+    from ordinance.server import create_app
+
     ws = Workspace.open(hostile.home)
-    tokens = hostile.tokens
-    a = FastAPI()
-    a.include_router(console_router(ws, lambda t: Principal(tokens[t]) if t in tokens else None))
+    ws.log_signer = ws.audit_log().signer
+    a = create_app(ws)
+    a.state.test_tokens = hostile.tokens
     yield a
     ws.close()
 
@@ -42,6 +44,7 @@ def app(hostile: Story) -> Iterator[FastAPI]:
 def client(app: FastAPI, token: str | None = None) -> TestClient:
     c = TestClient(app, base_url="https://testserver")
     if token is not None:
+        token = app.state.test_tokens[token]
         page = c.get("/console/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf is not None
@@ -73,16 +76,18 @@ def test_login_refuses_bad_tokens_and_forged_forms(app: FastAPI) -> None:
     c = client(app)
     page = c.get("/console/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    bad = c.post("/console/login", data={"csrf": csrf, "token": "nope"}, follow_redirects=False)
+    bad = c.post("/console/login", data={"csrf": csrf, "token": "ord_nope"}, follow_redirects=False)
     assert bad.status_code == 401 and "not valid" in bad.text
     assert "ordinance_session" not in bad.headers.get("set-cookie", "")
     forged = client(app).post(
-        "/console/login", data={"csrf": "x", "token": "tok-rita"}, follow_redirects=False
+        "/console/login",
+        data={"csrf": "x", "token": app.state.test_tokens["rita"]},
+        follow_redirects=False,
     )
     assert forged.status_code == 403
     cross = c.post(
         "/console/login",
-        data={"csrf": csrf, "token": "tok-rita"},
+        data={"csrf": csrf, "token": app.state.test_tokens["rita"]},
         headers={"Origin": "https://evil.example"},
         follow_redirects=False,
     )
@@ -93,7 +98,11 @@ def test_session_cookie_and_security_headers(app: FastAPI) -> None:
     c = client(app)
     page = c.get("/console/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    r = c.post("/console/login", data={"csrf": csrf, "token": "tok-rita"}, follow_redirects=False)
+    r = c.post(
+        "/console/login",
+        data={"csrf": csrf, "token": app.state.test_tokens["rita"]},
+        follow_redirects=False,
+    )
     cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("ordinance_session="))
     for flag in ("HttpOnly", "Secure", "SameSite=strict", "Path=/console"):
         assert flag.lower() in cookie.lower(), cookie
@@ -117,7 +126,7 @@ def test_open_redirects_are_refused(app: FastAPI) -> None:
 
 
 def test_state_changes_need_the_csrf_token(app: FastAPI) -> None:
-    c = client(app, "tok-rita")
+    c = client(app, "rita")
     r = c.post("/console/logout", data={}, follow_redirects=False)
     assert r.status_code == 403
     r = c.post("/console/approve", data={"csrf": "wrong"}, follow_redirects=False)
@@ -135,7 +144,7 @@ def test_state_changes_need_the_csrf_token(app: FastAPI) -> None:
 
 
 def test_hostile_model_data_is_escaped_everywhere(app: FastAPI, hostile: Story) -> None:
-    c = client(app, "tok-rita")
+    c = client(app, "rita")
     q = {"model": EVIL_NAME, "version": "1.0.0"}
     pages = [
         c.get("/console/inventory"),
@@ -180,7 +189,7 @@ def test_hostile_model_names_are_refused_at_registration(tmp_path: Path) -> None
 
 
 def test_documents_are_sandboxed(app: FastAPI) -> None:
-    c = client(app, "tok-rita")
+    c = client(app, "rita")
     r = c.get("/console/reports/card", params={"model": EVIL_NAME, "version": "1.1.0"})
     assert r.status_code == 200
     assert "sandbox" in r.headers["content-security-policy"]
@@ -189,7 +198,7 @@ def test_documents_are_sandboxed(app: FastAPI) -> None:
 
 
 def test_evidence_downloads_match_their_digests(app: FastAPI, hostile: Story) -> None:
-    c = client(app, "tok-rita")
+    c = client(app, "rita")
     ws = Workspace.open(hostile.home)
     try:
         v = ws.registry().get_version(EVIL_NAME, "1.0.0")
@@ -243,24 +252,24 @@ def _post_approval(c: TestClient, envelope: str) -> Any:
 
 
 def test_an_approval_signed_by_someone_else_is_refused(app: FastAPI, hostile: Story) -> None:
-    c = client(app, "tok-rita")
+    c = client(app, "rita")
     r = _post_approval(c, _envelope(hostile, hostile.vera_key, "vera@bank.example"))
     assert r.status_code == 403
     assert (
-        "signed with vera@bank.example&#39;s key, but you are logged in as rita@bank.example"
+        "signed by vera@bank.example but submitted by rita@bank.example"
         in r.text
     )
 
 
 def test_garbage_envelopes_are_input_errors(app: FastAPI) -> None:
-    c = client(app, "tok-vera")
+    c = client(app, "vera")
     for bad in ("", "not json", "[]", json.dumps({"payload": "!!", "payloadType": 1})):
         r = _post_approval(c, bad)
         assert r.status_code == 400, (bad, r.status_code)
 
 
 def test_the_validator_approval_is_checked_and_logged(app: FastAPI, hostile: Story) -> None:
-    c = client(app, "tok-vera")
+    c = client(app, "vera")
     r = _post_approval(c, _envelope(hostile, hostile.vera_key, "vera@bank.example"))
     assert r.status_code == 303, r.text
     page = c.get(r.headers["location"])
@@ -275,3 +284,54 @@ def test_the_validator_approval_is_checked_and_logged(app: FastAPI, hostile: Sto
     stmt = json.loads(base64.b64decode(payload.group(1)))
     assert stmt["predicate"]["approver"] == "vera@bank.example"
     assert stmt["predicate"]["model"] == EVIL_NAME
+
+
+def test_a_reader_token_may_read_but_not_sign(app: FastAPI, hostile: Story) -> None:
+    c = client(app, "reader")
+    assert c.get("/console/inventory").status_code == 200
+    r = _post_approval(c, _envelope(hostile, hostile.vera_key, "vera@bank.example"))
+    assert r.status_code == 403 and "may not sign" in r.text
+
+
+def test_a_revoked_token_ends_its_sessions(app: FastAPI, hostile: Story) -> None:
+    from ordinance.tokens import TokenStore
+
+    ws = Workspace.open(hostile.home)
+    try:
+        plain, tok = TokenStore(ws.engine()).create("rita@bank.example", "member")
+        app.state.test_tokens["short-lived"] = plain
+        c = client(app, "short-lived")
+        assert c.get("/console/inventory", follow_redirects=False).status_code == 200
+        TokenStore(ws.engine()).revoke(tok.token_id)
+    finally:
+        ws.close()
+    r = c.get("/console/inventory", follow_redirects=False)
+    assert r.status_code == 303 and "/console/login" in r.headers["location"]
+
+
+def test_the_author_cannot_approve(app: FastAPI, hostile: Story, tmp_path: Path) -> None:
+    """alice wrote the version; even with an enrolled key her approval is refused."""
+    from ordinance.approvals import Roster, apply_roster, current_roster
+    from ordinance.signing import generate_key
+
+    generate_key(tmp_path / "alice.key", "alice@bank.example")
+    alice = load_signer(tmp_path / "alice.key")
+    ws = Workspace.open(hostile.home)
+    try:
+        doc = current_roster(ws).to_dict()
+        doc["members"].append(
+            {"id": "alice@bank.example", "name": "", "roles": ["validator"], "keys": [alice.vkey]}
+        )
+        apply_roster(
+            ws,
+            Roster.from_dict(doc),
+            actor="admin",
+            now=datetime.now(UTC),
+            signer=load_signer(hostile.admin_key),
+        )
+    finally:
+        ws.close()
+    c = client(app, "alice")
+    r = _post_approval(c, _envelope(hostile, tmp_path / "alice.key", "alice@bank.example"))
+    assert r.status_code == 403
+    assert "separation of duties" in r.text

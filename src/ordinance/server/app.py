@@ -91,7 +91,9 @@ def create_app(
     spool_dir.mkdir(parents=True, exist_ok=True)
     app.state.spool = spool_dir
     app.state.max_upload = int(ws.config.server.get("max_upload_bytes", 1 << 40))
+    from ordinance.server.console import mount_console
 
+    mount_console(app)  # the web console's pages under /console
     return app
 
 

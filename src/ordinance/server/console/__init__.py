@@ -14,7 +14,29 @@ token and every state-changing request must come from this origin.
 
 from __future__ import annotations
 
-from ordinance.server.console._routes import Principal, console_router
+from typing import TYPE_CHECKING
+
+from ordinance.server.console._routes import Authenticated, Principal, console_router
 from ordinance.server.console._security import SessionStore
 
-__all__ = ["Principal", "SessionStore", "console_router"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["Authenticated", "Principal", "SessionStore", "console_router", "mount_console"]
+
+
+def mount_console(app: FastAPI) -> None:
+    """Mount the console on the server's app, logging in with the server's identities
+    (``app.state.authenticator``: API tokens and OIDC ID tokens)."""
+    from ordinance.errors import OrdinanceError
+
+    auth = app.state.authenticator
+
+    def login(credential: str) -> Authenticated | None:
+        try:
+            principal: Authenticated = auth.principal_for(credential)
+        except OrdinanceError:
+            return None
+        return principal
+
+    app.include_router(console_router(app.state.workspace, login, clock=app.state.clock))

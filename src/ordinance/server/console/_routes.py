@@ -133,6 +133,9 @@ def console_router(
 
     def require(request: Request) -> Session:
         s = session_of(request)
+        if s is not None and authenticate(s.credential) is None:
+            store.close(s.id)  # the token was revoked or expired since login
+            s = None
         if s is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise _Redirect(_url("/login", next=target))
@@ -158,6 +161,10 @@ def console_router(
         resp = HTMLResponse(html, status_code=status)
         security_headers(resp.headers)
         return resp
+
+    def require_signer(s: Session) -> None:
+        if not s.can_sign:
+            raise _Denied(403, f"{s.identity}'s token may not sign approvals or waivers")
 
     async def form_of(request: Request, session: Session) -> Mapping[str, str]:
         if not same_origin(request.headers, request.url.netloc):
@@ -194,7 +201,7 @@ def console_router(
             except NotFoundError as exc:
                 return page(request, "error.html.j2", session_of(request), 404, message=exc.message)
             except OrdinanceError as exc:
-                status = 400 if exc.exit_code in (1, 2) else 500
+                status = getattr(exc, "status", None) or (400 if exc.exit_code in (1, 2) else 500)
                 return page(
                     request, "error.html.j2", session_of(request), status, message=exc.message
                 )
@@ -263,7 +270,8 @@ def console_router(
         principal = authenticate(token) if token else None
         if principal is None:
             return login_form.__wrapped__(request, error="That token is not valid.")  # type: ignore[attr-defined,no-any-return]
-        s = store.open(principal.identity, frozenset(), token)
+        can = getattr(principal, "can", None)
+        s = store.open(principal.identity, token, can_sign=bool(can("sign")) if can else True)
         resp = RedirectResponse(_safe_next(fields.get("next")), status_code=303)
         security_headers(resp.headers)
         resp.set_cookie(
@@ -504,17 +512,12 @@ def console_router(
     async def approve(request: Request) -> Response:
         s = require(request)
         f = await form_of(request, s)
+        require_signer(s)
         model, version, stage = f.get("model", ""), f.get("version", ""), f.get("stage", "")
         env_obj = _envelope(f.get("envelope", ""))
         w = ws()
         now = now_fn()
-        _check_signer(w, env_obj, s.identity, now)
-        v = w.registry().get_version(model, version)
-        if v.author == s.identity:
-            raise _Denied(
-                403,
-                f"{s.identity} is the author of {v.ref} and cannot approve it (separation of duties)",
-            )
+        _check_signer(w, env_obj, s.identity, model, version, now, "approve")
         from ordinance.approvals import record_approval
 
         rec = record_approval(w, env_obj, model=model, version=version, stage=stage, now=now)
@@ -562,11 +565,12 @@ def console_router(
     async def waive(request: Request) -> Response:
         s = require(request)
         f = await form_of(request, s)
+        require_signer(s)
         model, version = f.get("model", ""), f.get("version", "")
         env_obj = _envelope(f.get("envelope", ""))
         w = ws()
         now = now_fn()
-        _check_signer(w, env_obj, s.identity, now)
+        _check_signer(w, env_obj, s.identity, model, version, now, "waive")
         from ordinance.approvals import record_waiver
 
         rec = record_waiver(w, env_obj, model=model, version=version, now=now)
@@ -631,16 +635,20 @@ def _envelope(text: str) -> Any:
     return Envelope.from_dict(data)
 
 
-def _check_signer(w: Workspace, env: Any, identity: str, now: datetime) -> None:
-    """The envelope must be signed by a key the roster gives to the logged-in identity."""
-    from ordinance.approvals import roster_at
+@dataclass(frozen=True)
+class _Submitter:
+    """The logged-in browser as the server's submission checks see it: always a member,
+    so the envelope must be signed by the logged-in identity's own enrolled key."""
 
-    found = roster_at(w, now).signer_of(env)
-    if found is None:
-        raise _Denied(
-            403,
-            "the signature is not by a key enrolled in the roster: enroll this browser's key "
-            "(Keys page) and ask a roster admin to apply the roster change",
-        )
-    if found[0].id != identity:
-        raise _Denied(403, f"signed with {found[0].id}'s key, but you are logged in as {identity}")
+    identity: str
+    scope: str = "member"
+
+
+def _check_signer(
+    w: Workspace, env: Any, identity: str, model: str, version: str, now: datetime, verb: str
+) -> None:
+    """The server's own checks, before anything is written: the signer is the logged-in
+    identity's roster key, and not the version's author (separation of duties)."""
+    from ordinance.server._ops import check_submitter
+
+    check_submitter(w, _Submitter(identity), env, model, version, now, verb)  # type: ignore[arg-type]

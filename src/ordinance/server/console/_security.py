@@ -72,8 +72,10 @@ class Session:
 
     id: str
     identity: str
-    roles: frozenset[str]
-    token_digest: str
+    can_sign: bool
+    #: the login credential, kept in server memory only, to re-check it on every request
+    #: (a revoked or expired token ends its sessions at once)
+    credential: str = field(repr=False)
     csrf: str
     expires_at: datetime
     created_at: datetime
@@ -98,13 +100,13 @@ class SessionStore:
     def lifetime(self) -> timedelta:
         return self._lifetime
 
-    def open(self, identity: str, roles: frozenset[str], token: str) -> Session:
+    def open(self, identity: str, credential: str, *, can_sign: bool = True) -> Session:
         now = self._clock()
         s = Session(
             id=secrets.token_urlsafe(32),
             identity=identity,
-            roles=roles,
-            token_digest=hashlib.sha256(token.encode()).hexdigest(),
+            can_sign=can_sign,
+            credential=credential,
             csrf=secrets.token_urlsafe(32),
             expires_at=now + self._lifetime,
             created_at=now,
