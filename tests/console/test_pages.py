@@ -255,10 +255,7 @@ def test_an_approval_signed_by_someone_else_is_refused(app: FastAPI, hostile: St
     c = client(app, "rita")
     r = _post_approval(c, _envelope(hostile, hostile.vera_key, "vera@bank.example"))
     assert r.status_code == 403
-    assert (
-        "signed by vera@bank.example but submitted by rita@bank.example"
-        in r.text
-    )
+    assert "signed by vera@bank.example but submitted by rita@bank.example" in r.text
 
 
 def test_garbage_envelopes_are_input_errors(app: FastAPI) -> None:

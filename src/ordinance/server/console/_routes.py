@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import json
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -100,9 +101,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+@functools.lru_cache(maxsize=4096)
+def _q(value: str) -> str:
+    return quote_plus(value)
+
+
 def _url(path: str, **params: Any) -> str:
-    clean = {k: v for k, v in params.items() if v is not None and v != ""}
-    return f"/console{path}" + (f"?{urlencode(clean)}" if clean else "")
+    """A console URL with its query (values URL-quoted; the template escapes the ``&``)."""
+    query = "&".join(f"{k}={_q(str(v))}" for k, v in params.items() if v is not None and v != "")
+    return f"/console{path}" + (f"?{query}" if query else "")
 
 
 def console_router(
@@ -122,6 +129,7 @@ def console_router(
     store = sessions or SessionStore()
     now_fn = clock or (lambda: datetime.now(UTC))
     env = _environment()
+    cache = views.InventoryCache()
 
     def ws() -> Workspace:
         return workspace() if callable(workspace) else workspace
@@ -180,7 +188,6 @@ def console_router(
 
     def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
         """Turn redirects, refusals and Ordinance errors into pages (never a traceback)."""
-        import functools
         import inspect
 
         async def run(request: Request, **kw: Any) -> Response:
@@ -314,12 +321,27 @@ def console_router(
         flt = views.InventoryFilter(
             q=q[:200], stage=stage, tier=tier, verdict=verdict, pending=bool(pending)
         )
-        models = views.inventory(w, now=now_fn())
+        models = cache.get(w, now_fn())
         shown = []
         for m in models:
             vs = flt.matches(m)
             if vs is not None:
-                shown.append((m, vs))
+                # links computed here: a template call per row costs more than the row
+                shown.append(
+                    (
+                        m,
+                        [
+                            (
+                                v,
+                                _url("/version", model=v.model, version=v.version),
+                                _url(
+                                    "/version", model=v.model, version=v.version, stage=v.requested
+                                ),
+                            )
+                            for v in vs
+                        ],
+                    )
+                )
         return page(
             request,
             "inventory.html.j2",
@@ -394,7 +416,7 @@ def console_router(
     @guarded
     def reports(request: Request) -> Response:
         s = require(request)
-        models = views.inventory(ws(), now=now_fn())
+        models = cache.get(ws(), now_fn())
         return page(request, "reports.html.j2", s, models=models, pdf=_pdf_available())
 
     @router.get("/reports/{document}")
@@ -469,7 +491,10 @@ def console_router(
     def inbox(request: Request) -> Response:
         s = require(request)
         return page(
-            request, "inbox.html.j2", s, box=views.inbox_view(ws(), s.identity, now=now_fn())
+            request,
+            "inbox.html.j2",
+            s,
+            box=views.inbox_view(ws(), s.identity, now=now_fn(), models=cache.get(ws(), now_fn())),
         )
 
     @router.get("/keys")

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ordinance.workspace import Workspace
 
 __all__ = [
+    "InventoryCache",
     "InventoryFilter",
     "InventoryModel",
     "InventoryVersion",
@@ -45,10 +46,12 @@ __all__ = [
 
 
 def ts(t: datetime | None) -> str | None:
+    """``2026-01-31T12:00:00Z`` (UTC, to the second)."""
     if t is None:
         return None
-    t = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    if t.tzinfo is not None and t.utcoffset():
+        t = t.astimezone(UTC)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
 # --------------------------------------------------------------------------- requirements
@@ -253,6 +256,7 @@ def inventory(ws: Workspace, *, now: datetime | None = None) -> list[InventoryMo
         approvals.setdefault((name, version, stage), []).append(approver)
 
     by_model: dict[str, list[InventoryVersion]] = {}
+    memo: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
     for vid, name, version, stage, author, registered in versions:
         cur = order.get(stage, 0)
         wanted = set(latest.get(vid, {})) | requested.get((name, version), set())
@@ -279,7 +283,10 @@ def inventory(ws: Workspace, *, now: datetime | None = None) -> list[InventoryMo
             iv.approvers = sorted(set(approvals.get((name, version, target), [])))
             req = reqs.get(target)
             if req is not None and req.any:
-                iv.missing = _missing(req, iv.approvers, roles_of, author)
+                key = (target, tuple(iv.approvers), author)
+                if key not in memo:
+                    memo[key] = _missing(req, iv.approvers, roles_of, author)
+                iv.missing = list(memo[key])
         by_model.setdefault(name, []).append(iv)
 
     out = [
@@ -297,6 +304,34 @@ def inventory(ws: Workspace, *, now: datetime | None = None) -> list[InventoryMo
     return out
 
 
+class InventoryCache:
+    """The inventory read model, rebuilt only when the log grew or the minute changed.
+
+    Every write the inventory reflects (registration, evaluation, approval, revocation,
+    roster change, transition) appends to the log in the same transaction, so the log's
+    tree size is a version number for it; the minute bounds how stale approval expiry
+    can be. One cheap query per request decides whether to rebuild.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[int, str] | None = None  # (last log index, minute)
+        self._models: list[InventoryModel] = []
+
+    def get(self, ws: Workspace, now: datetime) -> list[InventoryModel]:
+        from sqlalchemy import func
+
+        from ordinance.log.store import entries_t
+
+        with ws.engine().connect() as c:
+            size = c.execute(select(func.max(entries_t.c.idx))).scalar()
+        size = -1 if size is None else int(size)
+        key = (size, now.strftime("%Y-%m-%dT%H:%M"))
+        if key != self._key:
+            models = inventory(ws, now=now)
+            self._key, self._models = key, models
+        return self._models
+
+
 def _ts_store(t: datetime) -> str:
     from ordinance.store._approval_tables import ts as store_ts
 
@@ -306,7 +341,13 @@ def _ts_store(t: datetime) -> str:
 # --------------------------------------------------------------------------- inbox
 
 
-def inbox_view(ws: Workspace, identity: str, *, now: datetime | None = None) -> dict[str, Any]:
+def inbox_view(
+    ws: Workspace,
+    identity: str,
+    *,
+    now: datetime | None = None,
+    models: list[InventoryModel] | None = None,
+) -> dict[str, Any]:
     """What awaits ``identity``: versions requested for a stage whose approvals still need
     one of the roles the roster gives them (and which they did not author or approve)."""
     from ordinance.approvals import WAIVER_ROLES, current_roster
@@ -316,7 +357,7 @@ def inbox_view(ws: Workspace, identity: str, *, now: datetime | None = None) -> 
     roles = member.roles if member is not None else frozenset()
     awaiting: list[InventoryVersion] = []
     others: list[InventoryVersion] = []
-    for m in inventory(ws, now=now):
+    for m in models if models is not None else inventory(ws, now=now):
         for v in m.versions:
             if not v.pending:
                 continue

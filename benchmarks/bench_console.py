@@ -1,0 +1,182 @@
+"""Server-side render time of the console's inventory page with 1,000 models.
+
+    python benchmarks/bench_console.py [--models N] [--versions-per-model K] [--repeat R]
+                                       [--db postgresql+psycopg://...]
+
+Setup (not timed): a workspace whose registry holds ``--models`` models with
+``--versions-per-model`` versions each, straight into the registry (no files): a recorded
+evaluation per version (stage ``production``, verdicts mixed), denied promotion requests for a
+third of them, a roster and signed approvals for some, so the page shows verdicts per stage,
+last evaluations and pending approvals for every row.
+
+Timed: ``GET /console/inventory`` on the server's own app (``create_app``) in-process, with a
+logged-in session: the database queries, the pending-approval computation and the template
+render, i.e. everything the server does for the page (no network, no browser). Target: < 300 ms. Wall and CPU time are both printed: on a
+shared machine the wall time includes waiting for a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def setup(home: Path, n_models: int, per_model: int, db: str | None) -> str:
+    """Fill the workspace; returns a member token for the login."""
+    from ordinance.approvals import Member, Roster, apply_roster, sign_approval
+    from ordinance.approvals._base import approvals_store
+    from ordinance.model import CodeRef, Dataset, Identity, Lineage, Model, ModelVersion
+    from ordinance.signing import Ed25519Signer
+    from ordinance.store.registry import TransitionRecord
+    from ordinance.tokens import TokenStore
+    from ordinance.workspace import init_workspace
+
+    ws = init_workspace(home, db_url=db)
+    registry = ws.registry()
+    vera = Ed25519Signer.generate("vera@bench.example")
+    apply_roster(
+        ws,
+        Roster((Member("vera@bench.example", frozenset({"validator"}), (vera.verifier,)),)),
+        actor="bench",
+        now=NOW - timedelta(days=500),
+    )
+    store = approvals_store(ws)
+    verdicts = ("pass", "warn", "fail")
+    denied = []
+    for m in range(n_models):
+        model = Model(
+            name=f"model-{m:04d}",
+            owner=f"team-{m % 13}",
+            risk_tier=("high", "limited", "minimal")[m % 3],
+            description=f"Synthetic model {m} for the console benchmark",
+            tags=("bench", f"group-{m % 5}"),
+        )
+        for i in range(per_model):
+            created = NOW - timedelta(days=400 - i * 30, hours=m % 24)
+            v = ModelVersion(
+                model=model,
+                version=f"1.{i}.0",
+                stage="development",
+                author="bench@example.com",
+                created_at=created,
+                registered_at=created,
+                identity=Identity(sha256=f"{m:05d}{i:04d}".ljust(64, "a")),
+                lineage=Lineage(
+                    datasets=(Dataset(name="train", uri="s3://b/train", sha256="b" * 64),),
+                    code=CodeRef(repository="https://git.example/m", commit=f"{i:07d}"),
+                    training_run=f"runs:/{m}/{i}",
+                ),
+                metrics={"auc": 0.7 + i / 100},
+            )
+            registry.add_version(v)
+            verdict = verdicts[(m + i) % 3]
+            registry.add_evaluation(
+                v, "production", verdict, created, {}, {"verdict": verdict, "results": []}, None
+            )
+            if (m + i) % 3 == 0:
+                denied.append(
+                    TransitionRecord(
+                        model=model.name,
+                        version=v.version,
+                        from_stage="development",
+                        to_stage="production",
+                        actor="ci",
+                        at=created,
+                        kind="denied",
+                    )
+                )
+            if (m + i) % 6 == 0:
+                env = sign_approval(v, "production", vera, "vera@bench.example", now=created)
+                raw = env.to_bytes()
+                import hashlib
+
+                store.add_signed(
+                    kind="approval",
+                    digest=hashlib.sha256(raw).hexdigest(),
+                    model=model.name,
+                    version=v.version,
+                    stage="production",
+                    rule="",
+                    approver="vera@bench.example",
+                    key_id=vera.key_id,
+                    signed_at=created,
+                    recorded_at=created,
+                    expires_at=None,
+                    envelope=raw,
+                    log_index=None,
+                )
+    registry.apply_transitions(denied)
+    token, _ = TokenStore(ws.engine()).create("vera@bench.example", "member")
+    ws.close()
+    return token
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", type=int, default=1000)
+    ap.add_argument("--versions-per-model", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--db", help="a database URL (default: SQLite in the workspace)")
+    args = ap.parse_args()
+
+    from fastapi.testclient import TestClient
+
+    from ordinance.server import create_app
+    from ordinance.workspace import Workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / ".ordinance"
+        t0 = time.perf_counter()
+        token = setup(home, args.models, args.versions_per_model, args.db)
+        n_versions = args.models * args.versions_per_model
+        print(
+            f"setup: {args.models} models, {n_versions} versions in {time.perf_counter() - t0:.1f} s"
+        )
+        ws = Workspace.open(home, db_url=args.db)
+        ws.log_signer = ws.audit_log().signer
+        client = TestClient(create_app(ws), base_url="https://bench")
+        page = client.get("/console/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        r = client.post("/console/login", data={"csrf": csrf.group(1), "token": token})
+        assert r.status_code == 200, r.status_code
+        times: list[float] = []
+        cpu: list[float] = []
+        size = 0
+        for _ in range(args.repeat + 1):
+            t, c = time.perf_counter(), time.process_time()
+            r = client.get("/console/inventory")
+            times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+            assert r.status_code == 200
+            size = len(r.content)
+        rows = r.text.count("<tr")
+        pending = r.text.count('class="pending"')
+        times, cpu = sorted(times[1:]), sorted(cpu[1:])  # the first request warms caches
+        p95 = times[max(0, round(0.95 * len(times)) - 1)]
+        print(
+            f"inventory page: {args.models} models, {n_versions} versions, {rows} table rows, "
+            f"{pending} pending, {size / 1024:.0f} KiB of HTML"
+        )
+        print(
+            f"server render time (wall): median {statistics.median(times) * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms, min {times[0] * 1000:.0f} ms (target < 300 ms)"
+        )
+        print(
+            f"server CPU time per page: median {statistics.median(cpu) * 1000:.0f} ms, "
+            f"min {cpu[0] * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} cores (wall times inflate when the machine is shared)"
+        )
+        ws.close()
+
+
+if __name__ == "__main__":
+    main()
