@@ -91,8 +91,6 @@ def write_roster(path: Path, members: list[Any]) -> Path:
 
 def build_story(base: Path, *, hostile: bool = False, rows: int = 2000) -> Story:
     from ordinance.examples.credit_risk import write_version
-    from ordinance.gate import stage_packs as load_stage_policies
-    from ordinance.policy import EvaluationContext, evaluate
 
     home = base / ".ordinance"
     (base).mkdir(parents=True, exist_ok=True)
@@ -149,17 +147,12 @@ def build_story(base: Path, *, hostile: bool = False, rows: int = 2000) -> Story
             ws.register(w.manifest)
         registry = ws.registry()
         name = EVIL_NAME if hostile else "credit-risk"
-        packs = load_stage_policies(ws, "production")
-        for version in ("1.0.0", "1.1.0"):
-            v = registry.get_version(name, version)
-            ctx = EvaluationContext(
-                now=datetime.now(UTC),
-                evidence=ws.evidence,
-                champion=registry.find_version_in_stage,
-                approvals=(),
-                waivers=(),
+        for version in ("1.0.0", "1.1.0"):  # CI's `ordinance check --stage production`
+            result = ws.gate().evaluate(
+                registry.get_version(name, version), "production", datetime.now(UTC)
             )
-            ws.record_evaluation(evaluate(v, "production", packs, ctx))
+            assert result.evaluation is not None
+            ws.record_evaluation(result.evaluation)
     finally:
         ws.close()
     return story

@@ -6,7 +6,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +332,55 @@ def test_the_author_cannot_approve(app: FastAPI, hostile: Story, tmp_path: Path)
     r = _post_approval(c, _envelope(hostile, tmp_path / "alice.key", "alice@bank.example"))
     assert r.status_code == 403
     assert "separation of duties" in r.text
+
+
+def test_a_risk_officer_signs_a_waiver(app: FastAPI, hostile: Story) -> None:
+    """The waiver form proposes the statement; a waiver signed by rita's key is recorded and
+    the version page shows the rule as waived."""
+    from ordinance.approvals import sign_waiver
+    from ordinance.signing import Ed25519Signer
+
+    c = client(app, "rita")
+    rule = "fairness-false-positive-rate"
+    form = c.get(
+        "/console/waive",
+        params={"model": EVIL_NAME, "version": "1.0.0", "rule": rule, "stage": "production"},
+    )
+    assert form.status_code == 200 and 'data-sign="waiver"' in form.text
+    rita = Ed25519Signer.from_seed(b"\x01" * 32, "rita@bank.example/retired")  # in the roster
+    ws = Workspace.open(hostile.home)
+    try:
+        v = ws.registry().get_version(EVIL_NAME, "1.0.0")
+        now = datetime.now(UTC)
+        env = sign_waiver(
+            v,
+            rita,
+            "rita@bank.example",
+            rule=rule,
+            justification="incumbent needed while the proxy is removed",
+            expires_at=now + timedelta(days=7),
+            now=now,
+            stages=["production"],
+        )
+    finally:
+        ws.close()
+    r = c.post(
+        "/console/waive",
+        data={
+            "csrf": csrf_of(c),
+            "model": EVIL_NAME,
+            "version": "1.0.0",
+            "stage": "production",
+            "envelope": json.dumps(env.to_dict()),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = c.get(r.headers["location"])
+    assert f"Waiver of {rule}" in page.text
+    row = re.search(
+        rf'<tr class="r-[a-z_]+">\s*<th scope="row"><span class="rule-id">{rule}</span>.*?</tr>',
+        page.text,
+        re.S,
+    )
+    assert row is not None and "by rita@bank.example" in row.group(0)

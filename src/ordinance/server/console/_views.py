@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from ordinance import uris
 from ordinance._canonical import canonical_json
 from ordinance.errors import NotFoundError, OrdinanceError
 
@@ -73,15 +72,14 @@ class Requirement:
 
 def stage_requirements(ws: Workspace) -> dict[str, Requirement]:
     """Per stage, the strictest ``approvals.required`` demands of the stage's packs."""
-    from ordinance.gate import stage_packs as load_stage_policies
-
+    gate = ws.gate()
     out: dict[str, Requirement] = {}
     for stage in ws.config.stages:
         roles: dict[str, int] = {}
         least = 0
         sod = False
         try:
-            packs = load_stage_policies(ws, stage)
+            packs = gate.stage_policy(stage).packs
         except OrdinanceError:
             packs = ()
         for pack in packs:
@@ -382,24 +380,16 @@ def inbox_view(
 
 def _live_evaluation(ws: Workspace, v: ModelVersion, stage: str, now: datetime) -> dict[str, Any]:
     """The gate's verdict for ``stage`` now: every rule with approvals and waivers injected."""
-    from ordinance.gate import collect_inputs, evaluate_version
-    from ordinance.gate import stage_packs as load_stage_policies
-
-    packs = load_stage_policies(ws, stage)
-    collected = collect_inputs(ws, v, stage, now)
-    ev = evaluate_version(ws, v, stage, packs, collected, now)
-    if ev is None:
-        return {"stage": stage, "verdict": None, "rules": [], "packs": []}
-    pred = ev.to_vsa_predicate(uris.VERIFIER_ID, f"models:/{v.model.name}/{v.version}")
-    result = _evaluation_result(ev)
+    res = ws.gate().evaluate(v, stage, now)
     return {
         "stage": stage,
-        "verdict": ev.verdict,
-        "passed": ev.passed,
-        "rules": result,
-        "packs": [{"name": p.name, "sha256": p.sha256} for p in ev.packs],
-        "rejected": [r.to_dict() for r in collected.rejected],
-        "vsa_result": pred.get("verificationResult"),
+        "verdict": res.verdict,
+        "passed": res.allowed,
+        "rules": [] if res.evaluation is None else _evaluation_result(res.evaluation),
+        "packs": [{"name": p.name, "sha256": p.sha256} for p in res.policy.packs],
+        "policy": res.policy.describe(),
+        "reasons": list(res.reasons) + list(res.notes),
+        "rejected": [r.to_dict() for r in res.collected.rejected],
     }
 
 
@@ -499,7 +489,7 @@ def approval_payload(
     if stage not in ws.config.stages:
         raise NotFoundError(f"unknown stage {stage!r}")
     stmt = approval_statement(
-        v, stage, approver, signed_at=now, policies=policy_digests(ws, stage), comment=""
+        v, stage, approver, signed_at=now, policies=policy_digests(ws, stage, v), comment=""
     )
     return canonical_json(stmt)
 
