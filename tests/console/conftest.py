@@ -41,12 +41,18 @@ class Server:
     proc: subprocess.Popen[bytes]
     log: Path
 
-    def cli(self, *args: str | Path, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str | Path, token: str | None = None, offline: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``ordinance ARGS`` as a separate process: with ``token``, a remote client of
         the server (its own empty home, ORDINANCE_URL + ORDINANCE_TOKEN); without, the
         operator on the server's own workspace."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDINANCE_")}
-        if token is None:
+        if offline:
+            elsewhere = self.story.home.parent / "auditor"
+            elsewhere.mkdir(exist_ok=True)
+            env.update(HOME=str(elsewhere), ORDINANCE_HOME=str(elsewhere / ".ordinance"))
+        elif token is None:
             env["ORDINANCE_HOME"] = str(self.story.home)
         else:
             client_home = self.story.home.parent / "client"
@@ -60,6 +66,7 @@ class Server:
         return subprocess.run(
             [sys.executable, "-m", "ordinance", *map(str, args)],
             env=env,
+            cwd=self.story.home.parent,
             capture_output=True,
             text=True,
             timeout=300,

@@ -535,10 +535,15 @@ def history_view(ws: Workspace, model: str | None, at: datetime | None) -> dict[
     for name in sorted(names):
         h = history(ws, name, at=at or datetime.now(UTC))
         periods = _production_periods(h.events, exclusive) if exclusive else []
+        events = []
+        for e in h.events:
+            row = e.to_dict()
+            row["at"] = ts(e.at)
+            events.append(row)
         models.append(
             {
                 "name": name,
-                "events": [e.to_dict() for e in h.events],
+                "events": events,
                 "holder": h.holder(exclusive) if exclusive else None,
                 "periods": periods,
             }
