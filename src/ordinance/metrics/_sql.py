@@ -22,12 +22,13 @@ AS t``); nothing else is spliced into statements, values are bound parameters.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+from sqlalchemy.exc import ArgumentError
 
 from ordinance.errors import InfrastructureError, InputError
 from ordinance.metrics._counts import CountSpec, GroupCounts, count_batches
@@ -291,3 +292,50 @@ def drift_counts(
     for f_index, key, n in rows:
         out[features[int(f_index)]][key] = int(n)
     return out
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+def declared_sql(attributes: Mapping[str, Any], where: str) -> SqlTable | None:
+    """The SQL table a prediction-table declaration names under ``sql:``, if any.
+
+    ``sql: {url: ..., table: ... | query: ..., schema: ...}``, or ``url_env: VAR`` to take
+    the URL from the environment. A URL carrying a password is refused: the declaration is
+    logged, so credentials belong in the driver's environment (``PGPASSWORD``, ...).
+    """
+    import os
+
+    spec = attributes.get("sql")
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise InputError(f"{where}: 'sql' must be a mapping with url and table or query")
+    unknown = set(spec) - {"url", "url_env", "table", "query", "schema"}
+    if unknown:
+        raise InputError(f"{where}: unknown 'sql' field {sorted(unknown)[0]!r}")
+    url = spec.get("url")
+    env = spec.get("url_env")
+    if (url is None) == (env is None):
+        raise InputError(f"{where}: 'sql' needs exactly one of url or url_env")
+    if env is not None:
+        url = os.environ.get(str(env))
+        if not url:
+            raise InputError(f"{where}: the environment variable {env!r} is not set")
+    else:
+        from sqlalchemy.engine import make_url
+
+        try:
+            if make_url(str(url)).password is not None:
+                raise InputError(
+                    f"{where}: the sql url holds a password; declarations are logged, so give "
+                    "it to the driver through its environment (e.g. PGPASSWORD) or use url_env"
+                )
+        except ArgumentError:
+            raise InputError(f"{where}: not a database URL: {url!r}") from None
+    return SqlTable(
+        url=str(url),
+        table=None if spec.get("table") is None else str(spec["table"]),
+        query=None if spec.get("query") is None else str(spec["query"]),
+        schema=None if spec.get("schema") is None else str(spec["schema"]),
+    )

@@ -524,9 +524,11 @@ def fairness_analyses(
             if not sensitive:
                 raise NotFoundError(f"predictions {item.name!r} declare no sensitive columns")
             kwargs = _fairness_kwargs(item)
+            from ordinance.metrics._sql import declared_sql
             from ordinance.metrics._table import read_table
 
-            table = read_table(ws.evidence.open_path(item.sha256))
+            sql = declared_sql(item.attributes, f"predictions {item.name!r}")
+            table = sql if sql is not None else read_table(ws.evidence.open_path(item.sha256))
             groupings: list[tuple[str, ...]] = [(c,) for c in sensitive]
             if len(sensitive) > 1:
                 groupings.append(tuple(sensitive))

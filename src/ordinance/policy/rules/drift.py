@@ -69,10 +69,21 @@ class DriftThreshold:
 
         p = self.params
         ref, cur = _one(ctx, p.reference), _one(ctx, p.current)
-        ref_path, cur_path = ctx.evidence_path(ref), ctx.evidence_path(cur)
-        key = ("drift", ref.sha256, cur.sha256, p.features, p.bins)
+        ref_path = ctx.evidence_path(ref)
+        # the label is not a feature: leave the declared y_true out of the default features
+        exclude = tuple(
+            str(v) for e in (ref, cur) if isinstance(v := e.attributes.get("y_true"), str)
+        )
+        key = ("drift", ref.sha256, cur.sha256, p.features, p.bins, exclude)
+        from ordinance.metrics._sql import declared_sql
+
+        sql = declared_sql(cur.attributes, f"{p.current} {cur.name!r}")
+        current = sql if sql is not None else ctx.evidence_path(cur)
         report = ctx.memo(
-            key, lambda: compute_drift(ref_path, cur_path, features=p.features, bins=p.bins)
+            key,
+            lambda: compute_drift(
+                ref_path, current, features=p.features, bins=p.bins, exclude=exclude
+            ),
         )
         values = {f.name: f.value(p.statistic) for f in report.features}
         scores = {n: v for n, v in values.items() if v is not None}

@@ -149,7 +149,11 @@ def fairness_report(
     names = " × ".join(sensitive)
 
     def compute() -> FairnessResult:
-        report = compute_fairness(_table(ctx, item), drop_small_groups=True, **kwargs)
+        from ordinance.metrics._sql import declared_sql
+
+        sql = declared_sql(item.attributes, f"predictions {item.name!r}")
+        source = sql if sql is not None else _table(ctx, item)
+        report = compute_fairness(source, drop_small_groups=True, **kwargs)
         small = tuple(g.group for g in report.excluded_groups)
         if small and len(report.by_group) < 2:
             raise InputError(
