@@ -107,8 +107,25 @@ def _no_constant(name: str) -> Any:
     raise Malformed(f"{name} is not JSON")
 
 
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+).encode
+
+
 def strict_loads(data: bytes | str) -> Any:
-    """JSON as RFC 8259 I-JSON wants it: no duplicate keys, no NaN/Infinity."""
+    """JSON as RFC 8259 I-JSON wants it: no duplicate keys, no NaN/Infinity.
+
+    Fast path: canonical JSON (what Ordinance writes) that re-encodes to the same bytes
+    cannot hold a duplicate key or a non-finite number; anything else is parsed again with
+    a hook that refuses them.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        value = json.loads(raw)
+        if _dumps(value).encode("utf-8") == raw:
+            return value
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        pass
     try:
         return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except Malformed:
