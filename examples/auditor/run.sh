@@ -39,8 +39,19 @@ cd "$WORK/auditor"
 offline() { env -u ORDINANCE_HOME -u ORDINANCE_DB ordinance "$@"; }
 offline log verify --bundle "$WORK/bundle" --vkey trusted.vkey \
   --trusted-checkpoint checkpoint-first-visit.txt --deep
-offline log verify --bundle "$WORK/bundle" --vkey trusted.vkey --format json > verified.json
+offline log verify --bundle "$WORK/bundle" --vkey trusted.vkey --deep --format json > verified.json
 test ! -e .ordinance   # verifying created no workspace
+
+echo "== 4b. no trusted key, no verification: the key inside the bundle is never trusted by default"
+set +e
+offline log verify --bundle "$WORK/bundle" --deep
+status=$?
+set -e
+if [ "$status" -ne 2 ]; then
+  echo "expected verification without a trusted key to be refused with exit 2, got $status" >&2
+  exit 1
+fi
+echo "-- refused without a trusted key (exit 2), as it should be"
 
 expect_rejected() {  # $1: what; the rest: a command that must exit 1
   local what="$1"; shift
