@@ -1,4 +1,5 @@
-"""docs/audit-log.md: every `$ ordinance …` command, as printed and in order, exits 0.
+"""docs/audit-log.md: every `$ ordinance …` command, as printed and in order, exits 0
+(blocks that illustrate an error message are shown, not run).
 
 The commands run in a directory next to a workspace with a governance history (the tamper
 suite's story: a roster, approvals, a waiver, promotions, a revocation, a key rotation), with
@@ -26,6 +27,8 @@ def commands() -> list[str]:
     blocks = re.findall(r"```console\n(.*?)```", GUIDE.read_text(), re.S)
     out = []
     for block in blocks:
+        if "\nerror:" in block:
+            continue  # an illustration of a failure, not a command to run
         for line in block.replace("\\\n", " ").splitlines():
             if line.startswith("$ ordinance "):
                 out.append(line[2:].split("  #")[0].strip())
