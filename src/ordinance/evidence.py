@@ -12,15 +12,17 @@ blob another registration is about to reference, or already references, is never
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ordinance._files import UnsafeFileError, current_umask, open_regular
+from ordinance._files import UnsafeFileError, current_umask, open_regular, read_limited
 from ordinance.errors import InfrastructureError, InputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -31,6 +33,59 @@ _CHUNK = 1 << 20
 
 #: given digests, which of them a stored row references
 Referenced = Callable[[Iterable[str]], set[str]]
+#: evidence that reports and rules parse as JSON is parsed (and bounded) when it is added
+JSON_EVIDENCE_LIMIT = 64 * 1024 * 1024
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:20]} is too large for a float")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_strict_json(path: Path, what: str) -> Any:
+    """Parse a JSON evidence file: UTF-8, finite numbers only (no NaN, no Infinity)."""
+    data = read_limited(path, JSON_EVIDENCE_LIMIT)
+    try:
+        return json.loads(
+            data.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
+        )
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what}: not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise InputError(f"{what}: not usable JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise InputError(f"{what}: not usable JSON: {str(exc).splitlines()[0]}") from None
+
+
+def validate_evidence(kind: str, path: Path, name: str) -> None:
+    """Refuse, when it is added, evidence that reports or rules could not use later.
+
+    Evidence is append-only: a file added today is read by every later card, report and
+    check, so one bad file would break them for good. ``explainability`` evidence must be a
+    valid v1 artifact (its JSON Schema, finite numbers); any other ``.json`` evidence must be
+    strict JSON (finite numbers, UTF-8). Raises :class:`InputError` (exit 2).
+    """
+    what = f"{kind} evidence {name!r}"
+    if kind == "explainability":
+        from ordinance.metrics.explain import validate_explainability_artifact
+
+        doc = read_strict_json(path, what)
+        if not isinstance(doc, dict):
+            raise InputError(f"{what}: an explainability artifact is a JSON object")
+        try:
+            validate_explainability_artifact(doc)
+        except InputError as exc:
+            raise InputError(
+                f"{what}: {exc.message.removeprefix('<explainability artifact>: ')}"
+            ) from None
+    elif path.suffix.lower() == ".json":
+        read_strict_json(path, what)
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ordinance import uris
+from ordinance._bounds import check_finite, check_json, check_time
 from ordinance._canonical import sha256_hex, sha256_stream
 from ordinance._files import EVIDENCE_LIMIT, UnsafeFileError, check_regular, confined, open_regular
 from ordinance._yamlloc import Locator, load_document, parse_as
-from ordinance.errors import Location, ManifestError
+from ordinance.errors import InputError, Location, ManifestError
+from ordinance.evidence import validate_evidence
 from ordinance.identity import ModelIdentity, compute_identity
 from ordinance.model import (
     DOCUMENTATION_FIELDS,
@@ -93,6 +95,19 @@ class EvidenceSpec(_Strict):
     created_at: datetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("attributes")
+    @classmethod
+    def _plain_json(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_json(v)
+        return v
+
+    @field_validator("created_at")
+    @classmethod
+    def _sane_time(cls, v: datetime | None) -> datetime | None:
+        if v is not None:
+            check_time(v)
+        return v
+
 
 class Manifest(_Strict):
     """A version manifest, ``apiVersion: ordinance/v1``."""
@@ -107,6 +122,23 @@ class Manifest(_Strict):
     metrics: dict[str, float] = Field(default_factory=dict)
     documentation: dict[str, str] = Field(default_factory=dict)
     evidence: tuple[EvidenceSpec, ...] = ()
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, value in v.items():
+            try:
+                check_finite(value)
+            except ValueError as exc:
+                raise ValueError(f"metric {name!r} {exc}") from None
+        return v
+
+    @field_validator("created_at")
+    @classmethod
+    def _sane_time(cls, v: datetime | None) -> datetime | None:
+        if v is not None:
+            check_time(v)
+        return v
 
     @field_validator("documentation")
     @classmethod
@@ -305,6 +337,10 @@ def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> Resolv
                 f"duplicate evidence {ev.kind}/{name}",
             )
         names.add((ev.kind, name))
+        try:
+            validate_evidence(ev.kind, staged.source, name)
+        except InputError as exc:
+            raise ManifestError(locator.locate(ev_field), exc.message) from None
         if staged.sha256 not in seen_files:
             seen_files.add(staged.sha256)
             files.append(staged)

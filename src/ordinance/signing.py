@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -40,7 +41,13 @@ from nacl.bindings import crypto_sign_open as _sodium_open
 from nacl.exceptions import BadSignatureError as _SodiumBadSignature
 
 from ordinance._canonical import canonical_json
-from ordinance._files import atomic_write_text, write_private
+from ordinance._files import (
+    UnsafeFileError,
+    atomic_write_text,
+    read_limited,
+    read_text_limited,
+    write_private,
+)
 from ordinance.errors import InfrastructureError, InputError, VerificationError
 
 __all__ = [
@@ -219,7 +226,9 @@ class VerifierKey:
 
 def parse_vkey(vkey: str) -> VerifierKey:
     """Parse ``name+keyid+base64(type||key)``; the key ID must match the key."""
-    shown = repr(vkey.strip().splitlines()[0][:60]) if vkey.strip() else "''"
+    first = vkey.strip().splitlines()[0][:60] if vkey.strip() else ""
+    # a vkey is public, but the text may be any file's: quote it only if it looks like one
+    shown = repr(first) if re.fullmatch(r"[\x21-\x7e]{1,60}", first) and "+" in first else "(text)"
     parts = vkey.strip().split("+", 2)
     if len(parts) != 3 or "\n" in vkey.strip():
         raise InputError(f"malformed verifier key {shown}: want name+keyid+key")
@@ -238,11 +247,7 @@ def parse_vkey(vkey: str) -> VerifierKey:
 
 
 def read_vkey(path: Path) -> VerifierKey:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read verifier key {path}: {exc.strerror or exc}") from None
-    return parse_vkey(text)
+    return parse_vkey(read_text_limited(path))
 
 
 def vkey_path_for(key_path: Path) -> Path:
@@ -364,9 +369,11 @@ def generate_key(
 def load_signer(path: Path, passphrase: str | bytes | None = None) -> Ed25519Signer:
     """Load a key file written by :func:`generate_key`."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InfrastructureError(f"cannot read key {path}: {exc.strerror or exc}") from None
+        data = read_limited(path, 64 * 1024)
+    except UnsafeFileError as exc:
+        if exc.problem == "file not found":
+            raise InfrastructureError(f"cannot read key {path}: no such file") from None
+        raise
     name: str | None = None
     sigtype = SIGTYPE_ED25519
     lines = data.split(b"\n")

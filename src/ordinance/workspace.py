@@ -362,21 +362,31 @@ class Workspace:
         import mimetypes
         import re
 
-        from ordinance._canonical import sha256_file
+        from ordinance._bounds import check_json
+        from ordinance._canonical import sha256_stream
+        from ordinance._files import EVIDENCE_LIMIT, check_regular, open_regular
+        from ordinance.evidence import validate_evidence
         from ordinance.model import Evidence
 
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind):
             raise InputError(f"evidence kind {kind!r}: use lowercase letters, digits and _")
-        now = now or datetime.now(UTC)
         try:
-            digest, size = sha256_file(path)
-        except FileNotFoundError:
-            raise InputError(f"{path}: file not found") from None
+            check_json(attributes or {})
+        except ValueError as exc:
+            raise InputError(f"evidence attributes: {exc}") from None
+        now = now or datetime.now(UTC)
+        name = name or path.name
+        # a regular file within the limit (a FIFO or device is refused, never read), usable
+        # by every later report: evidence is append-only
+        check_regular(path, limit=EVIDENCE_LIMIT)
+        validate_evidence(kind, path, name)
+        try:
+            with open_regular(path) as f:
+                digest, size = sha256_stream(f)
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
         registry = self.registry()
         v = registry.get_version(model, version)
-        name = name or path.name
         for e in v.evidence:
             if (e.kind, e.name) == (kind, name):
                 if e.sha256 == digest:

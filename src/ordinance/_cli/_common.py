@@ -85,6 +85,16 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     )
 
 
+def vkey_arg(value: str) -> str:
+    """A vkey given inline, or the path of a (small, regular) file holding one."""
+    p = Path(value)
+    if "+" not in value or p.is_file():
+        from ordinance._files import read_text_limited
+
+        return read_text_limited(p).strip()
+    return value
+
+
 def emit_json(data: Any) -> None:
     """Write ``data`` as pretty JSON to stdout (ASCII: every control character is escaped)."""
     click.echo(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=True, default=str))

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ordinance._files import DOCUMENT_LIMIT, read_limited
 from ordinance.errors import CheckFailed, InputError, VerificationError
 from ordinance.model import parse_ref
 
-from ._common import Ctx, emit_json, format_option, info, pass_ctx
+from ._common import Ctx, emit_json, format_option, info, pass_ctx, vkey_arg
 
 if TYPE_CHECKING:
     from ordinance.promotion import PromotionDecision
@@ -56,13 +57,6 @@ def _signer(key: Path, passphrase_env: str | None) -> Ed25519Signer:
             raise InputError(f"environment variable {passphrase_env} is not set")
         passphrase = value.encode()
     return load_signer(key, passphrase)
-
-
-def _vkey_arg(value: str) -> str:
-    path = Path(value)
-    if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    return value
 
 
 _key_option = click.option(
@@ -217,7 +211,9 @@ def register(cli: click.Group) -> None:
     @_key_option
     @_pass_option
     @click.option("--comment", default="", help="Recorded in the signed approval.")
-    @click.option("--expires-in", type=click.FloatRange(min=0, min_open=True), metavar="DAYS")
+    @click.option(
+        "--expires-in", type=click.FloatRange(min=0, max=36_500, min_open=True), metavar="DAYS"
+    )
     @click.option("--revoke", "do_revoke", is_flag=True, help="Revoke your approval instead.")
     @click.option("--reason", default="", help="Why (with --revoke).")
     @format_option("text", "json")
@@ -547,8 +543,8 @@ def register(cli: click.Group) -> None:
         from ordinance.attest import verify_attestation
 
         report = verify_attestation(
-            file.read_bytes().strip(),
-            _vkey_arg(vkey),
+            read_limited(file, DOCUMENT_LIMIT).strip(),
+            vkey_arg(vkey),
             model_digest=model_digest,
             expect_levels=levels,
             resource_uri=resource_uri,

@@ -69,9 +69,10 @@ def register(cli: click.Group) -> None:
     @format_option("text", "json")
     def show(path: Path, passphrase_env: str | None, fmt: str) -> None:
         """Show a key file's name, key ID and vkey (private key or .vkey file)."""
+        from ordinance._files import read_limited
         from ordinance.signing import load_signer, parse_vkey
 
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_limited(path, 64 * 1024).decode("utf-8", errors="replace")
         if text.startswith("ordinance-key-name:"):
             key = load_signer(path, _passphrase(passphrase_env)).verifier
             kind = "private"

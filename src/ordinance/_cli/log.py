@@ -12,23 +12,22 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ordinance._files import read_text_limited
 from ordinance.errors import EXIT_FAILURE, InputError, VerificationError
 
-from ._common import Ctx, emit_json, format_option, info, pass_ctx, raw_stderr, write_output
+from ._common import (
+    Ctx,
+    emit_json,
+    format_option,
+    info,
+    pass_ctx,
+    raw_stderr,
+    vkey_arg,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from ordinance.log import TransparencyLog
-
-
-def _key_arg(value: str) -> str:
-    """A vkey given inline or as a path to a file holding one."""
-    p = Path(value)
-    if "+" not in value or p.is_file():
-        try:
-            return p.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise InputError(f"cannot read key {value}: {exc.strerror or exc}") from None
-    return value
 
 
 def _workspace_vkey(ctx: Ctx) -> str | None:
@@ -172,7 +171,7 @@ def register(cli: click.Group) -> None:
 
             bsource = BundleSource(bundle)
             if vkey is not None:
-                key = _key_arg(vkey)
+                key = vkey_arg(vkey)
             elif (ws_key := _workspace_vkey(ctx)) is not None:
                 info("using the workspace's log key (pass --vkey to pin another)")
                 key, trust = ws_key, "workspace"
@@ -192,21 +191,21 @@ def register(cli: click.Group) -> None:
         else:
             ws = ctx.workspace()
             source = DbSource(ws.engine())
-            key = _key_arg(vkey) if vkey else ws.vkey()
+            key = vkey_arg(vkey) if vkey else ws.vkey()
             trust = "pinned" if vkey else "workspace"
             index_of = ws
-        trusted = trusted_checkpoint.read_text(encoding="utf-8") if trusted_checkpoint else None
+        trusted = read_text_limited(trusted_checkpoint) if trusted_checkpoint else None
         total = source.entry_count() * (2 if deep else 1)
         with _progress(total, "verifying") as cb:
             report = verify_source(
                 source,
                 key,
                 trusted_checkpoint=trusted,
-                witness_vkeys=[_key_arg(w) for w in witness_vkeys],
+                witness_vkeys=[vkey_arg(w) for w in witness_vkeys],
                 min_witnesses=min_witnesses,
                 deep=deep,
                 progress=cb,
-                entry_vkeys=[_key_arg(k) for k in entry_vkeys],
+                entry_vkeys=[vkey_arg(k) for k in entry_vkeys],
             )
         # the index is a cache of the log: every row must agree with its entry
         from ordinance.reindex import IndexReport, check_index
@@ -376,9 +375,9 @@ def register(cli: click.Group) -> None:
         pw = os.environ.get(passphrase_env) if passphrase_env else None
         witness = load_signer(key_path, pw)
         reader = _reader(ctx)
-        key = parse_vkey(_key_arg(log_vkey) if log_vkey else ctx.workspace().vkey())
+        key = parse_vkey(vkey_arg(log_vkey) if log_vkey else ctx.workspace().vkey())
         last = (
-            state_path.read_text(encoding="utf-8") if state_path and state_path.exists() else None
+            read_text_limited(state_path) if state_path and state_path.exists() else None
         )
         sig, state = reader.witness(witness, [key], last)
         if state_path is not None:
@@ -411,7 +410,7 @@ def register(cli: click.Group) -> None:
         from ordinance.signing import parse_vkey
 
         sig = request_cosignature(
-            _reader(ctx), url, parse_vkey(_key_arg(witness_vkey)), old_size=old_size
+            _reader(ctx), url, parse_vkey(vkey_arg(witness_vkey)), old_size=old_size
         )
         if fmt == "json":
             emit_json({"witness": sig.name, "key_id": sig.key_id.hex(), "line": sig.line()})

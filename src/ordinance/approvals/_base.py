@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ordinance import uris
+from ordinance._bounds import check_time
 from ordinance._canonical import canonical_json, sha256_hex
 from ordinance.errors import InfrastructureError, InputError, VerificationError
 from ordinance.model import ModelVersion
@@ -305,8 +306,11 @@ def parse_when(text: str, *, end_of_day: bool = True) -> datetime:
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             d = datetime.fromisoformat(text).replace(tzinfo=UTC)
+            check_time(d)
             return d + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else d
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"bad date {text!r}: use ISO 8601, e.g. 2026-01-31") from None
+        check_time(t)
+    except ValueError as exc:
+        why = str(exc) if "year must be" in str(exc) else "use ISO 8601, e.g. 2026-01-31"
+        raise InputError(f"bad date {text!r}: {why}") from None
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

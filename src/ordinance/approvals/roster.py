@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ordinance._canonical import canonical_json, sha256_hex
-from ordinance._yamlloc import load_document, parse_as
+from ordinance._yamlloc import Locator, load_document, parse_as
 from ordinance.approvals._base import (
     ROSTER_ADMIN_ROLES,
     ApprovalRefused,
@@ -173,6 +173,10 @@ def _build(doc: RosterDoc) -> Roster:
 def parse_roster(text: str, source: str = "<roster>") -> Roster:
     """Parse roster YAML/JSON text; problems are located (``file:line:col: field``)."""
     data, locator = load_document(Path(source), PolicyLoadError, text=text)
+    return _parse_roster(data, locator)
+
+
+def _parse_roster(data: Any, locator: Locator) -> Roster:
     doc = parse_as(RosterDoc, data, locator, PolicyLoadError)
     seen: dict[str, int] = {}
     for i, m in enumerate(doc.members):
@@ -189,11 +193,8 @@ def parse_roster(text: str, source: str = "<roster>") -> Roster:
 
 def load_roster(path: Path) -> Roster:
     """Read a roster file (``kind: Roster``)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read roster {path}: {exc.strerror or exc}") from None
-    return parse_roster(text, str(path))
+    data, locator = load_document(Path(path), PolicyLoadError)
+    return _parse_roster(data, locator)
 
 
 def roster_diff(old: Roster, new: Roster) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from ordinance._bounds import check_time
 from ordinance.errors import InfrastructureError, InputError, NotFoundError, VerificationError
 from ordinance.log import merkle
 from ordinance.log.dsse import (
@@ -142,8 +143,10 @@ def _since_ts(since: datetime | date | str) -> str:
     if isinstance(since, str):
         try:
             since = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(f"bad date {since!r}: use ISO 8601, e.g. 2025-01-31") from None
+            check_time(since)
+        except ValueError as exc:
+            why = str(exc) if "year must be" in str(exc) else "use ISO 8601, e.g. 2025-01-31"
+            raise InputError(f"bad date {since!r}: {why}") from None
     if not isinstance(since, datetime):
         since = datetime(since.year, since.month, since.day, tzinfo=UTC)
     return _ts(since)

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from ordinance._bounds import check_time
 from ordinance._canonical import sha256_hex
 from ordinance._yamlloc import parse_as
 from ordinance.errors import Location, PolicyLoadError
@@ -107,6 +108,8 @@ class WaiverDoc(_Doc):
     def _aware(cls, v: datetime | date | None) -> datetime | date | None:
         if isinstance(v, datetime) and v.tzinfo is None:
             raise ValueError("a timestamp needs a timezone (e.g. 2026-03-31T00:00:00Z)")
+        if v is not None:
+            check_time(v)
         return v
 
 

@@ -548,6 +548,13 @@ def fairness_analyses(
 # --------------------------------------------------------------------------- explainability
 
 
+def _finite(value: Any) -> float | None:
+    """A finite number, or None (stored evidence older than attach-time checks may hold NaN)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def explainability_of(ws: Workspace, v: ModelVersion, *, top: int = 15) -> list[dict[str, Any]]:
     """Feature importances from each ``explainability`` evidence file (JSON artifacts).
 
@@ -570,13 +577,12 @@ def explainability_of(ws: Workspace, v: ModelVersion, *, top: int = 15) -> list[
                 raise ValueError("not an Ordinance explainability artifact (no 'features' list)")
             feats: list[dict[str, Any]] = []
             for f in raw["features"]:
-                mean = f.get("importance_mean")
-                std = f.get("importance_std")
+                mean, std = _finite(f.get("importance_mean")), _finite(f.get("importance_std"))
                 feats.append(
                     {
                         "name": str(f.get("name")),
-                        "importance_mean": float(mean) if isinstance(mean, int | float) else None,
-                        "importance_std": float(std) if isinstance(std, int | float) else None,
+                        "importance_mean": mean,
+                        "importance_std": std,
                     }
                 )
             feats.sort(key=lambda f: (-(f["importance_mean"] or 0.0), f["name"]))
