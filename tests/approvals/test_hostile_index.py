@@ -242,6 +242,19 @@ def test_rewritten_author_cannot_defeat_separation_of_duties(ws: Workspace, peop
     )
 
 
+def test_a_deleted_version_row_is_detected_not_unknown(ws: Workspace) -> None:
+    attack(
+        ws,
+        "DELETE FROM ordinance_evidence WHERE version_id = "
+        "(SELECT id FROM ordinance_version WHERE version = '2.0.0')",
+    )
+    attack(ws, "DELETE FROM ordinance_version WHERE version = '2.0.0'")
+    _blocked(lambda: ws.registry().get_version("toy", "2.0.0"), "registration of toy@2.0.0")
+    result = run_cli("--home", ws.home, "promote", "toy@2.0.0", "--to", "staging")
+    assert result.code == 1, result.err
+    assert "has no row in ordinance_version" in result.err
+
+
 def test_risk_tier_is_per_version(ws: Workspace) -> None:
     attack(ws, "UPDATE ordinance_model SET risk_tier = 'minimal'")
     assert ws.registry().get_version("toy", "1.0.0").model.risk_tier == "high"
@@ -446,7 +459,7 @@ def test_every_index_table(
     assert isinstance(err, VerificationError)
 
 
-def test_listings_never_show_tampered_facts(ws: Workspace, people: People) -> None:
+def test_listings_never_show_tampered_facts(ws: Workspace, people: People, tmp_path: Path) -> None:
     _setup(ws, people)
     ok = run_cli("--home", ws.home, "models", "--format", "json")
     assert ok.code == 0, ok.err
@@ -455,8 +468,14 @@ def test_listings_never_show_tampered_facts(ws: Workspace, people: People) -> No
         ("models", "--format", "json"),
         ("show", "toy@2.0.0", "--format", "json"),
         ("history", "toy", "--format", "json"),
+        ("history", "toy", "--at", "2026-03-03", "--format", "json"),
+        ("card", "toy@2.0.0", "--format", "json"),
+        ("report", "toy@2.0.0", "--format", "json"),
+        ("report", "portfolio", "--format", "json"),
+        ("publish", "--out", str(tmp_path / "site")),
     ):
         result = run_cli("--home", ws.home, *args)
         assert result.code == 1, (args, result.out, result.err)
         assert "mallory" not in result.out
         assert "ordinance_version#" in result.err
+    assert not list((tmp_path / "site").rglob("*.html"))

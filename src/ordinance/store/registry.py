@@ -368,7 +368,13 @@ class SqlRegistry:
                 raise NotFoundError(f"unknown version {model}@{version}")
             return versions[-1]
         with self._session() as s:
-            m, v = self._version_rows(s, model, version)
+            try:
+                m, v = self._version_rows(s, model, version)
+            except NotFoundError:
+                if self._guard is not None:
+                    # a version the log registered but the index lost is a deleted row
+                    self._guard.versions(model, version, [])
+                raise
             if self._guard is not None:
                 return self._guarded(s, model, [v], version)[0]
             return self._load(s, m, v)
@@ -377,6 +383,8 @@ class SqlRegistry:
         with self._session() as s:
             m = s.get(ModelRow, model)
             if m is None:
+                if self._guard is not None:
+                    self._guard.versions(model, None, [])
                 raise NotFoundError(f"unknown model {model!r}")
             rows = (
                 s.execute(
