@@ -74,7 +74,7 @@ def latest_decision_index(ws: Workspace, model: str, version: str) -> int:
 def attestation(ws: Workspace, model: str, version: str) -> bytes:
     """The DSSE envelope (bytes, as logged) of the latest promotion decision's VSA."""
     index = latest_decision_index(ws, model, version)
-    entry = ws.audit_log().entry(index)
+    entry = ws.log_reader().verified_entries([index])[index]
     if entry.predicate_type != uris.VSA:
         raise VerificationError(f"log entry {index} is not a VSA", index=index)
     return entry.envelope

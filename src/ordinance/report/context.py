@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ordinance import uris
-from ordinance.errors import NotFoundError, OrdinanceError
+from ordinance.errors import NotFoundError, OrdinanceError, VerificationError
 from ordinance.model import DOCUMENTATION_FIELDS, Evidence, ModelVersion
 
 if TYPE_CHECKING:
@@ -718,7 +718,11 @@ def _entries_for(ws: Workspace, ref: str) -> list[LogEntry]:
     if not ws.log_key_path.is_file() and not ws.log_vkey_path.is_file():
         return []
     try:
-        return [e for e in ws.audit_log().entries(model=ref) if e.predicate_type != uris.RENDERING]
+        # only entries proven part of the verified tree (never one inserted past the head)
+        entries = ws.log_reader().verified_entries_about(subject=ref)
+        return [e for e in entries if e.predicate_type != uris.RENDERING]
+    except VerificationError:
+        raise  # a tampered log is never rendered as an empty trail
     except OrdinanceError:
         return []
 
