@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ __all__ = [
     "b64decode",
     "ed25519_verify",
     "ed25519_verify_reference",
+    "encrypt_key_file",
     "generate_key",
+    "key_is_encrypted",
     "load_signer",
     "note_key_id",
     "pae",
@@ -364,6 +367,34 @@ def generate_key(
     except OSError as exc:
         raise InfrastructureError(f"cannot write key {path}: {exc.strerror or exc}") from None
     return signer.vkey
+
+
+def key_is_encrypted(path: Path) -> bool:
+    """Whether a key file written by :func:`generate_key` is passphrase-encrypted."""
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in read_limited(path, 64 * 1024)
+
+
+def encrypt_key_file(
+    path: Path, passphrase: str | bytes, *, current: str | bytes | None = None
+) -> None:
+    """Re-write the key file ``path`` encrypted with ``passphrase`` (PKCS#8, AES-256 under a
+    key derived from the passphrase); ``current`` opens it if it is already encrypted.
+
+    The new file replaces the old one atomically and is created 0600.
+    """
+    pw = _as_bytes(passphrase)
+    if pw is None:
+        raise InputError("an empty passphrase does not encrypt anything")
+    signer = load_signer(path, current)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".encrypting")
+    tmp.unlink(missing_ok=True)
+    try:
+        write_private(tmp, signer.private_pem(pw))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InfrastructureError(f"cannot write key {path}: {exc.strerror or exc}") from None
 
 
 def load_signer(path: Path, passphrase: str | bytes | None = None) -> Ed25519Signer:

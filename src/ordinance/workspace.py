@@ -16,7 +16,7 @@ Layout of ``.ordinance/`` (or ``$ORDINANCE_HOME``)::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,6 +140,9 @@ class Workspace:
     #: KMS/PKCS#11 signer is injected here; see docs/deploy.md)
     log_signer: Signer | None = field(default=None, repr=False)
     _ledger: Ledger | None = field(default=None, repr=False)
+    #: asks for the log key's passphrase when the key is encrypted and
+    #: ``ORDINANCE_LOG_KEY_PASSPHRASE`` is not set (the CLI prompts on a terminal)
+    passphrase_prompt: Callable[[], bytes] | None = field(default=None, repr=False)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -243,14 +246,28 @@ class Workspace:
                 self.config.log_origin,
                 trust_path=self.trusted_head_path,
             )
-        passphrase = os.environ.get("ORDINANCE_LOG_KEY_PASSPHRASE")
         return open_log(
             self.engine(),
             self.log_key_path,
             self.config.log_origin,
-            passphrase=passphrase.encode() if passphrase else None,
+            passphrase=self._log_key_passphrase(),
             trust_path=self.trusted_head_path,
         )
+
+    def _log_key_passphrase(self) -> bytes | None:
+        """The log key's passphrase: ``ORDINANCE_LOG_KEY_PASSPHRASE``, else asked for once."""
+        env = os.environ.get("ORDINANCE_LOG_KEY_PASSPHRASE")
+        if env:
+            return env.encode()
+        if self.passphrase_prompt is None:
+            return None
+        from ordinance.signing import key_is_encrypted
+
+        if not self.log_key_path.exists() or not key_is_encrypted(self.log_key_path):
+            return None
+        secret = self.passphrase_prompt()
+        self.passphrase_prompt = lambda: secret  # ask once per process
+        return secret
 
     @property
     def trusted_head_path(self) -> Path:
@@ -590,8 +607,12 @@ def init_workspace(
     stages: tuple[str, ...] | None = None,
     policies: dict[str, list[str]] | None = None,
     evidence: EvidenceConfig | None = None,
+    passphrase: bytes | None = None,
 ) -> Workspace:
     """Create (or re-open and upgrade) a workspace: directories, config, log key, schema.
+
+    The log key is encrypted with ``passphrase`` (or ``ORDINANCE_LOG_KEY_PASSPHRASE``) when
+    one is given; see docs/security.md for holding it.
 
     A database that already holds a log signed by another key is refused: a second
     workspace on a team database must not create a second, unusable log key (use
@@ -641,7 +662,12 @@ def init_workspace(
             _refuse_second_key(ws)
             from ordinance.signing import generate_key
 
-            generate_key(ws.log_key_path, ws.config.log_origin)
+            env = os.environ.get("ORDINANCE_LOG_KEY_PASSPHRASE")
+            generate_key(
+                ws.log_key_path,
+                ws.config.log_origin,
+                passphrase or (env.encode() if env else None),
+            )
     except BaseException:
         ws.close()
         raise

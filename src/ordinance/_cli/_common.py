@@ -56,6 +56,8 @@ class Ctx:
             from ordinance.workspace import Workspace
 
             self._ws = Workspace.open(Path(self.home) if self.home else None, db_url=self.db)
+            if sys.stdin.isatty():
+                self._ws.passphrase_prompt = ask_log_key_passphrase
         return self._ws
 
     def close(self) -> None:
@@ -71,6 +73,14 @@ class Ctx:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def ask_log_key_passphrase(confirm: bool = False) -> bytes:
+    """Ask on the terminal (never echoed) for the log key's passphrase."""
+    value: str = click.prompt(
+        "Log key passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+    return value.encode()
 
 
 def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:

@@ -93,6 +93,48 @@ def register(cli: click.Group) -> None:
             for k, v in data.items():
                 click.echo(f"{k:7} {v}")
 
+    @keys.command("encrypt")
+    @click.argument(
+        "path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    )
+    @click.option(
+        "--passphrase-env",
+        metavar="VAR",
+        default="ORDINANCE_LOG_KEY_PASSPHRASE",
+        show_default=True,
+        help="Environment variable holding the new passphrase (asked for when unset).",
+    )
+    @click.option(
+        "--current-passphrase-env",
+        metavar="VAR",
+        help="Environment variable holding the key's current passphrase (to change it).",
+    )
+    @pass_ctx
+    def encrypt(
+        ctx: Ctx, path: Path | None, passphrase_env: str, current_passphrase_env: str | None
+    ) -> None:
+        """Encrypt a private key file in place (default: the workspace's log key).
+
+        Afterwards every command that signs needs the passphrase: set
+        ORDINANCE_LOG_KEY_PASSPHRASE (or answer the prompt on a terminal).
+        """
+        import sys
+
+        from ordinance.signing import encrypt_key_file
+
+        from ._common import ask_log_key_passphrase
+
+        target = path or ctx.workspace().log_key_path
+        new = os.environ.get(passphrase_env)
+        if not new:
+            if not sys.stdin.isatty():
+                raise InputError(f"set {passphrase_env} (the new passphrase) or run on a terminal")
+            new_pw = ask_log_key_passphrase(confirm=True)
+        else:
+            new_pw = new.encode()
+        encrypt_key_file(target, new_pw, current=_passphrase(current_passphrase_env))
+        info(f"encrypted {target} (0600); keep the passphrase apart from the key")
+
     @keys.command("rotate")
     @click.option("--reason", default="", help="Why the key is rotated (recorded in the log).")
     @click.option("--actor", default=lambda: os.environ.get("USER", ""), help="Who rotates it.")

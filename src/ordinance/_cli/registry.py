@@ -47,11 +47,22 @@ def register(cli: click.Group) -> None:
         "--origin",
         help="Log origin / key name, e.g. audit.example.org/ml (default from the directory).",
     )
+    @click.option(
+        "--encrypt-key",
+        is_flag=True,
+        help="Encrypt the new log key with a passphrase (asked for, or "
+        "ORDINANCE_LOG_KEY_PASSPHRASE; the variable alone also encrypts it).",
+    )
     @click.pass_obj
-    def init_cmd(obj: Ctx, directory: str | None, origin: str | None) -> None:
+    def init_cmd(obj: Ctx, directory: str | None, origin: str | None, encrypt_key: bool) -> None:
         """Create a workspace (./.ordinance, DIRECTORY/.ordinance or $ORDINANCE_HOME): config, database
         schema, evidence store and the log signing key. Safe to re-run."""
+        import os
+
+        from ordinance.errors import InputError
         from ordinance.workspace import HOME_DIRNAME, default_home, init_workspace
+
+        from ._common import ask_log_key_passphrase
 
         if directory:
             home = Path(directory) / HOME_DIRNAME
@@ -59,7 +70,17 @@ def register(cli: click.Group) -> None:
             home = Path(obj.home)
         else:
             home = default_home()
-        with init_workspace(home, db_url=obj.db, origin=origin) as ws:
+        passphrase = None
+        if encrypt_key and not os.environ.get("ORDINANCE_LOG_KEY_PASSPHRASE"):
+            import sys
+
+            if not sys.stdin.isatty():
+                raise InputError(
+                    "--encrypt-key needs a terminal to ask for the passphrase, or "
+                    "ORDINANCE_LOG_KEY_PASSPHRASE"
+                )
+            passphrase = ask_log_key_passphrase(confirm=True)
+        with init_workspace(home, db_url=obj.db, origin=origin, passphrase=passphrase) as ws:
             info(f"workspace ready at {ws.home} (database: {_safe_url(ws.db_url)})")
             info(f"log verifier key: {ws.vkey()}")
 
