@@ -30,6 +30,13 @@ SHIPPED_PACKS: tuple[str, ...] = (
 )
 
 
+#: The demo's approvers and their roles (the role names the shipped packs require).
+DEMO_ROSTER: dict[str, str] = {
+    "vera@bank.example": "model-validator",
+    "rita@bank.example": "risk-officer",
+}
+
+
 @dataclass
 class DemoState:
     directory: Path
@@ -243,10 +250,7 @@ def promotion_story(
     t0 = start or datetime.now(UTC)
     step = timedelta(hours=1)
     keys_dir.mkdir(parents=True, exist_ok=True)
-    people = {
-        "vera@bank.example": "model-validator",
-        "rita@bank.example": "risk-officer",
-    }
+    people = dict(DEMO_ROSTER)
     signers = {}
     for person in people:
         path = keys_dir / f"{person.split('@')[0]}.key"

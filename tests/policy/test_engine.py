@@ -203,14 +203,14 @@ def test_approvals_report_like_tuf(build: Builder) -> None:
     pack = load_pack("ordinance:eu-ai-act-high-risk")
     v = build.version()
     approvals = [
-        approval(v, "val@bank.example", "validator"),
+        approval(v, "val@bank.example", "model-validator"),
         approval(v, "alice@bank.example", "risk-officer"),  # the author: separation of duties
         approval(v, "old@bank.example", "risk-officer", age_days=200),  # stale
         approval(v, "rev@bank.example", "risk-officer", revoked=True),
         approval(v, "other@bank.example", "risk-officer", identity_sha256="f" * 64),
     ]
     ev = evaluate(v, "production", [pack], build.ctx(approvals=approvals))
-    f = next(f for f in ev.findings if f.spec.id == "art14-human-oversight")
+    f = next(f for f in ev.findings if f.spec.id == "independent-sign-off")
     assert f.status == Status.FAIL
     assert f.result.detail.startswith("1 of 2 approvals; missing: risk-officer")
     reasons = {r["approver"]: r["reason"] for r in f.result.measured["rejected"]}
@@ -223,14 +223,14 @@ def test_approvals_report_like_tuf(build: Builder) -> None:
     f = next(
         f
         for f in evaluate(v, "production", [pack], build.ctx(approvals=ok)).findings
-        if f.spec.id == "art14-human-oversight"
+        if f.spec.id == "independent-sign-off"
     )
     assert f.status == Status.PASS and f.result.detail.startswith("2 of 2 approvals")
     # the rule is for production only
     f = next(
         f
         for f in evaluate(v, "staging", [pack], build.ctx(approvals=ok)).findings
-        if f.spec.id == "art14-human-oversight"
+        if f.spec.id == "independent-sign-off"
     )
     assert f.status == Status.NOT_APPLICABLE
 
@@ -313,14 +313,14 @@ def test_drift_between_reference_and_current(build: Builder) -> None:
     steady = next(
         f
         for f in evaluate(build.version(), "staging", [pack], build.ctx()).findings
-        if f.spec.id == "measure-2.4-drift"
+        if f.spec.id == "measure-drift"
     )
     shifted = next(
         f
         for f in evaluate(
             build.version(version="2.0.0", drift_shift=0.6), "staging", [pack], build.ctx()
         ).findings
-        if f.spec.id == "measure-2.4-drift"
+        if f.spec.id == "measure-drift"
     )
     assert steady.status == Status.PASS and steady.result.measured["value"] < 0.25
     assert shifted.status == Status.WARN and shifted.result.measured["worst"] == "income"

@@ -29,7 +29,7 @@ def evaluation(build: Builder) -> Evaluation:
         approved_by="risk@bank.example",
         expires_at=NOW.replace(year=2027),
     )
-    ctx = build.ctx(approvals=[approval(v, "val@bank.example", "validator")], waivers=[waiver])
+    ctx = build.ctx(approvals=[approval(v, "val@bank.example", "model-validator")], waivers=[waiver])
     return evaluate(v, "production", packs, ctx)
 
 

@@ -197,6 +197,7 @@ def policy() -> None:
 def lint(paths: tuple[str, ...], fmt: str) -> None:
     """Load each pack (or ordinance:NAME) and report every problem as file:line:col."""
     from ordinance.policy import load_pack
+    from ordinance.policy.references import check_reference
 
     results = []
     for p in paths:
@@ -208,6 +209,12 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
                 click.echo(f"ordinance: error: {exc.message}", err=True)
             continue
         notes = [f"rule {r.id} has no references" for r in pack.rules if not r.references]
+        notes += [
+            f"rule {r.id}: {why}"
+            for r in pack.rules
+            for ref in r.references
+            if (why := check_reference(ref)) is not None
+        ]
         results.append(
             {
                 "path": p,
