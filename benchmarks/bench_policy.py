@@ -27,7 +27,7 @@ RULES = [
     ("lineage.required", "{fields: [datasets, code, training_run]}"),
     ("metrics.threshold", "{metric: auc, min: 0.7, max_regression: 0.02}"),
     ("documentation.required", "{fields: [summary, intended_use, limitations]}"),
-    ("approvals.required", "{roles: {validator: 1, risk-officer: 1}, max_age_days: 90}"),
+    ("approvals.required", "{roles: {model-validator: 1, risk-officer: 1}, max_age_days: 90}"),
     ("evidence.fresh", "{kind: validation_report, max_age_days: 365}"),
 ]
 
