@@ -187,7 +187,7 @@ class PromotionDecision:
 def verify_log_head(ws: Workspace) -> LogHead:
     """Step 1: the log verifies from the last verified head up to its newest checkpoint."""
 
-    if not ws.log_key_path.is_file():
+    if not ws.can_log():
         raise InfrastructureError(
             f"the workspace has no log key at {ws.log_key_path}: promotions must be logged"
         )

@@ -458,17 +458,21 @@ class Workspace:
         stmt = Registration.of(version, resolved.identity.statement()).to_statement()
         return self.append_to_log(stmt, conn=conn, log=log)
 
+    def can_log(self) -> bool:
+        """Whether this workspace can sign log entries: an injected signer, or the key file."""
+        return self.log_signer is not None or self.log_key_path.is_file()
+
     def _open_log(self) -> TransparencyLog | None:
         """The audit log, or None when the workspace has no log key. Callers that then take
         the writer lock open it first: decrypting the key can be slow."""
-        if self.log_signer is None and not self.log_key_path.is_file():
+        if not self.can_log():
             return None
         return self.audit_log()
 
     def require_log(self, what: str) -> TransparencyLog:
         """The audit log for a write that must be logged; refuses (nothing written) when the
         workspace cannot log. Every command that writes calls it before writing."""
-        if not self.log_key_path.is_file():
+        if not self.can_log():
             raise InfrastructureError(
                 f"cannot {what}: the workspace has no log key at {self.log_key_path}, and "
                 "Ordinance writes nothing it cannot log (restore the key, or run "

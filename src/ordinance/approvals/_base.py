@@ -49,7 +49,7 @@ def approvals_store(ws: Workspace) -> ApprovalStore:
 
 
 def _require_log(ws: Workspace) -> None:
-    if not ws.log_key_path.is_file():
+    if not ws.can_log():
         raise InfrastructureError(
             f"the workspace has no log key at {ws.log_key_path}: approvals must be logged"
         )
@@ -125,7 +125,7 @@ def _log_refusal(
     now: datetime,
 ) -> int | None:
     """Log a refused submission (signed by the log key, not by the submitter)."""
-    if not ws.log_key_path.is_file():
+    if not ws.can_log():
         return None
     stmt = ApprovalRefusal(
         subject=Subject.of(version),

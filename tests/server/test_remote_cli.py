@@ -1,0 +1,93 @@
+"""Server mode prints what a local run prints: same JSON, same text, same exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from server_support import remote_cli
+
+from conftest import Team
+from helpers import run_cli, small_manifest
+
+pytestmark = [pytest.mark.slow]
+
+
+def _local(team: Team, *args: str) -> tuple[int, str]:
+    r = run_cli("--home", team.home, *args)
+    return r.code, r.out
+
+
+def _remote(team: Team, token: str, *args: str) -> tuple[int, str]:
+    r = remote_cli(team.url, token, *args)
+    return r.code, r.out
+
+
+def test_remote_and_local_outputs_match(team: Team, tmp_path: Path) -> None:
+    ci = team.ci_token
+    r = remote_cli(team.url, ci, "register", small_manifest(tmp_path / "m", version="1.0.0"))
+    assert r.code == 0, r.err
+    r = remote_cli(team.url, ci, "evidence", "add", "toy@1.0.0", tmp_path / "m" / "datasheet.md", "--kind", "validation_report")
+    assert r.code == 0, r.err
+    for p in (team.vera, team.rita):
+        r = remote_cli(team.url, p.token, "approve", "toy@1.0.0", "--stage", "production", "--key", p.key)
+        assert r.code == 0, r.err
+    r = remote_cli(
+        team.url, team.rita.token, "waive", "toy@1.0.0", "--rule", "auc-floor",
+        "--justification", "accepted by the risk committee", "--expires", "2099-01-01", "--key", team.rita.key,
+        "--format", "json",
+    )
+    assert r.code == 0, r.err  # a risk officer may waive; signed on her machine, checked by the server
+    assert r.json()["kind"] == "waiver" and r.json()["approver"] == team.rita.id
+    assert run_cli("--home", team.home, "promote", "toy@1.0.0", "--to", "staging", "--actor", "ci").code == 0
+    for args in (
+        ("models",),
+        ("models", "--format", "json"),
+        ("show", "toy@1.0.0"),
+        ("show", "toy@1.0.0", "--format", "json"),
+        ("evidence", "list", "toy@1.0.0", "--format", "json"),
+        ("history", "toy"),
+        ("history", "toy", "--format", "json"),
+        ("approvals", "toy@1.0.0", "--format", "json"),
+        ("approvals", "toy@1.0.0"),
+        ("log", "checkpoint"),
+        ("show", "toy@9.9.9"),  # unknown version: exit 2 both ways
+    ):
+        assert _remote(team, ci, *args) == _local(team, *args), args
+    # a denied promotion (no approvals for 2.0.0 and 3.0.0): exit 1 and the same decision shape
+    for v in ("2.0.0", "3.0.0"):
+        r = remote_cli(team.url, ci, "register", small_manifest(tmp_path / v, version=v))
+        assert r.code == 0, r.err
+        assert run_cli("--home", team.home, "promote", f"toy@{v}", "--to", "staging", "--actor", "ci").code == 0
+    remote = remote_cli(team.url, ci, "promote", "toy@2.0.0", "--to", "production", "--format", "json")
+    local = run_cli("--home", team.home, "promote", "toy@3.0.0", "--to", "production", "--actor", "ci", "--format", "json")
+    assert remote.code == local.code == 1
+    assert remote.json().keys() == local.json().keys()
+    assert remote.json()["outcome"] == "denied" and remote.json()["actor"] == "ci"
+    assert remote.err.replace("2.0.0", "X") == local.err.replace("3.0.0", "X")
+
+
+def test_a_check_through_the_server_renders_every_format(team: Team, tmp_path: Path) -> None:
+    r = remote_cli(team.url, team.ci_token, "register", small_manifest(tmp_path / "m"))
+    assert r.code == 0, r.err
+    for fmt in ("text", "json", "sarif", "junit", "github"):
+        out = tmp_path / f"check.{fmt}"
+        r = remote_cli(team.url, team.ci_token, "check", "toy@1.0.0", "--stage", "staging", "--format", fmt, "--output", out)
+        assert r.code == 0, r.err
+        assert out.read_text().strip()
+    r = remote_cli(team.url, team.ci_token, "check", "toy@1.0.0", "--stage", "staging", "--policy", "x.yaml")
+    assert r.code == 2 and "not taken in server mode" in r.err
+    r = remote_cli(team.url, team.ci_token, "check", "toy@1.0.0", "--stage", "nowhere")
+    assert r.code == 2 and "unknown stage" in r.err
+
+
+def test_server_mode_refuses_admin_commands_and_missing_tokens(team: Team) -> None:
+    r = remote_cli(team.url, team.ci_token, "token", "list")
+    assert r.code == 2 and "not available in server mode" in r.err
+    from server_support import env
+
+    with env(ORDINANCE_URL=team.url, ORDINANCE_TOKEN=None, ORDINANCE_HOME=None):
+        r = run_cli("models")
+    assert r.code == 2 and "ORDINANCE_TOKEN is not" in r.err
+    r = remote_cli(team.url, "ord_000000000000_" + "A" * 43, "models")
+    assert r.code == 2 and "invalid API token" in r.err
