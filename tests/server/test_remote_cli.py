@@ -91,3 +91,32 @@ def test_server_mode_refuses_admin_commands_and_missing_tokens(team: Team) -> No
     assert r.code == 2 and "ORDINANCE_TOKEN is not" in r.err
     r = remote_cli(team.url, "ord_000000000000_" + "A" * 43, "models")
     assert r.code == 2 and "invalid API token" in r.err
+
+
+def test_a_manifest_cannot_make_the_server_read_its_own_files(team: Team, tmp_path: Path) -> None:
+    import base64
+
+    import httpx
+    import yaml
+
+    m = small_manifest(tmp_path / "m")
+    doc = yaml.safe_load(m.read_text())
+    target = (team.home / "keys" / "log.key").resolve()
+    depth = len(Path(team.home / "spool").resolve().parts) + 4
+    doc["evidence"].append({"kind": "datasheet", "path": "../" * depth + str(target).lstrip("/"), "name": "k"})
+    m.write_text(yaml.safe_dump(doc))
+    from ordinance.client import Remote
+
+    remote = Remote(team.url, team.ci_token)
+    try:
+        files = {rel: remote.upload(m.parent / rel) for rel in ("model/weights.bin", "preds.csv", "datasheet.md", "train.csv")}
+    finally:
+        remote.close()
+    r = httpx.post(
+        f"{team.url}/v1/versions",
+        json={"manifest_name": "manifest.yaml", "manifest": base64.b64encode(m.read_bytes()).decode(), "files": files},
+        headers={"Authorization": f"Bearer {team.ci_token}"},
+    )
+    assert r.status_code == 400, r.text
+    assert "not uploaded" in r.json()["error"]["message"]
+    assert remote_cli(team.url, team.ci_token, "models", "--format", "json").json() == []

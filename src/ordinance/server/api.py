@@ -170,6 +170,22 @@ def _staged(ws: Workspace, files: dict[str, str], spool: Path) -> Iterator[Path]
         yield base
 
 
+def _confined(manifest: Path, spool: Path) -> None:
+    """Every file the manifest references must be one of the uploaded files: a path that
+    leaves the staging directory (``../../srv/ordinance/keys/log.key``) would make the
+    server read its own files as evidence."""
+    from ordinance.client import manifest_files
+
+    stage = manifest.resolve().parent
+    while stage.parent != spool.resolve() and stage != stage.parent:
+        stage = stage.parent
+    for rel, p in manifest_files(manifest).items():
+        try:
+            p.resolve().relative_to(stage)
+        except ValueError:
+            raise InputError(f"{rel}: the manifest references a file that was not uploaded") from None
+
+
 def _missing(ws: Workspace, files: dict[str, str]) -> list[str]:
     return sorted({d for d in files.values() if not ws.evidence.has(check_digest(d))})
 
@@ -197,6 +213,7 @@ def register(
     with _staged(ws, body.files, request.app.state.spool) as base:
         path = base / name
         path.write_bytes(raw)
+        _confined(path, Path(request.app.state.spool))
         result = ws.register(path, now=_now(request))
     return {
         "version": result.version.model_dump(mode="json"),
