@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 from server_support import Issuer, remote_cli
+from team_support import Team, build_team
 
-from conftest import Team, build_team
 from helpers import run_cli
 
 pytestmark = [pytest.mark.slow]

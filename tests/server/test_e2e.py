@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 from server_support import S3_ENV, env, remote_cli
+from team_support import Team, build_team
 
-from conftest import Team, build_team
 from helpers import run_cli, small_manifest
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

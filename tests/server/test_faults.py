@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from server_support import remote_cli
+from team_support import Team, build_team
 
-from conftest import Team, build_team
 from helpers import run_cli, small_manifest
 from ordinance.client import Remote
 

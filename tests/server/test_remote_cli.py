@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from server_support import remote_cli
+from team_support import Team
 
-from conftest import Team
 from helpers import run_cli, small_manifest
 
 pytestmark = [pytest.mark.slow]
@@ -27,19 +27,48 @@ def test_remote_and_local_outputs_match(team: Team, tmp_path: Path) -> None:
     ci = team.ci_token
     r = remote_cli(team.url, ci, "register", small_manifest(tmp_path / "m", version="1.0.0"))
     assert r.code == 0, r.err
-    r = remote_cli(team.url, ci, "evidence", "add", "toy@1.0.0", tmp_path / "m" / "datasheet.md", "--kind", "validation_report")
+    r = remote_cli(
+        team.url,
+        ci,
+        "evidence",
+        "add",
+        "toy@1.0.0",
+        tmp_path / "m" / "datasheet.md",
+        "--kind",
+        "validation_report",
+    )
     assert r.code == 0, r.err
     for p in (team.vera, team.rita):
-        r = remote_cli(team.url, p.token, "approve", "toy@1.0.0", "--stage", "production", "--key", p.key)
+        r = remote_cli(
+            team.url, p.token, "approve", "toy@1.0.0", "--stage", "production", "--key", p.key
+        )
         assert r.code == 0, r.err
     r = remote_cli(
-        team.url, team.rita.token, "waive", "toy@1.0.0", "--rule", "auc-floor",
-        "--justification", "accepted by the risk committee", "--expires", "2099-01-01", "--key", team.rita.key,
-        "--format", "json",
+        team.url,
+        team.rita.token,
+        "waive",
+        "toy@1.0.0",
+        "--rule",
+        "auc-floor",
+        "--justification",
+        "accepted by the risk committee",
+        "--expires",
+        "2099-01-01",
+        "--key",
+        team.rita.key,
+        "--format",
+        "json",
     )
-    assert r.code == 0, r.err  # a risk officer may waive; signed on her machine, checked by the server
+    assert r.code == 0, (
+        r.err
+    )  # a risk officer may waive; signed on her machine, checked by the server
     assert r.json()["kind"] == "waiver" and r.json()["approver"] == team.rita.id
-    assert run_cli("--home", team.home, "promote", "toy@1.0.0", "--to", "staging", "--actor", "ci").code == 0
+    assert (
+        run_cli(
+            "--home", team.home, "promote", "toy@1.0.0", "--to", "staging", "--actor", "ci"
+        ).code
+        == 0
+    )
     for args in (
         ("models",),
         ("models", "--format", "json"),
@@ -58,9 +87,27 @@ def test_remote_and_local_outputs_match(team: Team, tmp_path: Path) -> None:
     for v in ("2.0.0", "3.0.0"):
         r = remote_cli(team.url, ci, "register", small_manifest(tmp_path / v, version=v))
         assert r.code == 0, r.err
-        assert run_cli("--home", team.home, "promote", f"toy@{v}", "--to", "staging", "--actor", "ci").code == 0
-    remote = remote_cli(team.url, ci, "promote", "toy@2.0.0", "--to", "production", "--format", "json")
-    local = run_cli("--home", team.home, "promote", "toy@3.0.0", "--to", "production", "--actor", "ci", "--format", "json")
+        assert (
+            run_cli(
+                "--home", team.home, "promote", f"toy@{v}", "--to", "staging", "--actor", "ci"
+            ).code
+            == 0
+        )
+    remote = remote_cli(
+        team.url, ci, "promote", "toy@2.0.0", "--to", "production", "--format", "json"
+    )
+    local = run_cli(
+        "--home",
+        team.home,
+        "promote",
+        "toy@3.0.0",
+        "--to",
+        "production",
+        "--actor",
+        "ci",
+        "--format",
+        "json",
+    )
     assert remote.code == local.code == 1
     assert remote.json().keys() == local.json().keys()
     assert remote.json()["outcome"] == "denied" and remote.json()["actor"] == "ci"
@@ -72,10 +119,23 @@ def test_a_check_through_the_server_renders_every_format(team: Team, tmp_path: P
     assert r.code == 0, r.err
     for fmt in ("text", "json", "sarif", "junit", "github"):
         out = tmp_path / f"check.{fmt}"
-        r = remote_cli(team.url, team.ci_token, "check", "toy@1.0.0", "--stage", "staging", "--format", fmt, "--output", out)
+        r = remote_cli(
+            team.url,
+            team.ci_token,
+            "check",
+            "toy@1.0.0",
+            "--stage",
+            "staging",
+            "--format",
+            fmt,
+            "--output",
+            out,
+        )
         assert r.code == 0, r.err
         assert out.read_text().strip()
-    r = remote_cli(team.url, team.ci_token, "check", "toy@1.0.0", "--stage", "staging", "--policy", "x.yaml")
+    r = remote_cli(
+        team.url, team.ci_token, "check", "toy@1.0.0", "--stage", "staging", "--policy", "x.yaml"
+    )
     assert r.code == 2 and "not taken in server mode" in r.err
     r = remote_cli(team.url, team.ci_token, "check", "toy@1.0.0", "--stage", "nowhere")
     assert r.code == 2 and "unknown stage" in r.err
@@ -103,18 +163,27 @@ def test_a_manifest_cannot_make_the_server_read_its_own_files(team: Team, tmp_pa
     doc = yaml.safe_load(m.read_text())
     target = (team.home / "keys" / "log.key").resolve()
     depth = len(Path(team.home / "spool").resolve().parts) + 4
-    doc["evidence"].append({"kind": "datasheet", "path": "../" * depth + str(target).lstrip("/"), "name": "k"})
+    doc["evidence"].append(
+        {"kind": "datasheet", "path": "../" * depth + str(target).lstrip("/"), "name": "k"}
+    )
     m.write_text(yaml.safe_dump(doc))
     from ordinance.client import Remote
 
     remote = Remote(team.url, team.ci_token)
     try:
-        files = {rel: remote.upload(m.parent / rel) for rel in ("model/weights.bin", "preds.csv", "datasheet.md", "train.csv")}
+        files = {
+            rel: remote.upload(m.parent / rel)
+            for rel in ("model/weights.bin", "preds.csv", "datasheet.md", "train.csv")
+        }
     finally:
         remote.close()
     r = httpx.post(
         f"{team.url}/v1/versions",
-        json={"manifest_name": "manifest.yaml", "manifest": base64.b64encode(m.read_bytes()).decode(), "files": files},
+        json={
+            "manifest_name": "manifest.yaml",
+            "manifest": base64.b64encode(m.read_bytes()).decode(),
+            "files": files,
+        },
         headers={"Authorization": f"Bearer {team.ci_token}"},
     )
     assert r.status_code == 400, r.text

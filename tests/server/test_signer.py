@@ -66,7 +66,11 @@ def test_an_injected_signer_signs_the_log_and_no_key_file_is_read(tmp_path: Path
             files[rel] = digest
         r = c.post(
             "/v1/versions",
-            json={"manifest_name": "manifest.yaml", "manifest": base64.b64encode(m.read_bytes()).decode(), "files": files},
+            json={
+                "manifest_name": "manifest.yaml",
+                "manifest": base64.b64encode(m.read_bytes()).decode(),
+                "files": files,
+            },
             headers=h,
         )
         assert r.status_code == 200, r.text

@@ -47,6 +47,11 @@ def register(cli: click.Group) -> None:
         ws.log_signer = log.signer
         app = create_app(ws)
         info(f"ordinance serve: http://{host}:{port} log {log.origin} ({log.vkey})")
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            info(
+                f"warning: plain HTTP on {host}: tokens travel in clear; bind to 127.0.0.1 "
+                "behind a TLS reverse proxy (docs/deploy.md)"
+            )
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 
     @cli.group("token")
