@@ -479,3 +479,61 @@ def test_listings_never_show_tampered_facts(ws: Workspace, people: People, tmp_p
         assert "mallory" not in result.out
         assert "ordinance_version#" in result.err
     assert not list((tmp_path / "site").rglob("*.html"))
+
+
+# --------------------------------------------------------------------------- rewritten history
+
+
+def _rewrite_entry(ws: Workspace, index: int) -> None:
+    """A database owner rewrites a log entry (triggers dropped): not the app role's power."""
+    from ordinance.log.dsse import make_statement, sign_statement
+    from ordinance.signing import Ed25519Signer
+
+    forged = sign_statement(
+        make_statement("toy@1.0.0", "0" * 64, "https://example.com/forged/v1", {"x": 1}),
+        [Ed25519Signer.from_seed(b"\x0b" * 32, "mallory")],
+    )
+    with ws.engine().begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS ordinance_log_entry_no_update")
+        else:
+            conn.exec_driver_sql("ALTER TABLE ordinance_log_entry DISABLE TRIGGER USER")
+        conn.execute(
+            text("UPDATE ordinance_log_entry SET envelope = :e WHERE idx = :i"),
+            {"e": forged, "i": index},
+        )
+
+
+def test_promote_never_signs_over_a_rewritten_history(ws: Workspace, people: People) -> None:
+    _approve_both(ws, people)
+    size = ws.audit_log().size()
+    # a fresh runner (no trusted head yet) must verify everything before appending
+    ws.trusted_head_path.unlink(missing_ok=True)
+    _rewrite_entry(ws, 1)
+    result = run_cli("--home", ws.home, "promote", "toy@1.0.0", "--to", "staging")
+    assert result.code == 1, result.err
+    assert "entry 1" in result.err
+    assert ws.audit_log().size() == size
+
+
+def test_an_entry_rewritten_after_verification_is_caught_when_read(
+    ws: Workspace, people: People
+) -> None:
+    _approve_both(ws, people)
+    ws.audit_log().trusted_head()  # verified up to here
+    [reg] = [
+        e.index
+        for e in ws.log_reader().verified_entries_about(subject="toy@2.0.0")
+        if e.predicate_type.endswith("/registration/v1")
+    ]
+    _rewrite_entry(ws, reg)
+    fresh = Workspace.open(ws.home, db_url=ws.db_url)
+    try:
+        with pytest.raises(VerificationError, match=f"entry {reg} was edited"):
+            fresh.registry().get_version("toy", "2.0.0")
+        result = run_cli("--home", ws.home, "promote", "toy@2.0.0", "--to", "staging")
+        assert result.code == 1 and f"entry {reg}" in result.err, result.err
+    finally:
+        fresh.close()
+    verify = run_cli("--home", ws.home, "log", "verify")
+    assert verify.code == 1 and f"entry {reg}" in verify.err, verify.err
