@@ -354,6 +354,34 @@ def c_revocation_without_role(s: Story) -> Tampered:
     return Tampered(forged(s, {15: sign_entry(stmt, [s.people.vera])}), 15, "revocation of")
 
 
+def _vsa_edit(s: Story, i: int, edit: Callable[[dict[str, Any]], None]) -> bytes:
+    def change(st: dict[str, Any]) -> None:
+        ev = st["predicate"]["ordinanceEvaluation"]
+        doc = json.loads(ev["result"])
+        for r in doc["results"]:
+            if r["type"] == "approvals.required":
+                edit(r["measured"]["approvers"])
+        ev["result"] = json.dumps(doc)
+
+    return restatement(s, i, change)
+
+
+def c_evaluation_counts_the_author(s: Story) -> Tampered:
+    """The evaluation before the promotion counts the author's own approval."""
+    vsa = _vsa_edit(s, 7, lambda a: a.update({"alice@example.com": ["model-validator"]}))
+    return Tampered(forged(s, {7: vsa}), 7, "separation of duties")
+
+
+def c_evaluation_counts_a_phantom_approval(s: Story) -> Tampered:
+    vsa = _vsa_edit(s, 7, lambda a: a.update({"mallory@example.com": ["risk-officer"]}))
+    return Tampered(forged(s, {7: vsa}), 7, "no earlier approval entry")
+
+
+def c_evaluation_counts_a_role_not_held(s: Story) -> Tampered:
+    vsa = _vsa_edit(s, 7, lambda a: a.update({"vera@example.com": ["risk-officer"]}))
+    return Tampered(forged(s, {7: vsa}), 7, "a role the roster did not give")
+
+
 def c_duplicate_key_payload(s: Story) -> Tampered:
     stmt_bytes = canonical_json(s.statement(5))
     dup = with_duplicate_key(stmt_bytes, "predicateType", "https://ordinance.dev/registration/v1")

@@ -20,9 +20,10 @@ the log key chain:
   log; a transition's approvals and waivers are earlier entries of the same version, by the
   approver they name, holding the roles the transition claims for them at the time they were
   recorded; a revocation revokes an earlier approval or waiver, by its approver or a revoker.
-* **Separation of duties.** A waiver is never signed by the version's author; a roster change
-  needs a roster admin once there is one; someone else's approval is revoked only by a holder
-  of a revoker role.
+* **Separation of duties.** A waiver is never signed by the version's author; an evaluation
+  that applied separation of duties never counts the author's approval, and counts only
+  approvals the log holds, with roles the roster gave; a roster change needs a roster admin
+  once there is one; someone else's approval is revoked only by a holder of a revoker role.
 * **Recorded tree heads.** A transition records the log head its decision was taken against;
   it must be a checkpoint this log signed (same size, same root) and precede the transition.
   A holder of the log key who rewrites history and re-signs every checkpoint is caught here
@@ -240,7 +241,38 @@ def _f_revocation(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
 
 
 def _f_vsa(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
-    return (_first_subject(stmt)[1],)
+    """(subject digest, stage, ((separation of duties?, {approver: roles}), ...)).
+
+    The approvals an ``approvals.required`` rule counted come from Ordinance's full result
+    (``ordinanceEvaluation.result``, a JSON document); a VSA without one has none.
+    """
+    counted: list[tuple[bool, tuple[tuple[str, tuple[str, ...]], ...]]] = []
+    stage = ""
+    ev = pred.get("ordinanceEvaluation")
+    if isinstance(ev, dict) and isinstance(ev.get("result"), str):
+        doc = strict_loads(ev["result"])
+        stage = str(ev.get("stage") or (doc.get("stage") if isinstance(doc, dict) else "") or "")
+        for r in doc.get("results", []) if isinstance(doc, dict) else []:
+            if not isinstance(r, dict) or r.get("type") != "approvals.required":
+                continue
+            measured: dict[str, Any] = r["measured"] if isinstance(r.get("measured"), dict) else {}
+            threshold: dict[str, Any] = (
+                r["threshold"] if isinstance(r.get("threshold"), dict) else {}
+            )
+            approvers = measured.get("approvers")
+            if not isinstance(approvers, dict):
+                continue
+            sod = threshold.get("separation_of_duties", True) is not False
+            counted.append(
+                (
+                    sod,
+                    tuple(
+                        (str(name), tuple(str(x) for x in roles) if isinstance(roles, list) else ())
+                        for name, roles in sorted(approvers.items())
+                    ),
+                )
+            )
+    return (_first_subject(stmt)[1], stage, tuple(counted))
 
 
 def _f_transition(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
@@ -392,6 +424,7 @@ class SemanticState:
     by_name: dict[str, str] = field(default_factory=dict)
     signed: dict[str, _Signed] = field(default_factory=dict)
     vsas: dict[int, str] = field(default_factory=dict)
+    approved: dict[tuple[str, str, str, str], frozenset[str]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- signatures
 
@@ -456,7 +489,7 @@ class SemanticState:
                     self.registered[subj] = (name, author)
                     self.by_name.setdefault(name, subj)
             elif ptype == uris.VSA:
-                self.vsas[index] = facts[0]
+                self._evaluation(index, facts)
             elif ptype == uris.TRANSITION:
                 self._transition(index, facts)
             return
@@ -571,6 +604,8 @@ class SemanticState:
             digest,
             _Signed("approval", approver, member.roles, model, version, stage, "", "", index),
         )
+        key = (model, version, stage, approver)
+        self.approved[key] = self.approved.get(key, frozenset()) | member.roles
 
     def _waiver(
         self,
@@ -618,6 +653,36 @@ class SemanticState:
                 f"revocation of {rec.approver}'s {rec.kind} by {revoker}, who holds none of "
                 f"{', '.join(sorted(REVOKER_ROLES))} (separation of duties)"
             )
+
+    def _evaluation(self, index: int, facts: Facts) -> None:
+        subj, stage, counted = facts
+        self.vsas[index] = subj
+        if not counted:
+            return
+        reg = self.registered.get(subj)
+        if reg is None:
+            raise SemanticError("evaluation of a version this log never registered")
+        name, author = reg
+        model, _, version = name.rpartition("@")
+        for sod, approvers in counted:
+            for approver, roles in approvers:
+                if sod and author is not None and approver == author:
+                    raise SemanticError(
+                        f"evaluation counts an approval by {approver}, the author of {name} "
+                        "(separation of duties)"
+                    )
+                held = self.approved.get((model, version, stage, approver))
+                if held is None:
+                    raise SemanticError(
+                        f"evaluation counts an approval by {approver} of {name} for {stage}, "
+                        "but no earlier approval entry holds one"
+                    )
+                missing = set(roles) - held
+                if missing:
+                    raise SemanticError(
+                        f"evaluation counts {approver} as {', '.join(sorted(missing))}, a role "
+                        "the roster did not give them when they approved"
+                    )
 
     def _transition(self, index: int, facts: Facts) -> None:
         name, subj, kind, to_stage, head, approvals, waivers, ev, replaced = facts
