@@ -49,3 +49,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ordinance.db'}"
         return
     yield from fresh_pg_schema(pg_url_or_skip())
+
+
+@pytest.fixture(autouse=True)
+def _explicit_actor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that write need an explicit identity (``--actor`` or ``$ORDINANCE_ACTOR``);
+    tests run as this one unless they say otherwise (``tests/test_cli_consistency.py`` unsets
+    it to check the refusal)."""
+    if not os.environ.get("ORDINANCE_ACTOR"):
+        monkeypatch.setenv("ORDINANCE_ACTOR", "tests@ordinance.example")

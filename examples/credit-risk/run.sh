@@ -32,7 +32,7 @@ if [ "$status" -ne 1 ]; then
 fi
 
 echo "== 4. v1.1.0 passes: keep the SARIF report, then promote it to staging"
-ordinance check credit-risk@1.1.0 --stage staging --format sarif --output check-1.1.0.sarif
+ordinance check credit-risk@1.1.0 --stage staging --format sarif --out check-1.1.0.sarif
 ordinance promote credit-risk@1.1.0 --to staging
 
 echo "== 5. production needs an approval by someone other than the author"

@@ -138,3 +138,20 @@ def compute_identity(
         shard_size=shard_size if method == "shards" else None,
         allow_symlinks=allow_symlinks,
     )
+
+
+def is_single_file_identity(
+    root_digest: str, method: str, resources: int, file_sha256: str
+) -> bool:
+    """Whether a file with SHA-256 ``file_sha256`` is the whole model an identity covers.
+
+    A single-file model hashed by ``files`` has the root digest ``sha256(digest of the file)``;
+    only then do the file's bytes alone stand for the version's identity.
+    """
+    if method != "files" or resources != 1:
+        return False
+    try:
+        raw = bytes.fromhex(file_sha256)
+    except ValueError:
+        return False
+    return hashlib.sha256(raw).hexdigest() == root_digest

@@ -192,7 +192,7 @@ def test_check_waiver_and_output_formats(tmp_path: Path, monkeypatch: pytest.Mon
         waivers,
         "--format",
         "sarif",
-        "--output",
+        "--out",
         out,
     )
     assert r.code == 0, r.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -93,6 +94,35 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
         show_default=True,
         help="Output format; json keys are stable and documented.",
     )
+
+
+#: The environment variable naming who runs a command that writes (CI: the pipeline's identity).
+ACTOR_ENV = "ORDINANCE_ACTOR"
+
+
+def actor_option(what: str = "Who asks") -> Callable[[F], F]:
+    """``--actor ID``: the identity recorded in the log (default ``$ORDINANCE_ACTOR``)."""
+    return click.option(
+        "--actor",
+        metavar="ID",
+        help=f"{what} (recorded in the log). Default: ${ACTOR_ENV}; one of them is required.",
+    )
+
+
+def require_actor(actor: str | None, command: str) -> str:
+    """The explicit identity for a write: ``--actor``, else ``$ORDINANCE_ACTOR``, else exit 2.
+
+    Never guessed (no ``$USER``, never ``unknown``): a log entry names who did it.
+    """
+    from ordinance.errors import InputError
+
+    value = (actor if actor is not None else os.environ.get(ACTOR_ENV, "")).strip()
+    if not value:
+        raise InputError(
+            f"{command} records who does it: pass --actor ID or set {ACTOR_ENV} "
+            "(in server mode the token's identity is used)"
+        )
+    return value
 
 
 def vkey_arg(value: str) -> str:

@@ -14,7 +14,16 @@ from ordinance._files import DOCUMENT_LIMIT, read_limited
 from ordinance.errors import CheckFailed, InputError, VerificationError
 from ordinance.model import parse_ref
 
-from ._common import Ctx, emit_json, format_option, info, pass_ctx, vkey_arg
+from ._common import (
+    Ctx,
+    actor_option,
+    emit_json,
+    format_option,
+    info,
+    pass_ctx,
+    require_actor,
+    vkey_arg,
+)
 
 if TYPE_CHECKING:
     from ordinance.promotion import PromotionDecision
@@ -43,10 +52,6 @@ def _at(value: str | None) -> str:
     return "None" if dt is None else dt.isoformat()
 
 
-def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("ORDINANCE_ACTOR") or os.environ.get("USER") or "unknown"
-
-
 def _signer(key: Path, passphrase_env: str | None) -> Ed25519Signer:
     from ordinance.signing import load_signer
 
@@ -69,9 +74,7 @@ _key_option = click.option(
 _pass_option = click.option(
     "--passphrase-env", metavar="VAR", help="Environment variable holding the key passphrase."
 )
-_actor_option = click.option(
-    "--actor", help="Who asks (recorded in the log). Default: $ORDINANCE_ACTOR or $USER."
-)
+_actor_option = actor_option()
 
 
 def _emit_decision(d: PromotionDecision, fmt: str) -> None:
@@ -122,9 +125,7 @@ def _remote_approve(
         expires_at=None if expires_in is None else now + timedelta(days=expires_in),
         comment=comment,
     )
-    return remote.submit(
-        "approvals", env.to_dict(), model=model, version=version, stage=stage
-    )
+    return remote.submit("approvals", env.to_dict(), model=model, version=version, stage=stage)
 
 
 def _member_of(roster: Any, signer: Any) -> str | None:
@@ -167,7 +168,13 @@ def register(cli: click.Group) -> None:
 
         new = load_roster(file)
         signer = _signer(key, passphrase_env) if key else None
-        change = apply_roster(obj.workspace(), new, actor=_actor(actor), now=_now(), signer=signer)
+        change = apply_roster(
+            obj.workspace(),
+            new,
+            actor=require_actor(actor, "roster apply"),
+            now=_now(),
+            signer=signer,
+        )
         if fmt == "json":
             emit_json(change.to_dict())
             return
@@ -430,7 +437,13 @@ def register(cli: click.Group) -> None:
             _emit_decision_data(r["decision"], r["summary"], fmt)
             return
         d = promote(
-            obj.workspace(), model, version, to_stage, _actor(actor), _now(), demote_to=demote_to
+            obj.workspace(),
+            model,
+            version,
+            to_stage,
+            require_actor(actor, "promote"),
+            _now(),
+            demote_to=demote_to,
         )
         _emit_decision(d, fmt)
 
@@ -444,7 +457,7 @@ def register(cli: click.Group) -> None:
         """Return a previous production version to production (still policy checked)."""
         from ordinance.promotion import rollback
 
-        d = rollback(obj.workspace(), model, to_version, _actor(actor), _now())
+        d = rollback(obj.workspace(), model, to_version, require_actor(actor, "rollback"), _now())
         _emit_decision(d, fmt)
 
     @cli.command("archive")
@@ -457,7 +470,7 @@ def register(cli: click.Group) -> None:
         from ordinance.promotion import archive
 
         model, version = _ref(ref)
-        d = archive(obj.workspace(), model, version, _actor(actor), _now())
+        d = archive(obj.workspace(), model, version, require_actor(actor, "archive"), _now())
         _emit_decision(d, fmt)
 
     @cli.command("history")
@@ -506,8 +519,9 @@ def register(cli: click.Group) -> None:
     @cli.command("attest")
     @click.argument("ref", metavar="MODEL@VERSION")
     @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+    @format_option("text", "json")
     @pass_ctx
-    def attest_cmd(obj: Ctx, ref: str, out: Path | None) -> None:
+    def attest_cmd(obj: Ctx, ref: str, out: Path | None, fmt: str) -> None:
         """Export the latest promotion decision as a DSSE-signed SLSA VSA."""
         from ordinance._files import atomic_write_bytes
         from ordinance.attest import attestation
@@ -517,11 +531,22 @@ def register(cli: click.Group) -> None:
             data = obj.remote.attestation(model, version)
         else:
             data = attestation(obj.workspace(), model, version)
-        if out is None:
-            click.echo(data.decode())
-        else:
+        if out is not None:
             atomic_write_bytes(out, data + b"\n")
             info(f"wrote {out}")
+        if fmt == "json":
+            import json
+
+            emit_json(
+                {
+                    "model": model,
+                    "version": version,
+                    "out": None if out is None else str(out),
+                    "envelope": json.loads(data),
+                }
+            )
+        elif out is None:
+            click.echo(data.decode())
 
     @cli.command("verify-attestation")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -9,7 +9,7 @@ import click
 
 from ordinance.errors import InputError
 
-from ._common import Ctx, emit_json, format_option, info, pass_ctx
+from ._common import Ctx, actor_option, emit_json, format_option, info, pass_ctx, require_actor
 
 
 def _passphrase(env: str | None) -> bytes | None:
@@ -49,7 +49,10 @@ def register(cli: click.Group) -> None:
         is_flag=True,
         help="A witness key (C2SP cosignature/v1, type 0x04) instead of a log/signing key.",
     )
-    def generate(name: str, out: Path, passphrase_env: str | None, cosigner: bool) -> None:
+    @format_option("text", "json")
+    def generate(
+        name: str, out: Path, passphrase_env: str | None, cosigner: bool, fmt: str
+    ) -> None:
         """Create a new Ed25519 key and print its verifier key (vkey)."""
         from ordinance.signing import (
             SIGTYPE_COSIGNATURE_V1,
@@ -61,7 +64,19 @@ def register(cli: click.Group) -> None:
         sigtype = SIGTYPE_COSIGNATURE_V1 if cosigner else SIGTYPE_ED25519
         vkey = generate_key(out, name, _passphrase(passphrase_env), sigtype=sigtype)
         info(f"wrote {out} (private, 0600) and {vkey_path_for(out)}")
-        click.echo(vkey)
+        if fmt == "json":
+            emit_json(
+                {
+                    "path": str(out),
+                    "vkey_path": str(vkey_path_for(out)),
+                    "name": name,
+                    "type": "cosignature/v1" if cosigner else "ed25519",
+                    "vkey": vkey,
+                    "encrypted": passphrase_env is not None,
+                }
+            )
+        else:
+            click.echo(vkey)
 
     @keys.command("show")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -109,9 +124,14 @@ def register(cli: click.Group) -> None:
         metavar="VAR",
         help="Environment variable holding the key's current passphrase (to change it).",
     )
+    @format_option("text", "json")
     @pass_ctx
     def encrypt(
-        ctx: Ctx, path: Path | None, passphrase_env: str, current_passphrase_env: str | None
+        ctx: Ctx,
+        path: Path | None,
+        passphrase_env: str,
+        current_passphrase_env: str | None,
+        fmt: str,
     ) -> None:
         """Encrypt a private key file in place (default: the workspace's log key).
 
@@ -134,12 +154,15 @@ def register(cli: click.Group) -> None:
             new_pw = new.encode()
         encrypt_key_file(target, new_pw, current=_passphrase(current_passphrase_env))
         info(f"encrypted {target} (0600); keep the passphrase apart from the key")
+        if fmt == "json":
+            emit_json({"path": str(target), "encrypted": True})
 
     @keys.command("rotate")
     @click.option("--reason", default="", help="Why the key is rotated (recorded in the log).")
-    @click.option("--actor", default=lambda: os.environ.get("USER", ""), help="Who rotates it.")
+    @actor_option("Who rotates it")
+    @format_option("text", "json")
     @pass_ctx
-    def rotate(ctx: Ctx, reason: str, actor: str) -> None:
+    def rotate(ctx: Ctx, reason: str, actor: str | None, fmt: str) -> None:
         """Replace the workspace log key; the change is itself a log entry.
 
         The key-change entry is signed by the old and the new key. The old private key is
@@ -149,6 +172,7 @@ def register(cli: click.Group) -> None:
         from ordinance._files import atomic_write_text
         from ordinance.signing import load_signer, vkey_path_for
 
+        actor = require_actor(actor, "keys rotate")
         ws = ctx.workspace()
         log = ws.audit_log()
         key_path = Path(ws.log_key_path)
@@ -172,4 +196,15 @@ def register(cli: click.Group) -> None:
         vkey_path_for(new_path).unlink(missing_ok=True)
         atomic_write_text(vkey_path_for(key_path), new_signer.vkey + "\n")
         info(f"rotated the log key at entry {index}; old key kept in {retired}")
-        click.echo(new_signer.vkey)
+        if fmt == "json":
+            emit_json(
+                {
+                    "log_index": index,
+                    "old_key_id": old_id,
+                    "key_id": new_signer.key_id,
+                    "vkey": new_signer.vkey,
+                    "retired": str(retired / f"log-{old_id}.key"),
+                }
+            )
+        else:
+            click.echo(new_signer.vkey)

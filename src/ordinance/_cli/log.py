@@ -323,10 +323,17 @@ def register(cli: click.Group) -> None:
     @log.command("prove")
     @click.argument("index", type=click.IntRange(min=0))
     @click.option("--out", "output", help="Write the proof to this file instead of stdout.")
+    @format_option("text", "json")
     @pass_ctx
-    def prove(ctx: Ctx, index: int, output: str | None) -> None:
+    def prove(ctx: Ctx, index: int, output: str | None, fmt: str) -> None:
         """Print a C2SP tlog-proof for entry INDEX against the latest checkpoint."""
-        write_output(_reader(ctx).prove(index), output)
+        proof = _reader(ctx).prove(index)
+        if fmt == "json":
+            if output is not None and output != "-":
+                write_output(proof, output)
+            emit_json({"index": index, "proof": proof, "out": output})
+            return
+        write_output(proof, output)
 
     @log.command("consistency")
     @click.argument("old", type=click.IntRange(min=1))
@@ -358,6 +365,7 @@ def register(cli: click.Group) -> None:
     )
     @click.option("--log-vkey", help="The log's vkey (string or file). Default: the workspace's.")
     @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted witness key.")
+    @format_option("text", "json")
     @pass_ctx
     def cosign(
         ctx: Ctx,
@@ -365,6 +373,7 @@ def register(cli: click.Group) -> None:
         state_path: Path | None,
         log_vkey: str | None,
         passphrase_env: str | None,
+        fmt: str,
     ) -> None:
         """Witness the latest checkpoint: check it extends the last one seen, then cosign."""
         import os
@@ -376,12 +385,13 @@ def register(cli: click.Group) -> None:
         witness = load_signer(key_path, pw)
         reader = _reader(ctx)
         key = parse_vkey(vkey_arg(log_vkey) if log_vkey else ctx.workspace().vkey())
-        last = (
-            read_text_limited(state_path) if state_path and state_path.exists() else None
-        )
+        last = read_text_limited(state_path) if state_path and state_path.exists() else None
         sig, state = reader.witness(witness, [key], last)
         if state_path is not None:
             atomic_write_text(state_path, state)
+        if fmt == "json":
+            emit_json({"cosignature": sig.line().rstrip("\n"), "witness": witness.key_id})
+            return
         click.echo(sig.line(), nl=False)
 
     @log.command("request-cosignature")

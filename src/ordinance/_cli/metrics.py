@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import Ctx, emit_json, format_option, info, pass_ctx
+from ._common import Ctx, actor_option, emit_json, format_option, info, pass_ctx, require_actor
 
 if TYPE_CHECKING:
     from ordinance.metrics.drift import DriftReport
@@ -247,6 +247,7 @@ def register(cli: click.Group) -> None:
         show_default=True,
         help="Attach the artifact and chart to the version as evidence (logged).",
     )
+    @actor_option("Who attaches the explanation")
     @format_option("text", "json")
     @pass_ctx
     def explain_cmd(
@@ -259,6 +260,7 @@ def register(cli: click.Group) -> None:
         seed: int,
         out: Path,
         register: bool,
+        actor: str | None,
         fmt: str,
     ) -> None:
         """Permutation importance of MODEL@VERSION's skops model file on --data.
@@ -269,6 +271,7 @@ def register(cli: click.Group) -> None:
         """
         from ordinance.metrics.explain import explain_version
 
+        who = require_actor(actor, "explain --register") if register else ""
         result = explain_version(
             obj.workspace(),
             ref,
@@ -289,10 +292,15 @@ def register(cli: click.Group) -> None:
             ws = obj.workspace()
             attrs = {"identity_sha256": result.identity_digest, "method": "permutation_importance"}
             attached = ws.attach_evidence(
-                model, version, json_path, kind="explainability", attributes=attrs
+                model, version, json_path, kind="explainability", attributes=attrs, actor=who
             )
             ws.attach_evidence(
-                model, version, svg_path, kind="explainability_chart", attributes=attrs
+                model,
+                version,
+                svg_path,
+                kind="explainability_chart",
+                attributes=attrs,
+                actor=who,
             )
             log_index = attached.log_index
             info(f"attached to {result.ref} as explainability evidence (log entry {log_index})")

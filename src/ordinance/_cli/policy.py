@@ -63,7 +63,9 @@ def _signed_waivers(path: Path) -> list[Envelope]:
 )
 @click.option("--dry-run", is_flag=True, help="Evaluate without recording the evaluation.")
 @format_option(*CHECK_FORMATS)
-@click.option("--output", "-o", metavar="FILE", help="Write the report here instead of stdout.")
+@click.option(
+    "--out", "-o", "output", metavar="FILE", help="Write the report to this file instead of stdout."
+)
 @click.option("--fail-on-warn", is_flag=True, help="Exit 1 when the verdict is warn.")
 @pass_ctx
 def check(
@@ -239,11 +241,34 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
 
 @policy.command("explain")
 @click.argument("path")
-def explain(path: str) -> None:
+@format_option("text", "json")
+def explain(path: str, fmt: str) -> None:
     """The pack's rules in plain sentences, for a reviewer."""
     from ordinance.policy import explain_pack, load_pack
 
-    click.echo(explain_pack(load_pack(path)), nl=False)
+    pack = load_pack(path)
+    text = explain_pack(pack)
+    if fmt == "json":
+        emit_json(
+            {
+                "name": pack.name,
+                "version": pack.version,
+                "sha256": pack.sha256,
+                "rules": [
+                    {
+                        "id": r.id,
+                        "type": r.type,
+                        "severity": r.severity,
+                        "message": r.message,
+                        "references": list(r.references),
+                    }
+                    for r in pack.rules
+                ],
+                "text": text,
+            }
+        )
+        return
+    click.echo(text, nl=False)
 
 
 @policy.command("list")

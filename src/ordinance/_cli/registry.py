@@ -9,7 +9,7 @@ import click
 
 from ordinance.model import ModelVersion, parse_ref
 
-from ._common import Ctx, emit_json, format_option, info, pass_ctx
+from ._common import Ctx, actor_option, emit_json, format_option, info, pass_ctx, require_actor
 
 
 def version_summary(v: ModelVersion) -> dict[str, Any]:
@@ -53,8 +53,11 @@ def register(cli: click.Group) -> None:
         help="Encrypt the new log key with a passphrase (asked for, or "
         "ORDINANCE_LOG_KEY_PASSPHRASE; the variable alone also encrypts it).",
     )
+    @format_option("text", "json")
     @click.pass_obj
-    def init_cmd(obj: Ctx, directory: str | None, origin: str | None, encrypt_key: bool) -> None:
+    def init_cmd(
+        obj: Ctx, directory: str | None, origin: str | None, encrypt_key: bool, fmt: str
+    ) -> None:
         """Create a workspace (./.ordinance, DIRECTORY/.ordinance or $ORDINANCE_HOME): config, database
         schema, evidence store and the log signing key. Safe to re-run."""
         import os
@@ -83,17 +86,29 @@ def register(cli: click.Group) -> None:
         with init_workspace(home, db_url=obj.db, origin=origin, passphrase=passphrase) as ws:
             info(f"workspace ready at {ws.home} (database: {_safe_url(ws.db_url)})")
             info(f"log verifier key: {ws.vkey()}")
+            if fmt == "json":
+                emit_json(
+                    {
+                        "home": str(ws.home),
+                        "database": _safe_url(ws.db_url),
+                        "origin": ws.audit_log().origin,
+                        "vkey": ws.vkey(),
+                    }
+                )
 
     @cli.group("db")
     def db_group() -> None:
         """Database schema management."""
 
     @db_group.command("upgrade")
+    @format_option("text", "json")
     @pass_ctx
-    def db_upgrade(obj: Ctx) -> None:
+    def db_upgrade(obj: Ctx, fmt: str) -> None:
         """Create or upgrade the database schema (idempotent)."""
         before, after = obj.workspace().upgrade_schema()
         info(f"schema {before or 'empty'} -> {after}")
+        if fmt == "json":
+            emit_json({"before": before, "after": after})
 
     @cli.command("register")
     @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
@@ -168,7 +183,7 @@ def register(cli: click.Group) -> None:
         "--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="An attribute; repeat."
     )
     @click.option("--description", default="")
-    @click.option("--actor", default="", help="Who attaches it (recorded in the log).")
+    @actor_option("Who attaches it")
     @format_option("text", "json")
     @pass_ctx
     def evidence_add(
@@ -179,7 +194,7 @@ def register(cli: click.Group) -> None:
         name: str | None,
         attrs: tuple[str, ...],
         description: str,
-        actor: str,
+        actor: str | None,
         fmt: str,
     ) -> None:
         """Attach FILE to MODEL@VERSION as evidence of --kind (stored by digest, logged)."""
@@ -213,7 +228,7 @@ def register(cli: click.Group) -> None:
                 name=name,
                 attributes=attributes,
                 description=description,
-                actor=actor,
+                actor=require_actor(actor, "evidence add"),
             )
             data = {
                 **res.evidence.model_dump(mode="json"),
@@ -255,9 +270,7 @@ def register(cli: click.Group) -> None:
     )
     @format_option("text", "json")
     @pass_ctx
-    def evidence_get(
-        obj: Ctx, ref: str, name: str, kind: str | None, out: Path, fmt: str
-    ) -> None:
+    def evidence_get(obj: Ctx, ref: str, name: str, kind: str | None, out: Path, fmt: str) -> None:
         """Fetch the evidence file NAME of MODEL@VERSION (checked against its digest)."""
         import shutil
 
@@ -298,11 +311,23 @@ def register(cli: click.Group) -> None:
     )
     @click.option("--rows", default=4000, show_default=True, help="Rows in the synthetic data set.")
     @click.option("--seed", default=7, show_default=True)
-    def demo_cmd(directory: Path, rows: int, seed: int) -> None:
+    @format_option("text", "json")
+    def demo_cmd(directory: Path, rows: int, seed: int, fmt: str) -> None:
         """Run the whole Ordinance story end to end in a fresh workspace on SQLite."""
         from ordinance.demo import run_demo
 
-        run_demo(directory, rows=rows, seed=seed, say=lambda s: click.echo(s))
+        # with --format json the story goes to stderr and stdout carries the summary
+        say = (lambda s: click.echo(s)) if fmt == "text" else info
+        state = run_demo(directory, rows=rows, seed=seed, say=say)
+        if fmt == "json":
+            emit_json(
+                {
+                    "directory": str(state.directory),
+                    "workspace": str(state.ws.home),
+                    "manifests": {k: str(v) for k, v in state.manifests.items()},
+                    "outputs": {k: str(v) for k, v in state.outputs.items()},
+                }
+            )
 
 
 def _get_version(obj: Ctx, model: str, version: str | None) -> ModelVersion:

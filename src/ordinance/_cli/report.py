@@ -11,7 +11,7 @@ import click
 from ordinance.errors import InputError
 from ordinance.model import parse_ref
 
-from ._common import Ctx, info, pass_ctx, progress
+from ._common import Ctx, emit_json, format_option, info, pass_ctx, progress
 
 _TEMPLATES = click.option(
     "--templates",
@@ -171,11 +171,14 @@ def register(cli: click.Group) -> None:
         help="Directory for the static site (index.html and one page per model).",
     )
     @_TEMPLATES
+    @format_option("text", "json")
     @pass_ctx
-    def publish_cmd(obj: Ctx, out_dir: Path, templates: Path | None) -> None:
+    def publish_cmd(obj: Ctx, out_dir: Path, templates: Path | None, fmt: str) -> None:
         """Publish a static catalog of model cards: an index and one self-contained page per
         model (its production version, else staging, else the newest)."""
         from ordinance.report import publish_catalog
 
         written = publish_catalog(obj.workspace(), out_dir, templates=templates, progress=_progress)
         info(f"wrote {len(written)} files to {out_dir}")
+        if fmt == "json":
+            emit_json({"out": str(out_dir), "files": [str(p) for p in written]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -21,8 +23,9 @@ def register(cli: click.Group) -> None:
         show_default=True,
         type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     )
+    @format_option("text", "json")
     @pass_ctx
-    def serve(obj: Ctx, host: str, port: int, log_level: str) -> None:
+    def serve(obj: Ctx, host: str, port: int, log_level: str, fmt: str) -> None:
         """Serve the workspace over HTTP: the server holds the database, the evidence store
         and the log key; clients use ORDINANCE_URL and ORDINANCE_TOKEN.
 
@@ -52,6 +55,14 @@ def register(cli: click.Group) -> None:
                 f"warning: plain HTTP on {host}: tokens travel in clear; bind to 127.0.0.1 "
                 "behind a TLS reverse proxy (docs/deploy.md)"
             )
+        if fmt == "json":  # one line on stdout before serving, for a supervisor to read
+            click.echo(
+                json.dumps(
+                    {"url": f"http://{host}:{port}", "origin": log.origin, "vkey": log.vkey}
+                ),
+                nl=True,
+            )
+            sys.stdout.flush()
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 
     @cli.group("token")

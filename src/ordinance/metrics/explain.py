@@ -28,6 +28,7 @@ from ordinance import uris
 from ordinance._canonical import canonical_json, sha256_file, sha256_hex
 from ordinance.charts import bar_chart
 from ordinance.errors import InputError, NotFoundError, UntrustedTypeError
+from ordinance.identity import is_single_file_identity
 from ordinance.metrics._table import TableSource, read_table, source_name
 
 if TYPE_CHECKING:
@@ -374,7 +375,22 @@ def explain_version(
         raise NotFoundError(
             f"{v.ref} has no model file evidence (register a skops file as artifacts.path)"
         )
-    model_path = workspace.evidence.open_path(models[0].sha256)
+    covered = [
+        m
+        for m in models
+        if is_single_file_identity(
+            v.identity.sha256, v.identity.method, v.identity.resources, m.sha256
+        )
+    ]
+    if not covered:
+        # an explanation stamped with the identity must be computed from the identified bytes
+        raise InputError(
+            f"{v.ref}: no model file is covered by the version's identity "
+            f"(sha256:{v.identity.sha256[:12]}…): {', '.join(m.name for m in models)} "
+            "is not the model the identity digests; register the skops file itself as "
+            "artifacts.path so explain computes from the identified bytes"
+        )
+    model_path = workspace.evidence.open_path(covered[0].sha256)
     artifact = compute_permutation_importance(
         model_path,
         data_path,
