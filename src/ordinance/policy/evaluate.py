@@ -27,7 +27,7 @@ from ordinance._canonical import canonical_json, sha256_hex
 from ordinance.errors import OrdinanceError
 from ordinance.model import ModelVersion
 from ordinance.policy.context import Approval, EvaluationContext, RuleContext
-from ordinance.policy.pack import PolicyPack, RuleSpec
+from ordinance.policy.pack import PolicyPack, RuleSpec, portable_ref
 from ordinance.policy.results import RuleResult, Status
 from ordinance.policy.waivers import Waiver, WaiverStatus, decide
 
@@ -100,7 +100,8 @@ class Finding:
             "waiver": None,
             "evidence": evidence,
             "params": dict(self.spec.params),
-            "source": {"file": self.spec.source.file, "line": self.spec.source.line},
+            # the file's name, not its path on this machine (results end up in the log)
+            "source": {"file": portable_ref(self.spec.source.file), "line": self.spec.source.line},
         }
         if self.waiver is not None:
             out["waiver"] = {
@@ -195,8 +196,8 @@ class Evaluation:
         else the digest of the canonical JSON list of every file's ``{uri, sha256}``."""
         sources = [s for p in self.packs for s in (*p.extends, p.source)]
         if len(sources) == 1:
-            return sources[0].uri, sources[0].sha256
-        bundle = [{"uri": s.uri, "sha256": s.sha256} for s in sources]
+            return sources[0].portable, sources[0].sha256
+        bundle = [{"uri": s.portable, "sha256": s.sha256} for s in sources]
         uri = "ordinance:bundle/" + "+".join(p.name for p in self.packs)
         return uri, sha256_hex(canonical_json(bundle))
 

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -199,9 +200,16 @@ class PolicySource:
     uri: str
     path: Path
     sha256: str
+    #: the reference as written (``ordinance:NAME``, or a relative path): what results,
+    #: VSAs and log entries name the file by, so they carry no host path
+    ref: str = ""
+
+    @property
+    def portable(self) -> str:
+        return self.ref or portable_ref(self.uri)
 
     def to_dict(self) -> dict[str, str]:
-        return {"uri": self.uri, "path": str(self.path), "sha256": self.sha256}
+        return {"uri": self.portable, "sha256": self.sha256}
 
 
 @dataclass(frozen=True)
@@ -242,8 +250,7 @@ class PolicyPack:
         return {
             "name": self.name,
             "version": self.version,
-            "uri": self.uri,
-            "path": str(self.path),
+            "uri": self.source.portable,
             "sha256": self.sha256,
             "extends": [s.to_dict() for s in self.extends],
         }
@@ -391,10 +398,26 @@ def _build_rule(
     )
 
 
-def _load(uri: str, path: Path, where: Location, chain: tuple[Path, ...]) -> _Resolved:
+def portable_ref(ref: str, parent: str | None = None) -> str:
+    """How exported results name a pack file: ``ordinance:NAME``, a relative path as written
+    (joined to the extending pack's own when relative to it), or an absolute path's file name:
+    never a path of the machine that ran the check."""
+    if ref.startswith(SHIPPED_PREFIX):
+        return ref
+    p = PurePosixPath(Path(ref).as_posix())
+    if p.is_absolute() or ref.startswith("~"):
+        return p.name
+    if parent is not None and not parent.startswith(SHIPPED_PREFIX):
+        return posixpath.normpath(posixpath.join(posixpath.dirname(parent), p.as_posix()))
+    return posixpath.normpath(p.as_posix())
+
+
+def _load(
+    uri: str, path: Path, where: Location, chain: tuple[Path, ...], ref: str = ""
+) -> _Resolved:
     raw, data, locator = _read_yaml(path, where)
     doc = parse_as(PackDoc, data, locator, PolicyLoadError)
-    source = PolicySource(uri, path, sha256_hex(raw))
+    source = PolicySource(uri, path, sha256_hex(raw), ref or portable_ref(uri))
     me = Path(os.path.realpath(path))  # never raises, even on a symlink loop
 
     inherited: dict[str, RuleSpec] = {}
@@ -406,7 +429,9 @@ def _load(uri: str, path: Path, where: Location, chain: tuple[Path, ...]) -> _Re
         if resolved in (*chain, me):
             cycle = " -> ".join(str(p) for p in (*chain, me, resolved))
             raise PolicyLoadError(at, f"extends cycle: {cycle}")
-        parent = _load(parent_uri, parent_path, at, (*chain, me))
+        parent = _load(
+            parent_uri, parent_path, at, (*chain, me), portable_ref(ref, source.portable)
+        )
         extends.extend(s for s in (*parent.extends, parent.source) if s not in extends)
         inherited.update(parent.rules)
 
@@ -446,7 +471,7 @@ def load_pack(ref: str | Path, *, base: Path | None = None) -> PolicyPack:
     text = str(ref)
     where = Location(text)
     uri, path = _resolve_ref(text, base, where)
-    r = _load(uri, path, where, ())
+    r = _load(uri, path, where, (), portable_ref(text))
     m = r.doc.metadata
     return PolicyPack(
         name=m.name,
