@@ -344,7 +344,7 @@ def test_vsa_predicate(build: Builder, tmp_path: Path) -> None:
     assert p["verificationResult"] == "PASSED"
     assert p["verifiedLevels"] == ["ORDINANCE_POLICY_DEMO"]
     assert p["policy"] == {
-        "uri": str(tmp_path / "pack.yaml"),
+        "uri": "pack.yaml",  # named as referenced (an absolute path: its file name), no host path
         "digest": {"sha256": packs[0].sha256},
     }
     assert p["inputAttestations"] == [
