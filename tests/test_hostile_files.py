@@ -3,7 +3,7 @@
 Each one, in a manifest, a policy pack, a waiver file, a roster, the workspace config or an
 audit bundle, is refused with exit 2 and one line, at once (never read or waited on), with
 nothing written and no lock left held. How long each refusal takes is printed by
-``benchmarks/hostile_inputs.py``; here a watchdog only turns a hang into a failure.
+``benchmarks/bench_hostile_inputs.py``; here a watchdog only turns a hang into a failure.
 """
 
 from __future__ import annotations
