@@ -39,4 +39,6 @@ def mount_console(app: FastAPI) -> None:
             return None
         return principal
 
-    app.include_router(console_router(app.state.workspace, login, clock=app.state.clock))
+    router = console_router(app.state.workspace, login, clock=app.state.clock)
+    app.state.console_cache = router.console_cache  # type: ignore[attr-defined]
+    app.include_router(router)

@@ -130,6 +130,7 @@ def console_router(
     now_fn = clock or (lambda: datetime.now(UTC))
     env = _environment()
     cache = views.InventoryCache()
+    router.console_cache = cache  # type: ignore[attr-defined]
 
     def ws() -> Workspace:
         return workspace() if callable(workspace) else workspace

@@ -315,6 +315,9 @@ class InventoryCache:
         self._key: tuple[int, str] | None = None  # (last log index, minute)
         self._models: list[InventoryModel] = []
 
+    def invalidate(self) -> None:
+        self._key = None
+
     def get(self, ws: Workspace, now: datetime) -> list[InventoryModel]:
         from sqlalchemy import func
 
