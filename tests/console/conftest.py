@@ -48,6 +48,15 @@ class Server:
         the server (its own empty home, ORDINANCE_URL + ORDINANCE_TOKEN); without, the
         operator on the server's own workspace."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDINANCE_")}
+        # who acts is always explicit: the operator (roster admin) on the server host, CI
+        # with its token, an auditor offline
+        env["ORDINANCE_ACTOR"] = (
+            "auditor@bank.example"
+            if offline
+            else "admin@bank.example"
+            if token is None
+            else "ci@bank.example"
+        )
         if offline:
             elsewhere = self.story.home.parent / "auditor"
             elsewhere.mkdir(exist_ok=True)
