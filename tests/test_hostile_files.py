@@ -21,8 +21,11 @@ import yaml
 from helpers import Result, run_cli, small_manifest
 
 # 2.9 KB: nine levels of 75 aliases each, 75**9 (7.5e16) strings once expanded
-BOMB = "l0: &l0 [" + ",".join(["lol"] * 75) + "]\n" + "".join(
-    f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 75) + "]\n" for i in range(1, 9)
+BOMB = (
+    "l0: &l0 ["
+    + ",".join(["lol"] * 75)
+    + "]\n"
+    + "".join(f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 75) + "]\n" for i in range(1, 9))
 )
 BIG = 9 * 1024 * 1024  # over the 8 MiB document limit
 HANG_GUARD = 20  # seconds: a refusal takes milliseconds; this only stops a hang
@@ -304,3 +307,49 @@ def test_hostile_workspace_config(home: Path, make: Callable[[Path], object], ne
     r = run_cli("--home", home, "models")
     assert r.code == 2 and needle in r.err, r.err
     _no_lock_held(home)
+
+
+# --------------------------------------------------------------------------- rosters, bundles
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda p: p.write_text(BOMB), "aliases expand the document past"),
+        (lambda p: p.write_bytes(b"# pad\n" * (BIG // 6)), "too large"),
+        (lambda p: os.mkfifo(p), "not a regular file (a FIFO)"),
+        (lambda p: os.symlink("/dev/zero", p), "not a regular file (a device)"),
+        (lambda p: os.symlink(p, p), "symbolic link loop"),
+    ],
+    ids=["alias-bomb", "oversized", "fifo", "dev-zero", "loop"],
+)
+def test_hostile_roster_files(
+    home: Path, tmp_path: Path, make: Callable[[Path], None], needle: str
+) -> None:
+    roster = tmp_path / "roster.yaml"
+    make(roster)
+    _refused(home, "roster", "apply", roster, "--actor", "admin", needle=needle)
+
+
+@pytest.mark.parametrize(
+    "part", ["manifest.json", "entries.jsonl", "checkpoints.jsonl", "checkpoint"]
+)
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda p: os.mkfifo(p), "not a regular file (a FIFO)"),
+        (lambda p: os.symlink("/dev/zero", p), "not a regular file (a device)"),
+        (lambda p: os.symlink(p, p), "symbolic link loop"),
+    ],
+    ids=["fifo", "dev-zero", "loop"],
+)
+def test_hostile_bundle_files(
+    home: Path, tmp_path: Path, make: Callable[[Path], None], needle: str, part: str
+) -> None:
+    assert run_cli("--home", home, "register", small_manifest(tmp_path / "m")).code == 0
+    bundle = tmp_path / "bundle"
+    assert run_cli("--home", home, "log", "export", "--out", bundle).code == 0
+    vkey = home / "keys" / "log.vkey"
+    (bundle / part).unlink()
+    make(bundle / part)
+    _refused(home, "log", "verify", "--bundle", bundle, "--vkey", vkey, needle=needle)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from ordinance._files import SMALL_LIMIT, check_regular, read_limited
 from ordinance.errors import InfrastructureError, InputError, VerificationError
 from ordinance.log.note import Checkpoint, SignedNote
 from ordinance.log.verify import EntryBatches, IndexedBatches, VerifyReport, verify_source
@@ -100,9 +101,17 @@ class BundleSource:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        # every part a regular file (a FIFO, device or symlink loop is refused, never read)
+        for name in ("manifest.json", "entries.jsonl", "checkpoints.jsonl", "checkpoint"):
+            part = self.path / name
+            if name == "checkpoint" and not part.exists() and not part.is_symlink():
+                continue  # optional
+            check_regular(
+                part, limit=SMALL_LIMIT if name in ("manifest.json", "checkpoint") else None
+            )
         try:
-            self.manifest = json.loads((self.path / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            self.manifest = json.loads(read_limited(self.path / "manifest.json", SMALL_LIMIT))
+        except (ValueError, RecursionError) as exc:
             raise InputError(f"{self.path}: not an Ordinance log bundle ({exc})") from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
             raise InputError(f"{self.path}: unknown bundle format")
