@@ -160,6 +160,9 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     rita.goto(base + "/console/audit")
     check_page(rita, axe_source, shots, "audit")
 
+    # -- the read-only pages work with JavaScript switched off (login and filters are forms)
+    _without_javascript(chromium, base, model, story.tokens["vera"])
+
     # -- the approvals in the log are the browsers' signatures (the server holds no such key)
     ws = Workspace.open(story.home)
     try:
@@ -252,5 +255,30 @@ def test_the_guard_sees_script_that_runs(chromium: Any) -> None:
         page.set_content("<main><p>x</p><script>alert('ran')</script></main>")
         assert guard.dialogs == ["ran"]
         assert page.evaluate(INJECTED) == 1
+    finally:
+        ctx.close()
+
+
+def _without_javascript(chromium: Any, base: str, model: str, token: str) -> None:
+    ctx = chromium.new_context(java_script_enabled=False)
+    try:
+        page = ctx.new_page()
+        login(page, base, token)
+        page.get_by_label("Search").fill(model)
+        page.get_by_label("Stage").select_option("production")
+        page.get_by_role("button", name="Filter").click()
+        page.wait_for_url("**stage=production**")
+        expect(page.get_by_role("status")).to_contain_text("1 of 1 models shown")
+        page.get_by_role("link", name="1.1.0", exact=True).click()
+        expect(page.locator("h1")).to_contain_text("version 1.1.0")
+        expect(page.locator("td", has_text="included").first).to_be_visible()
+        for path, text in (
+            (f"/console/history?model={model}", "In production now: 1.1.0"),
+            ("/console/audit", "Latest checkpoint"),
+            ("/console/inbox", "Approvals inbox"),
+            ("/console/reports", "Portfolio"),
+        ):
+            page.goto(base + path)
+            expect(page.locator("main")).to_contain_text(text)
     finally:
         ctx.close()
