@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from helpers import run_cli, small_manifest
@@ -52,3 +53,45 @@ def test_show_reports_each_versions_own_tier(tmp_path: Path) -> None:
     assert run_cli("--home", home, "register", m2).code == 0
     r = run_cli("--home", home, "show", "toy@1.0.0", "--format", "json")
     assert r.code == 0 and r.json()["model_info"]["risk_tier"] == "high"
+
+
+def test_upgrade_gives_existing_versions_their_models_facts(tmp_path: Path, db_url: str) -> None:
+    """Revision 0006 copies the model row's facts onto versions registered before it."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from ordinance.store._engine import make_engine
+    from ordinance.store.migrate import _config, upgrade
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0005")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO ordinance_model (name, owner, risk_tier, description, tags, "
+                    "created_at) VALUES ('old', 'team-a', 'high', 'd', '[\"t\"]', :t)"
+                ),
+                {"t": "2026-01-01 00:00:00"},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO ordinance_version (model_name, version, stage, author, created_at,"
+                    " registered_at, identity_sha256, identity, lineage, metrics, documentation,"
+                    " manifest_sha256) VALUES ('old', '1.0.0', 'development', 'a', :t, :t, :d,"
+                    " '{}', '{}', '{}', '{}', :d)"
+                ),
+                {"t": "2026-01-01 00:00:00", "d": "0" * 64},
+            )
+        upgrade(engine)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT owner, risk_tier, description, tags FROM ordinance_version")
+            ).one()
+        tags = row[3] if isinstance(row[3], list) else json.loads(row[3])
+        assert (row[0], row[1], row[2], tags) == ("team-a", "high", "d", ["t"])
+    finally:
+        engine.dispose()
