@@ -11,7 +11,7 @@ Prints three figures:
    target p99 < 50 ms.
 
     python benchmarks/bench_server.py [--db URL] [--clients 8] [--per-client 100]
-        [--entries 20000] [--batch 1000] [--readers 50] [--seconds 10]
+        [--entries 20000] [--batch 1000] [--readers 50] [--seconds 10] [--workers 1]
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1_000)
     ap.add_argument("--readers", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     args = ap.parse_args()
 
     env = {
@@ -105,6 +106,19 @@ def main() -> None:
     }
     env.pop("ORDINANCE_URL", None)
     tmp = Path(tempfile.mkdtemp(prefix="ordinance-bench-server-"))
+    schema = None
+    if args.db and args.db.startswith("postgresql"):
+        # a schema of its own, dropped at the end: never another log in the database's default
+        import uuid
+
+        import psycopg
+
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        plain = args.db.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        sep = "&" if "?" in args.db else "?"
+        args.db = f"{args.db}{sep}options=-csearch_path%3D{schema}"
     home = tmp / "server" / ".ordinance"
     init = (
         ["--home", home]
@@ -148,7 +162,18 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     log = (tmp / "serve.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "ordinance", "--home", str(home), "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "ordinance",
+            "--home",
+            str(home),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -163,7 +188,9 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("the server did not start") from None
                 time.sleep(0.1)
-        print(f"server: {url} ({args.db or 'SQLite'}), {os.cpu_count()} cores")
+        print(
+            f"server: {url} ({args.db or 'SQLite'}), {args.workers} process(es), {os.cpu_count()} cores"
+        )
         _registrations(url, ci, tmp, args, env)
         _appends(url, admin, member, args)
         _reads(url, ci, args)
@@ -171,6 +198,11 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+        if schema is not None:
+            import psycopg
+
+            with psycopg.connect(plain, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _registrations(

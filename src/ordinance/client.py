@@ -334,9 +334,20 @@ class Remote:
         out.mkdir(parents=True, exist_ok=True)
         if any(out.iterdir()):
             raise InputError(f"{out} is not empty; export into a new directory")
-        resp = self.request("GET", "/v1/log/bundle", idempotent=True)
+        import httpx
+
         with tempfile.TemporaryFile() as buf:
-            buf.write(resp.content)
+            try:  # streamed to disk: a bundle of millions of entries never sits in memory
+                with self._http().stream("GET", "/v1/log/bundle") as resp:
+                    if resp.status_code != 200:
+                        resp.read()
+                        _raise_for(resp)
+                    for chunk in resp.iter_bytes(_CHUNK):
+                        buf.write(chunk)
+            except httpx.TransportError as exc:
+                raise InfrastructureError(
+                    f"cannot download the bundle from {self.url}: {exc}"
+                ) from None
             buf.seek(0)
             with tarfile.open(fileobj=buf, mode="r") as tar:
                 for member in tar.getmembers():

@@ -48,6 +48,7 @@ class Server:
     home: Path
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
+    args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,6 +70,7 @@ class Server:
                     "serve",
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

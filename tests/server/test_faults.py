@@ -253,3 +253,39 @@ def test_concurrent_clients_register_and_check(pg_team: Team) -> None:
     models = remote_cli(team.url, team.ci_token, "models", "--format", "json").json()
     in_prod = [v["version"] for v in models[0]["versions"] if v["stage"] == "production"]
     assert len(in_prod) == 1
+
+
+def test_several_server_processes_share_one_log(tmp_path: Path) -> None:
+    """`serve --workers 2`: two processes, one database, one key; writes from both land in one
+    log that verifies, and each worker spools uploads in a directory of its own."""
+    team = build_team(tmp_path, f"sqlite:///{tmp_path / 'team.db'}")
+    team.server.args = ("--workers", "2")
+    team.server.start()
+    try:
+        errors: list[BaseException] = []
+
+        def client(w: int) -> None:
+            remote = Remote(team.url, team.ci_token)
+            try:
+                for i in range(3):
+                    remote.register(small_manifest(tmp_path / f"c{w}-{i}", version=f"{w}.{i}.0"))
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                remote.close()
+
+        threads = [threading.Thread(target=client, args=(w,)) for w in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        assert errors == []
+        models = remote_cli(team.url, team.ci_token, "models", "--format", "json").json()
+        assert len(models[0]["versions"]) == 9
+        vkey = (team.home / "keys" / "log.vkey").read_text().strip()
+        r = remote_cli(team.url, team.ci_token, "log", "verify", "--vkey", vkey)
+        assert r.code == 0, r.err
+        assert r.out.startswith("ok: ")
+        assert len(list((team.home / "spool").glob("w*"))) == 2
+    finally:
+        team.server.stop()

@@ -18,6 +18,13 @@ def register(cli: click.Group) -> None:
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
     @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
     @click.option(
+        "--workers",
+        default=1,
+        show_default=True,
+        type=click.IntRange(1, 64),
+        help="Server processes (one per core); they share the database, evidence and log key.",
+    )
+    @click.option(
         "--log-level",
         default="warning",
         show_default=True,
@@ -25,7 +32,7 @@ def register(cli: click.Group) -> None:
     )
     @format_option("text", "json")
     @pass_ctx
-    def serve(obj: Ctx, host: str, port: int, log_level: str, fmt: str) -> None:
+    def serve(obj: Ctx, host: str, port: int, workers: int, log_level: str, fmt: str) -> None:
         """Serve the workspace over HTTP: the server holds the database, the evidence store
         and the log key; clients use ORDINANCE_URL and ORDINANCE_TOKEN.
 
@@ -48,7 +55,7 @@ def register(cli: click.Group) -> None:
             )
         log = ws.audit_log()  # loads (and decrypts) the log key once
         ws.log_signer = log.signer
-        app = create_app(ws)
+        app = create_app(ws) if workers == 1 else None
         info(f"ordinance serve: http://{host}:{port} log {log.origin} ({log.vkey})")
         if host not in ("127.0.0.1", "::1", "localhost"):
             info(
@@ -63,7 +70,28 @@ def register(cli: click.Group) -> None:
                 nl=True,
             )
             sys.stdout.flush()
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        if app is not None:
+            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+            return
+        import os
+        import shutil
+
+        # uploads half-received by a killed server are never evidence: each worker spools in
+        # spool/w<pid>; all of them are cleared here, before any worker starts
+        shutil.rmtree(ws.home / "spool", ignore_errors=True)
+        os.environ["ORDINANCE_SERVE_HOME"] = str(ws.home)
+        if obj.db:
+            os.environ["ORDINANCE_SERVE_DB"] = obj.db
+        ws.close()
+        uvicorn.run(
+            "ordinance.server._factory:app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+        )
 
     @cli.group("token")
     def token() -> None:
