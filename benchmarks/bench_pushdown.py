@@ -72,9 +72,13 @@ def child(kind: str, url: str, target: str, weighted: bool) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     import hashlib
 
+    import pandas  # noqa: F401  (imported by every path; part of the baseline)
+    import sqlalchemy  # noqa: F401
+
     from ordinance.metrics import SqlTable, compute_fairness
 
     kw = dict(KW, sample_weight="weight" if weighted else None)
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     if kind == "pushdown":
         source = (
@@ -98,19 +102,27 @@ def child(kind: str, url: str, target: str, weighted: bool) -> None:
         report = compute_fairness(target, **kw)  # type: ignore[arg-type]
     seconds = time.perf_counter() - start
     digest = hashlib.sha256(json.dumps(report.to_dict(), sort_keys=True).encode()).hexdigest()
-    print(json.dumps({"seconds": seconds, "rows": report.n_rows, "digest": digest[:16]}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": report.n_rows,
+                "digest": digest[:16],
+                "peak_mib": peak,
+                "baseline_mib": baseline,
+            }
+        )
+    )
 
 
 def run_child(*args: str) -> dict[str, float]:
-    """Run a child measurement; add its peak RSS (it is the only child at a time)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run a child measurement in a fresh interpreter; it reports its own peak RSS
+    (``ru_maxrss`` of itself) and the RSS after imports, before computing."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True
     )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    # ru_maxrss of children is the max over all children so far: runs go smallest first
-    result["peak_mib"] = max(peak, before) / 1024
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -169,7 +181,8 @@ def bench_pg(url: str, rows: int) -> None:
         )
     print(
         f"   push-down on {rows // 10:,} rows: {small['seconds']:.2f} s, peak RSS "
-        f"{small['peak_mib']:.0f} MiB (vs {push['peak_mib']:.0f} MiB on {rows:,}: memory flat)"
+        f"{small['peak_mib']:.0f} MiB (vs {push['peak_mib']:.0f} MiB on {rows:,}: memory flat; "
+        f"{push['baseline_mib']:.0f} MiB after imports)"
     )
 
 
@@ -198,7 +211,8 @@ def bench_parquet(rows: int) -> None:
         big = run_child("parquet", "", str(full), "0")
         print(
             f"   {big['rows']:,} rows streamed in {big['seconds']:.1f} s "
-            f"({big['rows'] / big['seconds'] / 1e6:.1f}M rows/s), peak RSS {big['peak_mib']:.0f} MiB"
+            f"({big['rows'] / big['seconds'] / 1e6:.1f}M rows/s), peak RSS {big['peak_mib']:.0f} MiB "
+            f"(after imports {big['baseline_mib']:.0f} MiB)"
         )
         print(
             f"   {small['rows']:,} rows: {small['seconds']:.1f} s, peak RSS "
