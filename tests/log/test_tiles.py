@@ -139,6 +139,21 @@ def test_tiles_export_serve_and_prove(
         assert ctype.startswith("text/plain") == (rel == "checkpoint")
     with pytest.raises(NotFoundError):
         read_tile(grown, "tile/0/274")
+    # the multi-process export (ranges read, hashed and written by workers) writes the same tree
+    from ordinance.log import tiles as tiles_mod
+
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(tiles_mod, "_RANGE", 4 * 256)
+        mp.setattr(tiles_mod, "_PARALLEL_MIN", 8 * 256)
+        again = export_tiles(grown, root_dir.parent / "tiles-parallel", workers=2)
+    finally:
+        mp.undo()
+    other = root_dir.parent / "tiles-parallel"
+    assert again == done
+    for rel in sorted(files):
+        assert (other / rel).read_bytes() == (root_dir / rel).read_bytes(), rel
+    assert {p.relative_to(other).as_posix() for p in other.rglob("*") if p.is_file()} == files
     with pytest.raises(InputError):
         export_tiles(grown, root_dir)  # not empty
 

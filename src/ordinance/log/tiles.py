@@ -24,7 +24,6 @@ import hashlib
 import re
 import struct
 from collections.abc import Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +33,8 @@ from ordinance.log import merkle
 from ordinance.log.note import Checkpoint, SignedNote
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from ordinance.log.store import TransparencyLog
 
 __all__ = [
@@ -156,9 +157,82 @@ class _Writer:
         self.count += 1
 
 
-def export_tiles(log: TransparencyLog, out_dir: Path) -> TilesExport:
-    """Write the log, as of its latest checkpoint, as a C2SP tlog-tiles tree under ``out_dir``."""
-    from ordinance.log.verify import DbSource
+_RANGE = TILE_WIDTH * TILE_WIDTH  # entries per worker task: one full level-1 tile's worth
+_PARALLEL_MIN = 4 * _RANGE
+_W_ENGINE: Engine | None = None
+_W_OUT: Path | None = None
+_RANGE_SQL = "SELECT idx, envelope FROM ordinance_log_entry WHERE idx >= ? AND idx < ? ORDER BY idx"
+
+RangeResult = tuple[int | None, str, list[bytes], list[bytes], bytes, int]
+"""(bad index, reason, level-1 hashes of full tiles, tail leaf hashes, tail bundle, files)."""
+
+
+def _range_task(task: tuple[int, int]) -> RangeResult:
+    """Entries [start, end): write their full level-0 tiles and entry bundles.
+
+    Returns the Merkle Tree Hash of each full tile (level-1 hashes) and, for a range that
+    ends in a partial tile, its leaf hashes and bundle bytes.
+    """
+    start, end = task
+    assert _W_ENGINE is not None and _W_OUT is not None
+    raw = _W_ENGINE.raw_connection()
+    try:
+        pg = _W_ENGINE.dialect.name == "postgresql"
+        cur = raw.driver_connection.cursor(binary=True) if pg else raw.cursor()  # type: ignore[union-attr]
+        cur.execute(_RANGE_SQL.replace("?", "%s") if pg else _RANGE_SQL, (start, end))
+        rows = cur.fetchall()
+        cur.close()
+    finally:
+        raw.close()
+    for k, row in enumerate(rows):
+        if row[0] != start + k:
+            return start + k, f"entry {start + k} is missing", [], [], b"", 0
+    if len(rows) != end - start:
+        return start + len(rows), f"entry {start + len(rows)} is missing", [], [], b"", 0
+    w = _Writer(_W_OUT)
+    pack = struct.Struct(">H").pack
+    ups: list[bytes] = []
+    tail: list[bytes] = []
+    tail_bundle = b""
+    for t0 in range(0, len(rows), TILE_WIDTH):
+        group = [bytes(r[1]) for r in rows[t0 : t0 + TILE_WIDTH]]
+        for k, raw_entry in enumerate(group):
+            if len(raw_entry) > MAX_ENTRY:
+                return (
+                    start + t0 + k,
+                    f"entry is {len(raw_entry)} bytes; tlog-tiles entry bundles hold at most "
+                    f"{MAX_ENTRY} bytes per entry",
+                    [],
+                    [],
+                    b"",
+                    0,
+                )
+        leaves = [_sha(b"\x00" + e).digest() for e in group]
+        bundle = b"".join(pack(len(e)) + e for e in group)
+        n = (start + t0) // TILE_WIDTH
+        if len(group) == TILE_WIDTH:
+            w.write(tile_path(0, n), b"".join(leaves))
+            w.write(entries_path(n), bundle)
+            ups.append(_subtree_root(leaves))
+        else:
+            tail, tail_bundle = leaves, bundle
+    return None, "", ups, tail, tail_bundle, w.count
+
+
+def export_tiles(log: TransparencyLog, out_dir: Path, *, workers: int | None = None) -> TilesExport:
+    """Write the log, as of its latest checkpoint, as a C2SP tlog-tiles tree under ``out_dir``.
+
+    Ranges of 65,536 entries are read, hashed and written by worker processes on a large
+    database log (each returns its tiles' hashes); this process builds the upper levels in
+    order, checks the root against the signed checkpoint and writes the partial tiles and
+    the checkpoint last.
+    """
+    global _W_ENGINE, _W_OUT
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ordinance.log.verify import _fork_ok, _windowed
 
     out_dir = Path(out_dir)
     try:
@@ -173,75 +247,77 @@ def export_tiles(log: TransparencyLog, out_dir: Path) -> TilesExport:
     cp = Checkpoint.from_text(SignedNote.parse(note_text).text)
     size = cp.size
     w = _Writer(out_dir)
-    bundles = 0
-    levels: list[list[bytes]] = [[]]  # levels[L]: every level-L hash (level 0: current tile only)
-    base0 = 0  # index of levels[0][0]
-    bundle: list[bytes] = []
-    expected = 0
-    pack = struct.Struct(">H").pack
+    levels: list[list[bytes]] = [[], []]  # levels[L] (L >= 1): every level-L hash
+    tail: list[bytes] = []
+    tail_bundle = b""
+    files = 0
 
     def full_tile(level: int, start: int) -> None:
-        """Write levels[level][start:start+256] as a full tile; roll its root up a level."""
         hashes = levels[level][start : start + TILE_WIDTH]
-        tile_index = (base0 if level == 0 else start) // TILE_WIDTH
-        w.write(tile_path(level, tile_index), b"".join(hashes))
+        w.write(tile_path(level, start // TILE_WIDTH), b"".join(hashes))
         if len(levels) == level + 1:
             levels.append([])
         levels[level + 1].append(_subtree_root(hashes))
         if len(levels[level + 1]) % TILE_WIDTH == 0:
             full_tile(level + 1, len(levels[level + 1]) - TILE_WIDTH)
 
+    tasks = [(a, min(a + _RANGE, size)) for a in range(0, size, _RANGE)]
+    nworkers = workers or os.cpu_count() or 1
+    _W_ENGINE, _W_OUT = log.engine, out_dir
     try:
-        with closing(DbSource(log.engine).iter_entries()) as batches:
-            for batch in batches:
-                for idx, env, _ in batch:
-                    if idx >= size:
-                        break
-                    if idx != expected:
-                        raise VerificationError(f"entry {expected} is missing", index=expected)
-                    raw = bytes(env)
-                    if len(raw) > MAX_ENTRY:
-                        raise InputError(
-                            f"entry {idx} is {len(raw)} bytes; tlog-tiles entry bundles hold at "
-                            f"most {MAX_ENTRY} bytes per entry"
-                        )
-                    levels[0].append(_sha(b"\x00" + raw).digest())
-                    bundle.append(pack(len(raw)) + raw)
-                    expected += 1
-                    if len(levels[0]) == TILE_WIDTH:
-                        n = base0 // TILE_WIDTH
-                        w.write(entries_path(n), b"".join(bundle))
-                        bundles += 1
-                        bundle = []
-                        full_tile(0, 0)
-                        base0 += TILE_WIDTH
-                        levels[0] = []
-        if expected != size:
-            raise VerificationError(
-                f"the log has {expected} entries under checkpoint {size}", index=expected
-            )
+        if nworkers > 1 and size >= _PARALLEL_MIN and _fork_ok():
+            ctx = multiprocessing.get_context("fork")
+            pool = ProcessPoolExecutor(nworkers, mp_context=ctx, initializer=_init_worker)
+            results = _windowed(pool, _range_task, iter(tasks), 2 * nworkers)
+        else:
+            pool = None
+            results = (_range_task(t) for t in tasks)
+        try:
+            for bad, reason, ups, tail_hashes, bundle, count in results:
+                if bad is not None:
+                    if "bytes" in reason:
+                        raise InputError(f"entry {bad}: {reason}")
+                    raise VerificationError(reason, index=bad)
+                files += count
+                for h in ups:
+                    levels[1].append(h)
+                    if len(levels[1]) % TILE_WIDTH == 0:
+                        full_tile(1, len(levels[1]) - TILE_WIDTH)
+                if tail_hashes:
+                    tail, tail_bundle = tail_hashes, bundle
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        levels[0] = tail
+        base0 = size - len(tail)
         root = _root(levels, base0, size)
         if root != cp.root:
             raise VerificationError(
                 f"the entries do not hash to the signed checkpoint {size}: not exporting"
             )
-        # partial tiles for the checkpoint's size
-        if levels[0]:
-            w.write(entries_path(base0 // TILE_WIDTH, len(levels[0])), b"".join(bundle))
-            bundles += 1
+        full0 = files // 2  # workers wrote a level-0 tile and an entry bundle per full tile
+        if tail:
+            w.write(entries_path(base0 // TILE_WIDTH, len(tail)), tail_bundle)
         for level, hashes in enumerate(levels):
             width = (size >> (TILE_HEIGHT * level)) % TILE_WIDTH
             if width:
                 n = (size >> (TILE_HEIGHT * level)) // TILE_WIDTH
-                part = hashes[-width:]
-                w.write(tile_path(level, n, width), b"".join(part))
+                w.write(tile_path(level, n, width), b"".join(hashes[-width:]))
         with open(out_dir / "checkpoint", "w", encoding="utf-8") as f:
             f.write(note_text)
     except OSError as exc:
         raise InfrastructureError(
             f"cannot write tiles to {out_dir}: {exc.strerror or exc}"
         ) from exc
-    return TilesExport(size, root, w.count - bundles, bundles)
+    finally:
+        _W_ENGINE, _W_OUT = None, None
+    written_bundles = 1 if tail else 0
+    return TilesExport(size, root, full0 + w.count - written_bundles, full0 + written_bundles)
+
+
+def _init_worker() -> None:
+    if _W_ENGINE is not None:  # forked: never reuse the parent's pooled connections
+        _W_ENGINE.dispose(close=False)
 
 
 def _root(levels: list[list[bytes]], base0: int, size: int) -> bytes:
