@@ -31,9 +31,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TransparencyLo
     ws = init_workspace(directory / ".ordinance", origin="ordinance.local/demo")
     state = demo_mod.DemoState(directory=directory, ws=ws)
     for step in demo_mod._steps():
-        if step.__name__ == "step_reports":
+        # reports write no log entries; explain's only entries are evidence attachments,
+        # written below directly (explain itself is exercised by the metrics tests)
+        if step.__name__ in ("step_reports", "step_explain"):
             continue
         step(state, 600, 7, lambda _s: None)
+    note = directory / "review-notes.md"
+    note.write_text("# independent review\n")
+    ws.attach_evidence("credit-risk", "1.1.0", note, kind="validation_report", actor="demo")
     # one refused submission: an approval signed by a key no roster lists
     with pytest.raises(OrdinanceError):
         approve(
