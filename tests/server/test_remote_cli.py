@@ -128,7 +128,7 @@ def test_a_check_through_the_server_renders_every_format(team: Team, tmp_path: P
             "staging",
             "--format",
             fmt,
-            "--output",
+            "--out",
             out,
         )
         assert r.code == 0, r.err
