@@ -249,3 +249,29 @@ def test_cli_sql_and_errors(pg: tuple[str, pd.DataFrame]) -> None:
         SqlTable(url)
     with pytest.raises(InputError, match="not binary"):
         compute_fairness(SqlTable(url, table="preds"), y_true="y", y_pred="age", sensitive=["sex"])
+
+
+@pytest.mark.parametrize(
+    ("score", "message"),
+    # pandas hands NaN to Arrow as null, so locally a NaN score is a missing one
+    [(float("nan"), "has (NaN|missing) values"), (None, "has missing values")],
+)
+def test_pushdown_refuses_bad_scores_like_the_local_engine(
+    pg: tuple[str, pd.DataFrame], score: float | None, message: str
+) -> None:
+    url, _ = pg
+    frame = pd.DataFrame({"s": ["a", "b", "a"], "y": [1, 0, 1], "score": [0.2, 0.9, score]})
+    name = "nan_scores" if score is not None else "null_scores"
+    copy_into(url, name, frame, {"s": "text", "y": "integer", "score": "double precision"})
+    if score is not None:  # COPY got pandas' NaN as NULL: make it a real NaN
+        import psycopg
+
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f"UPDATE {name} SET score = 'NaN' WHERE score IS NULL")
+    kw: dict[str, Any] = {"y_true": "y", "score": "score", "threshold": 0.5, "sensitive": ["s"]}
+    with pytest.raises(InputError, match=message):
+        compute_fairness(frame, **kw)
+    # PostgreSQL keeps NaN apart from NULL (and sorts it above every number): caught too
+    sql_message = "has NaN values" if score is not None else message
+    with pytest.raises(InputError, match=sql_message):
+        compute_fairness(SqlTable(url, table=name), **kw)
