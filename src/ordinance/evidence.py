@@ -16,7 +16,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,13 +63,17 @@ def read_strict_json(path: Path, what: str) -> Any:
         raise InputError(f"{what}: not usable JSON: {str(exc).splitlines()[0]}") from None
 
 
-def validate_evidence(kind: str, path: Path, name: str) -> None:
+def validate_evidence(
+    kind: str, path: Path, name: str, attributes: Mapping[str, Any] | None = None
+) -> None:
     """Refuse, when it is added, evidence that reports or rules could not use later.
 
     Evidence is append-only: a file added today is read by every later card, report and
     check, so one bad file would break them for good. ``explainability`` evidence must be a
     valid v1 artifact (its JSON Schema, finite numbers); any other ``.json`` evidence must be
-    strict JSON (finite numbers, UTF-8). Raises :class:`InputError` (exit 2).
+    strict JSON (finite numbers, UTF-8); a ``predictions`` table must match its declared
+    columns and types (:func:`ordinance.predictions.check_declaration`). Raises
+    :class:`InputError` (exit 2).
     """
     what = f"{kind} evidence {name!r}"
     if kind == "explainability":
@@ -86,6 +90,10 @@ def validate_evidence(kind: str, path: Path, name: str) -> None:
             ) from None
     elif path.suffix.lower() == ".json":
         read_strict_json(path, what)
+    if kind == "predictions" and attributes:
+        from ordinance.predictions import check_declaration
+
+        check_declaration(path, attributes, what)
 
 
 @dataclass(frozen=True)

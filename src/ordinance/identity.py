@@ -140,6 +140,11 @@ def compute_identity(
     )
 
 
+#: evidence attribute Ordinance sets, at registration only, on a ``model`` evidence file that is
+#: one of the files the version's identity digests (its resource name)
+IDENTITY_RESOURCE = "identity_resource"
+
+
 def is_single_file_identity(
     root_digest: str, method: str, resources: int, file_sha256: str
 ) -> bool:

@@ -27,7 +27,7 @@ from ordinance._files import EVIDENCE_LIMIT, UnsafeFileError, check_regular, con
 from ordinance._yamlloc import Locator, load_document, parse_as
 from ordinance.errors import InputError, Location, ManifestError
 from ordinance.evidence import validate_evidence
-from ordinance.identity import ModelIdentity, compute_identity
+from ordinance.identity import IDENTITY_RESOURCE, ModelIdentity, compute_identity
 from ordinance.model import (
     DOCUMENTATION_FIELDS,
     RISK_TIER_PATTERN,
@@ -338,9 +338,22 @@ def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> Resolv
             )
         names.add((ev.kind, name))
         try:
-            validate_evidence(ev.kind, staged.source, name)
+            validate_evidence(ev.kind, staged.source, name, ev.attributes)
         except InputError as exc:
             raise ManifestError(locator.locate(ev_field), exc.message) from None
+        attributes = dict(ev.attributes)
+        if ev.kind == "model" or IDENTITY_RESOURCE in attributes:
+            # `model` evidence claims to be the model: only a file the identity digests
+            covering = [r.name for r in identity.resources if r.digest == staged.sha256]
+            if ev.kind != "model" or not covering:
+                raise ManifestError(
+                    locator.locate(ev_field),
+                    f"model evidence {name!r} is not one of the files the version's identity "
+                    "covers: put it under artifacts.path, or attach it under another kind"
+                    if ev.kind == "model"
+                    else f"attribute {IDENTITY_RESOURCE!r} is set by Ordinance, not a manifest",
+                )
+            attributes[IDENTITY_RESOURCE] = covering[0]
         if staged.sha256 not in seen_files:
             seen_files.add(staged.sha256)
             files.append(staged)
@@ -352,7 +365,7 @@ def _resolve(path: Path, m: Manifest, locator: Locator, now: datetime) -> Resolv
                 size=staged.size,
                 media_type=ev.media_type or _media_type(staged.source),
                 created_at=ev.created_at or m.created_at or now,
-                attributes=dict(ev.attributes),
+                attributes=attributes,
                 description=ev.description,
             )
         )

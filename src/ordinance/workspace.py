@@ -396,7 +396,7 @@ class Workspace:
         # a regular file within the limit (a FIFO or device is refused, never read), usable
         # by every later report: evidence is append-only
         check_regular(path, limit=EVIDENCE_LIMIT)
-        validate_evidence(kind, path, name)
+        validate_evidence(kind, path, name, attributes)
         try:
             with open_regular(path) as f:
                 digest, size = sha256_stream(f)
@@ -404,6 +404,19 @@ class Workspace:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
         registry = self.registry()
         v = registry.get_version(model, version)
+        from ordinance.identity import IDENTITY_RESOURCE, is_single_file_identity
+
+        if IDENTITY_RESOURCE in (attributes or {}):
+            raise InputError(f"attribute {IDENTITY_RESOURCE!r} is set by Ordinance at registration")
+        if kind == "model" and not is_single_file_identity(
+            v.identity.sha256, v.identity.method, v.identity.resources, digest
+        ):
+            # `model` evidence claims to be the model the identity names; only its own bytes are
+            raise InputError(
+                f"{path.name} is not the model {v.ref}'s identity covers "
+                f"(sha256:{v.identity.sha256[:12]}…): model files come with the registration "
+                "(artifacts.path); attach this file under another kind"
+            )
         for e in v.evidence:
             if (e.kind, e.name) == (kind, name):
                 if e.sha256 == digest:

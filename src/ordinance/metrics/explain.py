@@ -28,7 +28,7 @@ from ordinance import uris
 from ordinance._canonical import canonical_json, sha256_file, sha256_hex
 from ordinance.charts import bar_chart
 from ordinance.errors import InputError, NotFoundError, UntrustedTypeError
-from ordinance.identity import is_single_file_identity
+from ordinance.identity import IDENTITY_RESOURCE, is_single_file_identity
 from ordinance.metrics._table import TableSource, read_table, source_name
 
 if TYPE_CHECKING:
@@ -381,6 +381,7 @@ def explain_version(
         if is_single_file_identity(
             v.identity.sha256, v.identity.method, v.identity.resources, m.sha256
         )
+        or IDENTITY_RESOURCE in m.attributes  # set at registration, from the identity's files
     ]
     if not covered:
         # an explanation stamped with the identity must be computed from the identified bytes

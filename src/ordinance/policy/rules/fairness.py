@@ -63,6 +63,9 @@ class FairnessParams(Params):
     seed: int = Field(default=0, ge=0)
     #: name of the predictions evidence, when a version has several
     evidence: str | None = None
+    #: which declared prediction the rule judges: the label column (``y_pred``) or the score
+    #: thresholded at the declared ``threshold`` (``score``); required when a table declares both
+    judge: Literal["y_pred", "score"] | None = None
 
     @model_validator(mode="after")
     def _threshold_matches_aggregate(self) -> FairnessParams:
@@ -120,6 +123,34 @@ def groupings(item: Evidence, p: FairnessParams) -> list[tuple[str, ...]]:
     return [(str(c),) for c in declared]
 
 
+def judged_prediction(item: Evidence, p: FairnessParams) -> tuple[str, str]:
+    """(``y_pred`` or ``score``, its column): what the rule judges, never chosen silently.
+
+    A table declaring both a label column and a score needs the rule to say which one it
+    judges (``params.judge``); the two can disagree widely (a gap of 0.33 on the labels and
+    0.02 on the score is possible on the same rows).
+    """
+    declared = {
+        k: v for k in ("y_pred", "score") if isinstance(v := item.attributes.get(k), str) and v
+    }
+    if p.judge is not None:
+        if p.judge not in declared:
+            raise InputError(
+                f"the rule judges {p.judge} but predictions {item.name!r} declare no "
+                f"{p.judge!r} column"
+            )
+        return p.judge, declared[p.judge]
+    if len(declared) == 2:
+        raise InputError(
+            f"predictions {item.name!r} declare both y_pred ({declared['y_pred']!r}) and score "
+            f"({declared['score']!r}); the rule must choose one: params.judge: y_pred or score"
+        )
+    if not declared:
+        raise InputError(f"predictions {item.name!r} declare neither 'y_pred' nor 'score'")
+    ((kind, column),) = declared.items()
+    return kind, column
+
+
 def fairness_report(
     ctx: RuleContext, item: Evidence, p: FairnessParams, sensitive: tuple[str, ...]
 ) -> FairnessResult:
@@ -131,13 +162,13 @@ def fairness_report(
     y_true = attrs.get("y_true")
     if not isinstance(y_true, str):
         raise InputError(f"predictions {item.name!r} have no 'y_true' attribute")
-    y_pred = attrs.get("y_pred")
+    judged, column = judged_prediction(item, p)
     boot = p.bootstrap if p.use_confidence_bound else 0
     kwargs: dict[str, Any] = {
         "y_true": y_true,
-        "y_pred": y_pred,
-        "score": None if y_pred else attrs.get("score"),
-        "threshold": None if y_pred else attrs.get("threshold"),
+        "y_pred": column if judged == "y_pred" else None,
+        "score": column if judged == "score" else None,
+        "threshold": attrs.get("threshold") if judged == "score" else None,
         "sensitive": list(sensitive),
         "min_group_size": p.min_group_size,
         "bootstrap": boot,
@@ -164,7 +195,16 @@ def fairness_report(
             raise InputError(f"only one group of {names}: nothing to compare")
         return report, small
 
-    key = ("fairness", item.sha256, sensitive, p.min_group_size, boot, p.confidence, p.seed)
+    key = (
+        "fairness",
+        item.sha256,
+        judged,
+        sensitive,
+        p.min_group_size,
+        boot,
+        p.confidence,
+        p.seed,
+    )
     return ctx.memo(key, compute)
 
 
@@ -246,14 +286,19 @@ class FairnessThreshold:
     def evaluate(self, ctx: RuleContext) -> RuleResult:
         p = self.params
         item = _predictions(ctx, p.evidence)
+        judged, column = judged_prediction(item, p)
         by_grouping = {" × ".join(g): self._assess(ctx, item, g) for g in groupings(item, p)}
         threshold = self._threshold()
-        what = f"{p.aggregation.replace('_', ' ')} of {p.metric}"
+        on = f"{judged} {column!r}"
+        if judged == "score":
+            on += f" >= {fmt(item.attributes.get('threshold'))}"
+        what = f"{p.aggregation.replace('_', ' ')} of {p.metric} on {on}"
         undefined = [k for k, a in by_grouping.items() if a["decided"] is None]
         defined = {k: a for k, a in by_grouping.items() if a["decided"] is not None}
         sign = 1.0 if p.aggregate == "difference" else -1.0
         worst = max(defined, key=lambda k: sign * defined[k]["decided"], default=None)
         measured: dict[str, Any] = {
+            "judged": {"prediction": judged, "column": column},
             "value": None if worst is None else defined[worst]["value"],
             "worst": worst,
             "by_sensitive": {
