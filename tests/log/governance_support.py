@@ -171,7 +171,9 @@ def build_story(root: Path) -> Story:
     )
     apply_roster(ws, bigger, actor="adam", now=T0 + 8 * HOUR, signer=people.adam)
     ws.close()
-    assert main(["--home", str(home), "keys", "rotate", "--reason", "annual"]) == 0
+    assert (
+        main(["--home", str(home), "keys", "rotate", "--reason", "annual", "--actor", "ops"]) == 0
+    )
     ws = Workspace.open(home)
     new_key = load_signer(ws.log_key_path)
     assert rollback(ws, "toy", "1.1.0", "ci", now=T0 + 9 * HOUR).allowed

@@ -134,7 +134,7 @@ def test_cli_cosign_after_keys_rotate(tmp_path: Path) -> None:
     assert main(["keys", "generate", "--name", "w.example", "--out", str(wkey), "--cosigner"]) == 0
     append(0)
     assert main([*h, "log", "cosign", "--key", str(wkey), "--state", str(state)]) == 0
-    assert main([*h, "keys", "rotate", "--reason", "annual"]) == 0
+    assert main([*h, "keys", "rotate", "--reason", "annual", "--actor", "ops"]) == 0
     append(1)
     assert main([*h, "log", "cosign", "--key", str(wkey), "--state", str(state)]) == 0
     assert SignedNote.parse(state.read_text()).text.split("\n")[1] == "3"
