@@ -109,11 +109,27 @@ def test_portfolio_period_filters_transitions(demo_home: Path, tmp_path: Path) -
 
 def test_publish_writes_an_index_and_a_page_per_model(demo_ws: Workspace, tmp_path: Path) -> None:
     written = publish_catalog(demo_ws, tmp_path / "site")
-    assert [p.name for p in written] == ["index.html", "credit-risk.html"]
+    assert [p.name for p in written] == [
+        "index.html",
+        "credit-risk.html",
+        "credit-risk@1.1.0.html",
+        "credit-risk@1.0.0.html",
+        "credit-risk-report.html",
+    ]
     index = written[0].read_text()
     assert '<a href="credit-risk.html">credit-risk</a>' in index
+    # every version, its stage and latest recorded verdict, card and report links
+    for version, stage in (("1.1.0", "production"), ("1.0.0", "archived")):
+        assert f'href="credit-risk@{version}.html"' in index
+        assert f'data-stage="{stage}"' in index
+    assert 'href="credit-risk-report.html"' in index
+    assert 'data-verdict="pass"' in index and 'data-verdict="warn"' in index
+    assert 'type="search"' in index and 'id="f-verdict"' in index  # search and filters
+    assert "<script>" in index and "src=" not in index  # inline, nothing fetched
     page = written[1].read_text()
     assert "Model card: credit-risk@1.1.0" in page and 'href="index.html"' in page
+    assert "Model card: credit-risk@1.0.0" in written[3].read_text()
+    assert "Scope and verdict" in written[4].read_text()
     res = run_cli("--home", demo_ws.home, "publish", "--out", tmp_path / "site2")
     assert res.code == 0 and (tmp_path / "site2" / "credit-risk.html").read_bytes() == page.encode()
 
@@ -152,7 +168,8 @@ def test_pdf_without_weasyprint_says_what_to_install(tmp_path: Path) -> None:
         "    print(json.dumps({'msg': e.message, 'code': e.exit_code, 'html': len(html)}))\n"
     )
     assert (
-        result["msg"] == "this needs the optional 'weasyprint' package: pip install 'ordinance[pdf]'"
+        result["msg"]
+        == "this needs the optional 'weasyprint' package: pip install 'ordinance[pdf]'"
     )
     assert result["code"] == 3
     assert isinstance(result["html"], int) and result["html"] > 100

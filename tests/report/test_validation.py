@@ -68,3 +68,12 @@ def test_missing_columns_are_input_errors() -> None:
         outcomes_analysis(table, {"y_true": "label"})
     with pytest.raises(InputError, match="no column 'q'"):
         outcomes_analysis(table, {"y_true": "label", "score": "q"})
+
+
+def test_shared_resamples_give_the_same_intervals_as_one_by_one() -> None:
+    from ordinance.report.validation import bootstrap_intervals
+
+    y, s = _data()
+    both = bootstrap_intervals({"auc": auc, "ks": ks_statistic}, y, s, rounds=40, seed=5)
+    assert both["auc"] == list(bootstrap_interval(auc, y, s, rounds=40, seed=5) or [])
+    assert both["ks"] == list(bootstrap_interval(ks_statistic, y, s, rounds=40, seed=5) or [])

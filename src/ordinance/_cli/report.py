@@ -1,4 +1,5 @@
-"""``ordinance card``, ``ordinance report`` (a version, or ``portfolio``) and ``ordinance publish``."""
+"""``ordinance card``, ``ordinance report`` (a version, ``portfolio``, or ``verify FILE``) and
+``ordinance publish``. Every document written is recorded in the audit log."""
 
 from __future__ import annotations
 
@@ -45,6 +46,29 @@ def _emit(data: bytes, out: Path | None, fmt: str) -> None:
     info(f"wrote {out}")
 
 
+def _render(
+    obj: Ctx,
+    renderer: Any,
+    document: str,
+    fmt: str,
+    context: Any,
+    out: Path | None,
+    templates: Path | None,
+) -> None:
+    """Render, write, warn about glyphs no font covers, and log the rendering."""
+    from ordinance.report import record_output
+
+    if fmt == "pdf" and (out is None or str(out) == "-"):
+        raise InputError("PDF output needs --out FILE")
+    data = renderer.render(document, context)
+    for warning in getattr(renderer, "layout_warnings", ()):
+        info(f"warning: {warning}")
+    _emit(data, out, fmt)
+    index = record_output(obj.workspace(), document, fmt, context, data, templates=templates)
+    if index is not None:
+        info(f"recorded the rendering as log entry {index}: `ordinance report verify FILE`")
+
+
 def _progress(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
     return progress(items, total, label)
 
@@ -62,8 +86,16 @@ def register(cli: click.Group) -> None:
     )
     @_OUT
     @_TEMPLATES
+    @click.option(
+        "--public",
+        is_flag=True,
+        help="For publishing outside the organisation: leave out e-mail addresses, internal "
+        "URLs, run ids and signer identities.",
+    )
     @pass_ctx
-    def card_cmd(obj: Ctx, ref: str, fmt: str, out: Path | None, templates: Path | None) -> None:
+    def card_cmd(
+        obj: Ctx, ref: str, fmt: str, out: Path | None, templates: Path | None, public: bool
+    ) -> None:
         """Write the model card of MODEL@VERSION: model details, intended use, factors,
         metrics, data, quantitative analyses (fairness by group and intersectionally, with
         charts), ethical considerations, caveats, lineage and governance status."""
@@ -72,10 +104,15 @@ def register(cli: click.Group) -> None:
         model, version = _ref(ref)
         renderer = get_renderer(fmt, templates=templates)
         context = build_card_context(obj.workspace(), model, version)
-        _emit(renderer.render("card", context), out, fmt)
+        if public:
+            from ordinance.report.hub import public_context
+
+            context = public_context(context)
+        _render(obj, renderer, "card", fmt, context, out, templates)
 
     @cli.command("report")
-    @click.argument("ref", metavar="MODEL@VERSION|portfolio")
+    @click.argument("ref", metavar="MODEL@VERSION|portfolio|verify")
+    @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
     @click.option(
         "--format",
         "fmt",
@@ -104,10 +141,17 @@ def register(cli: click.Group) -> None:
         "--until", metavar="DATE", help="portfolio: up to this date; also the 'as of' time."
     )
     @_TEMPLATES
+    @click.option("--vkey", help="verify: the log's verifier key (default: the workspace's).")
+    @click.option(
+        "--allow-custom-templates",
+        is_flag=True,
+        help="verify: accept a document rendered with --templates (it is still logged).",
+    )
     @pass_ctx
     def report_cmd(
         obj: Ctx,
         ref: str,
+        file: Path | None,
         fmt: str,
         out: Path | None,
         stage: str | None,
@@ -115,12 +159,21 @@ def register(cli: click.Group) -> None:
         since: str | None,
         until: str | None,
         templates: Path | None,
+        vkey: str | None,
+        allow_custom_templates: bool,
     ) -> None:
-        """Write a compliance report for MODEL@VERSION, or the portfolio report.
+        """Write a compliance report for MODEL@VERSION, or the portfolio report; or check
+        that a report or card FILE is one the audit log vouches for.
 
         \b
         ordinance report credit-risk@1.1.0 --format pdf --out report.pdf
+        ordinance report credit-risk@1.1.0 --pack ordinance:eu-ai-act-high-risk --out r.html
         ordinance report portfolio --since 2026-01-01 --format html --out portfolio.html
+        ordinance report verify report.pdf --vkey "$(cat log.vkey)"
+
+        Every document written is recorded in the log (its digest and what it was built
+        from). `verify` exits 0 when the log vouches for FILE exactly as it is, and 1 when it
+        does not (edited, rendered with custom templates, or never logged).
 
         A version's report starts with its scope: every pack governing the stage (or each
         --pack) evaluated at the report's signed reference time, with its verdict, the blocking
@@ -139,6 +192,28 @@ def register(cli: click.Group) -> None:
             get_renderer,
         )
 
+        if ref == "verify":
+            if file is None:
+                raise InputError("usage: ordinance report verify FILE [--vkey VKEY]")
+            from ordinance.report.binding import verify_document
+
+            result = verify_document(
+                obj.workspace(), file, vkey=vkey, allow_custom_templates=allow_custom_templates
+            )
+            if fmt == "json":
+                emit_json(result.to_dict())
+            else:
+                subject = f"{result.model}@{result.version}" if result.model else result.document
+                info(
+                    f"OK: {file} (sha256:{result.sha256[:16]}…) is the {result.format} "
+                    f"{result.document} of {subject} rendered {result.rendered_at}, logged as "
+                    f"entry {result.log_index}, included in the checkpoint of size "
+                    f"{result.checkpoint_size} signed by the verifier key"
+                    + ("; its embedded JSON record matches" if result.embedded_record else "")
+                )
+            return
+        if file is not None:
+            raise InputError(f"unexpected argument {str(file)!r}")
         renderer = get_renderer(fmt, templates=templates)
         ws = obj.workspace()
         if ref == "portfolio":
@@ -153,13 +228,13 @@ def register(cli: click.Group) -> None:
             if lo is not None and hi is not None and lo > hi:
                 raise InputError("--since is after --until")
             context = build_portfolio_context(ws, since=lo, until=hi, progress=_progress)
-            _emit(renderer.render("portfolio", context), out, fmt)
+            _render(obj, renderer, "portfolio", fmt, context, out, templates)
             return
         if since or until:
             raise InputError("--since/--until apply to `ordinance report portfolio` only")
         model, version = _ref(ref)
         context = build_report_context(ws, model, version, stage=stage, packs=packs or None)
-        _emit(renderer.render("report", context), out, fmt)
+        _render(obj, renderer, "report", fmt, context, out, templates)
 
     @cli.command("publish")
     @click.option(

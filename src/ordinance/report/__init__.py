@@ -9,8 +9,11 @@ Two layers:
   (WeasyPrint, optional extra), ``md`` (model card with Hugging Face front matter) and
   ``json``. Only renderer modules import Jinja2 or WeasyPrint, and only when called.
 
-The ``render_*`` functions below build a context, render it and write the file
-atomically; they return the path written.
+The ``render_*`` functions below build a context, render it, write the file atomically
+and record the rendering in the audit log (the output's digest and everything it was built
+from, see :mod:`ordinance.report.binding`), so that ``ordinance report verify FILE`` can
+tell a document the log vouches for from one that was edited or rendered elsewhere. They
+return the path written.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = [
     "build_report_context",
     "get_renderer",
     "publish_catalog",
+    "record_output",
     "render_card",
     "render_document",
     "render_portfolio",
@@ -93,6 +97,42 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
+def record_output(
+    ws: Workspace,
+    document: str,
+    fmt: str,
+    context: Mapping[str, Any],
+    data: bytes,
+    *,
+    templates: Path | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Log that ``data`` was rendered from ``context`` (``None`` when there is no log)."""
+    from datetime import UTC
+
+    from ordinance.report.binding import make_record, record_rendering
+
+    record = make_record(document, fmt, context, data, templates)
+    return record_rendering(ws, record, now or datetime.now(UTC))
+
+
+def _render_and_record(
+    ws: Workspace,
+    renderer: Renderer,
+    document: str,
+    fmt: str,
+    context: Mapping[str, Any],
+    out: Path,
+    templates: Path | None,
+    record: bool,
+) -> Path:
+    data = renderer.render(document, context)
+    _write(out, data)
+    if record:
+        record_output(ws, document, fmt, context, data, templates=templates)
+    return out
+
+
 def render_card(
     ws: Workspace,
     model: str,
@@ -101,13 +141,20 @@ def render_card(
     out: Path,
     *,
     templates: Path | None = None,
+    public: bool = False,
+    record: bool = True,
 ) -> Path:
-    """Write the model card of ``model@version`` (latest if ``None``) as ``fmt`` to ``out``."""
+    """Write the model card of ``model@version`` (latest if ``None``) as ``fmt`` to ``out``;
+    ``public`` leaves out e-mails, internal URLs, run ids and signer identities."""
     if fmt not in CARD_FORMATS:
         raise InputError(f"model cards come as {', '.join(CARD_FORMATS)}, not {fmt!r}")
     renderer = get_renderer(fmt, templates=templates)  # fail early on a missing extra
     context = build_card_context(ws, model, version)
-    return _write(out, renderer.render("card", context))
+    if public:
+        from ordinance.report.hub import public_context
+
+        context = public_context(context)
+    return _render_and_record(ws, renderer, "card", fmt, context, out, templates, record)
 
 
 def render_report(
@@ -120,6 +167,7 @@ def render_report(
     stage: str | None = None,
     packs: Sequence[str] | None = None,
     templates: Path | None = None,
+    record: bool = True,
 ) -> Path:
     """Write the compliance report of ``model@version`` as ``fmt`` to ``out``: the packs
     governing ``stage`` (or ``packs``) evaluated at the report's signed reference time."""
@@ -127,7 +175,7 @@ def render_report(
         raise InputError(f"compliance reports come as {', '.join(REPORT_FORMATS)}, not {fmt!r}")
     renderer = get_renderer(fmt, templates=templates)
     context = build_report_context(ws, model, version, stage=stage, packs=packs)
-    return _write(out, renderer.render("report", context))
+    return _render_and_record(ws, renderer, "report", fmt, context, out, templates, record)
 
 
 def render_portfolio(
@@ -139,6 +187,7 @@ def render_portfolio(
     until: datetime | None = None,
     templates: Path | None = None,
     progress: ProgressHook | None = None,
+    record: bool = True,
 ) -> Path:
     """Write the portfolio report (every model) as ``fmt`` to ``out``."""
     if fmt not in REPORT_FORMATS:
@@ -147,7 +196,7 @@ def render_portfolio(
         raise InputError("--since is after --until")
     renderer = get_renderer(fmt, templates=templates)
     context = build_portfolio_context(ws, since=since, until=until, progress=progress)
-    return _write(out, renderer.render("portfolio", context))
+    return _render_and_record(ws, renderer, "portfolio", fmt, context, out, templates, record)
 
 
 def publish_catalog(
@@ -156,19 +205,37 @@ def publish_catalog(
     *,
     templates: Path | None = None,
     progress: ProgressHook | None = None,
+    record: bool = True,
 ) -> list[Path]:
-    """A static site: ``index.html`` and one model-card page per model (its current version:
-    the production holder, else staging, else the newest). Returns the files written."""
+    """A static site: ``index.html`` (every model and version, verdicts, search and filters),
+    one card page per model (its current version: the production holder, else staging,
+    else the newest), one card page per version and the compliance report of each current
+    version. Every page is recorded in the log. Returns the files written."""
+    from ordinance.report.context import report_page_name
     from ordinance.report.html import HtmlRenderer
 
     renderer = HtmlRenderer(templates)
+    written: list[Path] = []
+
+    def put(name: str, document: str, context: Mapping[str, Any]) -> None:
+        written.append(
+            _render_and_record(
+                ws, renderer, document, "html", context, out_dir / name, templates, record
+            )
+        )
+
     index = build_catalog_context(ws)
-    written = [_write(out_dir / "index.html", renderer.render("catalog", index))]
+    put("index.html", "catalog", index)
     items: Any = index["models"]
     if progress is not None:
         items = progress(index["models"], len(index["models"]), "publish")
+    back = {"catalog": {"index": "index.html"}}
     for entry in items:
-        context = build_card_context(ws, entry["name"], entry["version"])
-        context = {**context, "catalog": {"index": "index.html"}}
-        written.append(_write(out_dir / page_name(entry["name"]), renderer.render("card", context)))
+        for row in entry["versions"]:
+            context = {**build_card_context(ws, entry["name"], row["version"]), **back}
+            if row["current"]:
+                put(page_name(entry["name"]), "card", context)
+            put(row["card_href"], "card", context)
+        report = build_report_context(ws, entry["name"], entry["version"])
+        put(report_page_name(entry["name"]), "report", {**report, **back})
     return written

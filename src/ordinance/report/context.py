@@ -305,6 +305,24 @@ def lineage_of(v: ModelVersion) -> dict[str, Any]:
     }
 
 
+def _model_artifact(v: ModelVersion) -> dict[str, Any] | None:
+    """The model file's name, format and loading facts (from its evidence attributes)."""
+    items = sorted(v.evidence_of("model"), key=lambda e: (e.name, e.sha256))
+    if not items:
+        return None
+    e = items[0]
+    attrs = e.attributes
+    trusted = attrs.get("trusted_types")
+    features = attrs.get("features")
+    return {
+        "name": e.name,
+        "sha256": e.sha256,
+        "format": str(attrs.get("format") or "") or None,
+        "trusted_types": sorted(str(t) for t in trusted) if isinstance(trusted, list) else [],
+        "features": [str(f) for f in features] if isinstance(features, list) else [],
+    }
+
+
 def _evidence_list(v: ModelVersion) -> list[dict[str, Any]]:
     items = sorted(v.evidence, key=lambda e: (e.kind, e.name, e.sha256))
     return [
@@ -890,22 +908,12 @@ def _log_state(ws: Workspace, *, verify: bool) -> dict[str, Any]:
                 out["as_of"] = when
                 break
         if verify:
+            # whether the whole stored log verifies against its signed checkpoints (counts
+            # and the head are left out: rendering records grow them, and are not inputs)
             r = log.verify(vkey)
-            out["verification"] = {
-                "ok": bool(r.ok),
-                "size": r.size,
-                "root": r.root.hex() if r.root is not None else None,
-                "checkpoints_checked": r.checkpoints_checked,
-                "reason": r.reason,
-            }
+            out["verification"] = {"ok": bool(r.ok), "reason": r.reason}
     except OrdinanceError as exc:
-        out["verification"] = {
-            "ok": False,
-            "size": None,
-            "root": None,
-            "checkpoints_checked": 0,
-            "reason": exc.message,
-        }
+        out["verification"] = {"ok": False, "reason": exc.message}
     return out
 
 
@@ -946,6 +954,8 @@ def build_card_context(
         "card_metrics": list(CARD_METRICS),
         "fairness": fairness_analyses(ws, v, min_group_size=min_group_size),
         "outcomes": outcomes_of(ws, v),
+        "model_artifact": _model_artifact(v),
+        "public": False,
         "explainability": explainability_of(ws, v),
         "lineage": lineage_of(v),
         "governance": governance,
@@ -1434,14 +1444,44 @@ def _current_version(versions: Sequence[ModelVersion]) -> ModelVersion | None:
 
 
 def build_catalog_context(ws: Workspace) -> dict[str, Any]:
-    """The index of a published catalog: one entry per model, its current version."""
+    """The index of a published catalog: every model with every version, its stage, the latest
+    recorded verdict, and links to its card (and the current version's report)."""
+    registry = ws.registry()
     entries = []
     dates: list[datetime] = []
-    for m, versions in ws.registry().list_models():
+    facets: dict[str, set[str]] = {"stages": set(), "verdicts": set(), "risk_tiers": set()}
+    for m, versions in registry.list_models():
         current = _current_version(versions)
         if current is None:
             continue
         dates.append(max(v.registered_at for v in versions))
+        others = sorted(
+            (v for v in versions if v is not current),
+            key=lambda v: (v.registered_at, v.version),
+            reverse=True,
+        )
+        ordered = [current, *others]
+        rows = []
+        for v in ordered:
+            evals = registry.evaluations(m.name, v.version)
+            last = evals[-1] if evals else None
+            verdict = last.get("verdict") if last else None
+            facets["stages"].add(v.stage)
+            facets["verdicts"].add(verdict or "not evaluated")
+            rows.append(
+                {
+                    "version": v.version,
+                    "stage": v.stage,
+                    "current": v is current,
+                    "registered_at": ts(v.registered_at),
+                    "verdict": verdict,
+                    "evaluated_for": last.get("stage") if last else None,
+                    "evaluated_at": _norm_ts(last.get("evaluated_at")) if last else None,
+                    "card_href": page_name(m.name, v.version),
+                    "report_href": report_page_name(m.name) if v is current else None,
+                }
+            )
+        facets["risk_tiers"].add(m.risk_tier or "none")
         entries.append(
             {
                 "name": m.name,
@@ -1453,6 +1493,9 @@ def build_catalog_context(ws: Workspace) -> dict[str, Any]:
                 "summary": current.documentation.get("summary") or None,
                 "tags": sorted(m.tags),
                 "href": page_name(m.name),
+                "report_href": report_page_name(m.name),
+                "n_versions": len(rows),
+                "versions": rows,
             }
         )
     return {
@@ -1462,14 +1505,25 @@ def build_catalog_context(ws: Workspace) -> dict[str, Any]:
         "title": "Model catalog",
         "date": ts(max(dates)) if dates else None,
         "models": entries,
+        "filters": {k: sorted(v) for k, v in facets.items()},
     }
 
 
-def page_name(model: str) -> str:
-    """A safe file name for a model's catalog page."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in model).strip(".-") or "model"
-    if safe != model:
+def _safe(text: str, fallback: str = "model") -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip(".-") or fallback
+    if safe != text:
         import hashlib
 
-        safe += "-" + hashlib.sha256(model.encode()).hexdigest()[:8]
-    return f"{safe}.html"
+        safe += "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return safe
+
+
+def page_name(model: str, version: str | None = None) -> str:
+    """A safe file name for a model's catalog page (its current card), or one version's card."""
+    base = _safe(model)
+    return f"{base}.html" if version is None else f"{base}@{_safe(version, 'version')}.html"
+
+
+def report_page_name(model: str) -> str:
+    """A safe file name for the compliance report of a model's current version."""
+    return f"{_safe(model)}-report.html"

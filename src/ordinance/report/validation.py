@@ -36,6 +36,7 @@ __all__ = [
     "BOOTSTRAP_SEED",
     "auc",
     "bootstrap_interval",
+    "bootstrap_intervals",
     "brier",
     "calibration_bins",
     "ks_statistic",
@@ -153,6 +154,38 @@ def bootstrap_interval(
     return float(lo), float(hi)
 
 
+def bootstrap_intervals(
+    stats: Mapping[str, Callable[[Labels, Floats], float | None]],
+    y: Labels,
+    score: Floats,
+    *,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = CONFIDENCE,
+) -> dict[str, list[float] | None]:
+    """:func:`bootstrap_interval` of several statistics over the same resamples (one draw
+    of row indices per round, shared): the same numbers as computing them one by one."""
+    if rounds <= 0:
+        return dict.fromkeys(stats)
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[float]] = {k: [] for k in stats}
+    for _ in range(rounds):
+        idx = rng.integers(0, y.size, y.size)
+        yy, ss = y[idx], score[idx]
+        for name, stat in stats.items():
+            v = stat(yy, ss)
+            if v is not None and math.isfinite(v):
+                values[name].append(v)
+    out: dict[str, list[float] | None] = {}
+    for name, vs in values.items():
+        if len(vs) < rounds // 2:
+            out[name] = None
+            continue
+        lo, hi = np.quantile(np.asarray(vs), [(1 - level) / 2, 1 - (1 - level) / 2])
+        out[name] = [float(lo), float(hi)]
+    return out
+
+
 @dataclass(frozen=True)
 class _Columns:
     label: str
@@ -201,22 +234,23 @@ def outcomes_analysis(
     if n == 0:
         raise InputError("the predictions table is empty")
 
-    def interval(stat: Callable[[Labels, Floats], float | None]) -> list[float] | None:
-        ci = bootstrap_interval(stat, y, score, rounds=rounds, seed=seed)
-        return None if ci is None else [ci[0], ci[1]]
-
     a = auc(y, score)
-
-    def gini(yy: Labels, ss: Floats) -> float | None:
-        v = auc(yy, ss)
-        return None if v is None else 2 * v - 1
-
     bins = calibration_bins(y, score)
     pred = score >= cols.threshold
     at = _rates(y, pred)
 
     def accuracy(yy: Labels, ss: Floats) -> float | None:
         return float(np.mean(yy == (ss >= cols.threshold)))
+
+    ci = bootstrap_intervals(
+        {"auc": auc, "ks": ks_statistic, "brier": brier, "accuracy": accuracy},
+        y,
+        score,
+        rounds=rounds,
+        seed=seed,
+    )
+    # Gini is 2·AUC − 1, a monotone map: its percentile interval is the AUC's, mapped
+    gini_ci = None if ci["auc"] is None else [2 * ci["auc"][0] - 1, 2 * ci["auc"][1] - 1]
 
     sensitivity = []
     for delta in (
@@ -246,12 +280,12 @@ def outcomes_analysis(
         "threshold": cols.threshold,
         "decision": f"{cols.score} ≥ {cols.threshold:g} predicts {cols.label} = {cols.pos_label}",
         "bootstrap": {"rounds": rounds, "seed": seed, "level": CONFIDENCE},
-        "auc": {"value": a, "ci": interval(auc)},
-        "gini": {"value": None if a is None else 2 * a - 1, "ci": interval(gini)},
-        "ks": {"value": ks_statistic(y, score), "ci": interval(ks_statistic)},
-        "brier": {"value": brier(y, score), "ci": interval(brier)},
+        "auc": {"value": a, "ci": ci["auc"]},
+        "gini": {"value": None if a is None else 2 * a - 1, "ci": gini_ci},
+        "ks": {"value": ks_statistic(y, score), "ci": ci["ks"]},
+        "brier": {"value": brier(y, score), "ci": ci["brier"]},
         "ece": _ece(bins, n),
         "calibration": bins,
-        "at_threshold": {**at, "accuracy_ci": interval(accuracy)},
+        "at_threshold": {**at, "accuracy_ci": ci["accuracy"]},
         "sensitivity": sensitivity,
     }
