@@ -87,7 +87,10 @@ def test_report_pdf_has_title_page_contents_and_page_numbers(
     assert re.search(r"Page 3 of \d+", reader.pages[2].extract_text())
     assert "Compliance and validation report: credit-risk@1.0.0" in reader.pages[2].extract_text()
     titles = _outline_titles(reader.outline)
-    assert titles[:2] == ["Compliance and validation report: credit-risk@1.0.0", "Scope and verdict"]
+    assert titles[:2] == [
+        "Compliance and validation report: credit-risk@1.0.0",
+        "Scope and verdict",
+    ]
     assert "Contents" in titles and "Rules by pack" in titles and "Audit trail" in titles
 
 

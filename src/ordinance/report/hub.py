@@ -24,6 +24,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ordinance import uris
+
 __all__ = ["HUB_METRICS", "hf_metadata", "hub_dataset_id", "public_context"]
 
 #: Ordinance / scikit-learn metric names → Hugging Face Hub (``evaluate``) metric ids.
@@ -56,8 +58,10 @@ _HF_LICENSE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 _HUB_DATASET = re.compile(
     r"^(?:hf://datasets/|https://huggingface\.co/datasets/)([\w.-]+/[\w.-]+|[\w.-]+)/?$"
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_URL = re.compile(r"\b(?:https?|s3|gs|file|git|ssh|mlflow-runs|runs|models|dbfs)://?[^\s<>\"')]+")
+_EMAIL = re.compile(r"[\w.+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
+_URL = re.compile(
+    r"\b(?:https?|s3|gs|file|git|ssh|mlflow-runs|runs|models|dbfs):(?://?)?[^\s<>\"')]+"
+)
 
 
 def hub_dataset_id(uri: str | None) -> str | None:
@@ -157,15 +161,27 @@ def hf_metadata(context: Mapping[str, Any]) -> dict[str, Any]:
     emissions = _number(doc.get("co2_eq_emissions"))
     if emissions is not None:
         meta["co2_eq_emissions"] = {"emissions": emissions}
+    meta["ordinance"] = {
+        "model": d["name"],
+        "version": d["version"],
+        "stage": d["stage"],
+        "identity_sha256": d["identity"]["sha256"],
+    }
     return meta
+
+
+def _public_url(m: re.Match[str]) -> str:
+    """Ordinance's own identifiers and Hub datasets stay; every other URL is internal."""
+    url = m.group(0)
+    if url.startswith(uris.BASE + "/") or hub_dataset_id(url):
+        return url
+    return "[internal link]"
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         text = _EMAIL.sub("[internal contact]", value)
-        return _URL.sub(
-            lambda m: m.group(0) if hub_dataset_id(m.group(0)) else "[internal link]", text
-        )
+        return _URL.sub(_public_url, text)
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     if isinstance(value, dict):
