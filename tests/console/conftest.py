@@ -145,8 +145,10 @@ def server(story: Story) -> Iterator[Server]:
         stop_server(s)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    # Module scope, not session: a live Playwright driver keeps an asyncio child-watcher thread
+    # alive, and later tests (the log's forked structural verifier) require a single thread.
     if not Path(CHROMIUM).exists():
         if os.environ.get("ORDINANCE_REQUIRE_BROWSER"):
             pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
