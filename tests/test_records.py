@@ -31,6 +31,17 @@ SAMPLES: list[records.Record] = [
         expires_at=None,
         comment="ok",
     ),
+    records.DeclineStatement(
+        subject=S,
+        approver="rita",
+        model="m",
+        version="1",
+        stage="production",
+        identity_sha256=S.sha256,
+        policies={"baseline": "ef" * 32},
+        signed_at=T0,
+        reason="the fairness gap is not explained",
+    ),
     records.WaiverStatement(
         subject=S,
         id="W-1",

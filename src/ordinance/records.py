@@ -9,6 +9,7 @@ the one place URIs are defined) says which class below reads it::
      ├── Evaluation                 a policy evaluation (SLSA Verification Summary Attestation)
      ├── ApprovalStatement          a signed approval of a version for a stage
      ├── ApprovalRefusal            a refused approval/waiver submission (signed by the log key)
+     ├── DeclineStatement           an approver's signed refusal of a version for a stage
      ├── WaiverStatement            a signed waiver of one rule for one version
      ├── Revocation                 a signed revocation of an approval or waiver
      ├── RosterChange               the roster in force changed
@@ -37,6 +38,7 @@ __all__ = [
     "ROSTER_SUBJECT",
     "ApprovalRefusal",
     "ApprovalStatement",
+    "DeclineStatement",
     "Evaluation",
     "EvidenceAdded",
     "EvidenceItem",
@@ -654,6 +656,86 @@ class WaiverStatement(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeclineStatement(Record):
+    """An approver's signed "no" to ``model@version`` entering a stage, with the reason.
+
+    A predicate of its own (not an approval with a decision field), so that nothing that
+    counts approvals by predicate type can ever count a decline. It binds the same facts an
+    approval binds (identity digest, version, stage, policy digests in force) and is signed
+    the same way, by the approver's own key. A decline does not withdraw an earlier approval
+    (a revocation does) and does not block the promotion by itself: it is on the record.
+    """
+
+    PREDICATE_TYPE: ClassVar[str] = uris.DECLINE
+    _KNOWN: ClassVar[frozenset[str]] = frozenset(
+        {"approver", "model", "version", "stage", "identity", "policies", "signedAt", "reason"}
+    )
+
+    approver: str
+    model: str
+    version: str
+    stage: str
+    identity_sha256: str
+    policies: Mapping[str, str]  # pack name -> sha256
+    signed_at: datetime
+    reason: str
+
+    @classmethod
+    def of(
+        cls,
+        version: ModelVersion,
+        stage: str,
+        approver: str,
+        *,
+        signed_at: datetime,
+        policies: Mapping[str, str],
+        reason: str,
+    ) -> DeclineStatement:
+        return cls(
+            subject=Subject.of(version),
+            approver=approver,
+            model=version.model.name,
+            version=version.version,
+            stage=stage,
+            identity_sha256=version.identity.sha256,
+            policies=dict(policies),
+            signed_at=signed_at,
+            reason=reason,
+        )
+
+    def predicate(self) -> dict[str, Any]:
+        return {
+            "approver": self.approver,
+            "model": self.model,
+            "version": self.version,
+            "stage": self.stage,
+            "identity": {"sha256": self.identity_sha256},
+            "policies": {k: {"sha256": v} for k, v in sorted(self.policies.items())},
+            "signedAt": stamp(self.signed_at),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+        pol = p.get("policies") or {}
+        return cls(
+            subject=subject,
+            extra=extra,
+            approver=_str(p, "approver"),
+            model=_str(p, "model"),
+            version=_str(p, "version"),
+            stage=_str(p, "stage"),
+            identity_sha256=_sha(p, "identity"),
+            policies={
+                str(k): str((v or {}).get("sha256", "")) if isinstance(v, dict) else str(v)
+                for k, v in (pol.items() if isinstance(pol, dict) else ())
+            },
+            signed_at=_parse_time(p.get("signedAt"), "signedAt"),
+            reason=_str(p, "reason"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class ApprovalRefusal(Record):
     """A refused approval or waiver submission, logged with the reason (log-key signed)."""
 
@@ -881,6 +963,7 @@ _BY_TYPE: dict[str, type[Record]] = {
         Evaluation,
         ApprovalStatement,
         ApprovalRefusal,
+        DeclineStatement,
         WaiverStatement,
         Revocation,
         RosterChange,

@@ -20,6 +20,8 @@ REGISTRATION: Final = f"{BASE}/registration/v1"
 TRANSITION: Final = f"{BASE}/transition/v1"
 APPROVAL: Final = f"{BASE}/approval/v1"
 APPROVAL_REFUSED: Final = f"{BASE}/approval-refused/v1"
+#: An approver's signed "no": declines a version for a stage, with a reason (never counts).
+DECLINE: Final = f"{BASE}/decline/v1"
 REVOCATION: Final = f"{BASE}/revocation/v1"
 WAIVER: Final = f"{BASE}/waiver/v1"
 KEY_CHANGE: Final = f"{BASE}/key-change/v1"

@@ -153,7 +153,81 @@ def test_cli_bad_roster_is_located(
 ) -> None:
     _, home, _ = cli_ws
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: ordinance/v1\nkind: Roster\nmembers:\n  - id: x\n    keys: [nope]\n")
+    bad.write_text(
+        "apiVersion: ordinance/v1\nkind: Roster\nmembers:\n  - id: x\n    keys: [nope]\n"
+    )
     res = run_cli(*home, "roster", "apply", bad)
     assert res.code == 2
     assert f"{bad}:5:" in res.err and "malformed verifier key" in res.err
+
+
+def test_cli_decline(cli_ws: tuple[Workspace, list[str], dict[str, Path]]) -> None:
+    """A decline is signed like an approval, logged with its reason, verified by --deep,
+    and never counted as an approval."""
+    from ordinance.approvals import declines_of
+
+    ws, home, keys = cli_ws
+    reason = "the fairness gap on age is not explained"
+
+    def decline(who: str, why: str = reason) -> object:
+        return run_cli(
+            *home, "decline", "toy@1.0.0", "--stage", "production", "--reason", why,
+            "--key", keys[who], "--format", "json",
+        )  # fmt: skip
+
+    eddie = decline("eddie")
+    assert eddie.code == 1 and "holds ml-engineer" in eddie.err  # type: ignore[attr-defined]
+    short = decline("rita", "no")
+    assert short.code == 1 and "at least 10 characters" in short.err  # type: ignore[attr-defined]
+    rita = decline("rita")
+    assert rita.code == 0, rita.err  # type: ignore[attr-defined]
+    rec = rita.json()  # type: ignore[attr-defined]
+    assert (rec["kind"], rec["approver"], rec["stage"], rec["reason"]) == (
+        "decline", "rita@example.com", "production", reason,
+    )  # fmt: skip
+
+    # vera approved: her decline is refused until she revokes the approval
+    ok = run_cli(*home, "approve", "toy@1.0.0", "--stage", "production", "--key", keys["vera"])
+    assert ok.code == 0, ok.err
+    vera = decline("vera")
+    assert vera.code == 1 and "revoke that approval first" in vera.err  # type: ignore[attr-defined]
+
+    # the decline is not an approval: the gate still misses the risk officer
+    denied = run_cli(*home, "promote", "toy@1.0.0", "--to", "production", "--actor", "ci")
+    assert denied.code == 1 and "missing: risk-officer" in denied.out
+
+    read = declines_of(ws, "toy", "1.0.0")
+    assert [(d.approver, d.reason, d.log_index) for d in read] == [
+        ("rita@example.com", reason, rec["log_index"])
+    ]
+    deep = run_cli(*home, "log", "verify", "--deep", "--format", "json")
+    assert deep.code == 0, deep.out + deep.err
+    assert deep.json()["ok"] is True
+
+
+def test_deep_verify_refuses_a_decline_signed_by_someone_else(
+    cli_ws: tuple[Workspace, list[str], dict[str, Path]],
+) -> None:
+    from datetime import UTC, datetime
+
+    from ordinance.approvals import decline_statement
+    from ordinance.approvals._base import _sign_statement
+    from ordinance.signing import load_signer
+
+    ws, home, keys = cli_ws
+    v = ws.registry().get_version("toy", "1.0.0")
+    stmt = decline_statement(
+        v,
+        "production",
+        "rita@example.com",
+        signed_at=datetime.now(UTC),
+        policies={},
+        reason="forged in rita's name by eddie",
+    )
+    env = _sign_statement(stmt, load_signer(keys["eddie"]))
+    ws.audit_log().append_envelopes([env.to_bytes()])
+    deep = run_cli(*home, "log", "verify", "--deep")
+    assert deep.code == 1
+    assert "decline names rita@example.com but is signed by eddie@example.com's key" in (
+        deep.out + deep.err
+    )

@@ -20,7 +20,8 @@ from browser import Guard, check_page, login
 from console_support import roster_members, write_roster
 from playwright.sync_api import expect
 
-from ordinance.signing import parse_vkey
+from ordinance.approvals import declines_of
+from ordinance.signing import Envelope, parse_vkey
 from ordinance.store._approval_tables import ApprovalStore
 from ordinance.workspace import Workspace
 
@@ -133,6 +134,20 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     rita.get_by_role("link", name=f"Review and sign {model}@1.1.0").click()
     check_page(rita, axe_source, shots, "approve")
     _approve(rita, base, f"{model}@1.1.0", "fairness within limits; reviewed the report")
+    # -- and declines the biased one, with a reason, signed in her browser the same way
+    rita.goto(base + "/console/inbox")
+    rita.get_by_role("link", name=f"Decline {model}@1.0.0").click()
+    check_page(rita, axe_source, shots, "decline")
+    rita.get_by_label("Reason (at least 10 characters; signed and recorded)").fill(
+        "the postcode proxy still drives the false-positive gap"
+    )
+    rita.get_by_role("button", name="Sign and decline").click()
+    rita.wait_for_url("**/console/version?*")
+    expect(rita.get_by_role("status").first).to_contain_text(
+        f"Your decline of {model}@1.0.0 for production was recorded"
+    )
+    expect(rita.locator("#declines + table")).to_contain_text("postcode proxy")
+    expect(rita.locator("#declines + table")).to_contain_text("rita@bank.example")
     # -- the validator approves too, from his own browser
     _approve(vera, base, f"{model}@1.1.0", "independent validation complete")
     rule = vera.locator("tr", has=vera.locator(".rule-id", has_text="two-person-signoff"))
@@ -154,6 +169,7 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     # -- history, reports and audit pages
     rita.goto(base + f"/console/history?model={model}")
     expect(rita.locator("table").first).to_contain_text("1.1.0")
+    expect(rita.locator("main")).to_contain_text("the postcode proxy still drives")
     check_page(rita, axe_source, shots, "history")
     rita.goto(base + "/console/reports")
     check_page(rita, axe_source, shots, "reports")
@@ -168,11 +184,20 @@ def test_approvals_signed_in_the_browser_promote_and_verify(
     try:
         rows = ApprovalStore(ws.engine()).signed(model, "1.1.0", "approval")
         log_vkey = ws.vkey()
+        declines = declines_of(ws, model, "1.0.0")
+        decline_keys = [
+            s.keyid
+            for e in ws.audit_log().entries(model=f"{model}@1.0.0")
+            if e.predicate_type.endswith("/decline/v1")
+            for s in Envelope.from_bytes(e.envelope).signatures
+        ]
     finally:
         ws.close()
     assert sorted(r.key_id for r in rows) == sorted(
         parse_vkey(k).key_id for k in (rita_vkey, vera_vkey)
     )
+    assert [d.approver for d in declines] == ["rita@bank.example"]
+    assert decline_keys == [parse_vkey(rita_vkey).key_id]  # her browser's key, nothing else
     assert not any(p.suffix == ".key" and "rita" in p.name for p in story.home.rglob("*"))
 
     # -- and they verify: --deep on the server's log, and offline from the downloaded bundle,

@@ -384,3 +384,68 @@ def test_a_risk_officer_signs_a_waiver(app: FastAPI, hostile: Story) -> None:
         re.S,
     )
     assert row is not None and "by rita@bank.example" in row.group(0)
+
+
+def test_a_decline_is_signed_logged_shown_and_not_counted(app: FastAPI, hostile: Story) -> None:
+    """rita declines 1.0.0 for production with a (hostile) reason: the form proposes the
+    statement, her signed decline is checked and logged, the version page and the history
+    show it as text, and the sign-off rule still misses her role."""
+    from ordinance.approvals import decline_statement
+    from ordinance.approvals._base import _sign_statement
+    from ordinance.signing import Ed25519Signer
+
+    c = client(app, "rita")
+    q = {"model": EVIL_NAME, "version": "1.0.0", "stage": "production"}
+    form = c.get("/console/decline", params=q)
+    assert form.status_code == 200 and 'data-sign="decline"' in form.text
+    payload = re.search(r'name="payload" value="([^"]+)"', form.text)
+    assert payload is not None
+    stmt = json.loads(base64.b64decode(payload.group(1)))
+    assert stmt["predicateType"] == "https://ordinance.dev/decline/v1"
+    assert stmt["predicate"]["approver"] == "rita@bank.example"
+
+    reason = "<script>alert('reason')</script> the proxy feature is still in"
+    rita = Ed25519Signer.from_seed(b"\x01" * 32, "rita@bank.example/retired")  # in the roster
+    ws = Workspace.open(hostile.home)
+    try:
+        v = ws.registry().get_version(EVIL_NAME, "1.0.0")
+        signed = decline_statement(
+            v,
+            "production",
+            "rita@bank.example",
+            signed_at=datetime.now(UTC),
+            policies=policy_digests(ws, "production", v),
+            reason=reason,
+        )
+        vera_env = _sign_statement(
+            {**signed, "predicate": {**signed["predicate"], "approver": "vera@bank.example"}},
+            load_signer(hostile.vera_key),
+        )
+    finally:
+        ws.close()
+
+    def post(envelope: Any) -> Any:
+        return c.post(
+            "/console/decline",
+            data={"csrf": csrf_of(c), **q, "envelope": json.dumps(envelope.to_dict())},
+            follow_redirects=False,
+        )
+
+    someone_else = post(vera_env)
+    assert someone_else.status_code == 403 and "submitted by rita@bank.example" in someone_else.text
+    r = post(_sign_statement(signed, rita))
+    assert r.status_code == 303, r.text
+    page = c.get(r.headers["location"])
+    assert "Your decline of" in page.text and "recorded at log entry" in page.text
+    declined = page.text.split('id="declines"', 1)[1]
+    assert "&lt;script&gt;alert(&#39;reason&#39;)&lt;/script&gt;" in declined
+    assert "<script>alert" not in page.text
+    rule = re.search(
+        r'<tr class="r-[a-z_]+">\s*<th scope="row"><span class="rule-id">two-person-signoff'
+        r"</span>.*?</tr>",
+        page.text,
+        re.S,
+    )
+    assert rule is not None and "risk-officer" in rule.group(0)  # still missing
+    history = c.get("/console/history", params={"model": EVIL_NAME})
+    assert "the proxy feature is still in" in history.text and "<script>alert" not in history.text

@@ -49,6 +49,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TransparencyLo
             Ed25519Signer.generate("eve@x"),
             now=datetime.now(UTC),
         )
+    # one decline (an approver's signed "no" with a reason), by the validator's demo key
+    from ordinance.approvals import decline
+    from ordinance.signing import load_signer
+
+    decline(
+        ws,
+        "credit-risk",
+        "1.1.0",
+        "staging",
+        load_signer(directory / "keys" / "vera.key"),
+        "declined for staging: the age gap needs a second look",
+        now=datetime.now(UTC),
+    )
     log = ws.audit_log()
     vkey = ws.vkey()
     return directory, log, vkey

@@ -50,6 +50,7 @@ _COMMANDS: dict[str, str] = {
     "policy": "policy",
     "roster": "approvals",
     "approve": "approvals",
+    "decline": "approvals",
     "revoke": "approvals",
     "waive": "approvals",
     "approvals": "approvals",

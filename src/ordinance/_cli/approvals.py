@@ -1,4 +1,4 @@
-"""``ordinance roster``, ``approve``, ``revoke``, ``waive``, ``approvals``, ``promote``,
+"""``ordinance roster``, ``approve``, ``decline``, ``revoke``, ``waive``, ``approvals``, ``promote``,
 ``rollback``, ``archive``, ``history``, ``attest`` and ``verify-attestation``."""
 
 from __future__ import annotations
@@ -272,6 +272,47 @@ def register(cli: click.Group) -> None:
                 f"approved {model}@{version} for {stage} as {data['approver']} "
                 f"({', '.join(sorted(data['roles']))}); log entry {data['log_index']}, "
                 f"sha256:{data['digest']}"
+            )
+
+    @cli.command("decline")
+    @click.argument("ref", metavar="MODEL@VERSION")
+    @click.option("--stage", required=True, help="The stage you decline the version for.")
+    @click.option(
+        "--reason", required=True, help="Why (at least 10 characters; recorded and signed)."
+    )
+    @_key_option
+    @_pass_option
+    @format_option("text", "json")
+    @pass_ctx
+    def decline_cmd(
+        obj: Ctx,
+        ref: str,
+        stage: str,
+        reason: str,
+        key: Path,
+        passphrase_env: str | None,
+        fmt: str,
+    ) -> None:
+        """Sign a decline (a "no", with --reason) of MODEL@VERSION for --stage; it is logged.
+
+        Checked like an approval (your roster key and role, not the author) and shown next to
+        the approvals, but it never counts as one. If you approved this version for --stage,
+        revoke that first (`approve --revoke`). The web console's "Decline" signs the same
+        statement in the browser. Exit 1 if refused (the refusal is logged).
+        """
+        from ordinance.approvals import decline
+
+        model, version = _ref(ref)
+        if obj.remote is not None:
+            obj.local_only("decline")
+        signer = _signer(key, passphrase_env)
+        rec = decline(obj.workspace(), model, version, stage, signer, reason, now=_now())
+        if fmt == "json":
+            emit_json(rec.to_dict())
+        else:
+            click.echo(
+                f"declined {model}@{version} for {stage} as {rec.approver}; log entry "
+                f"{rec.log_index}, sha256:{rec.digest}"
             )
 
     def _revoke_own(

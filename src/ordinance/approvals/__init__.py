@@ -4,6 +4,7 @@ One module per concept::
 
     roster       who holds which keys and roles (logged roster changes, roster_at)
     approval     signed approvals of a version for a stage
+    decline      an approver's signed "no" to a version for a stage, with a reason
     waiver       signed waivers of one rule for one version
     revocation   withdrawing an approval or waiver
     collect      re-verifying what was recorded, for the gate (with every rejection)
@@ -40,6 +41,13 @@ from ordinance.approvals.collect import (
     list_signed,
     verified_approvals,
 )
+from ordinance.approvals.decline import (
+    Decline,
+    decline,
+    decline_statement,
+    declines_of,
+    record_decline,
+)
 from ordinance.approvals.revocation import find_own, revoke
 from ordinance.approvals.roster import (
     Member,
@@ -65,6 +73,7 @@ __all__ = [
     "ApprovalRecord",
     "ApprovalRefused",
     "Collected",
+    "Decline",
     "Member",
     "Rejected",
     "Roster",
@@ -76,12 +85,16 @@ __all__ = [
     "collect_approvals",
     "collect_waivers",
     "current_roster",
+    "decline",
+    "decline_statement",
+    "declines_of",
     "find_own",
     "list_signed",
     "load_roster",
     "parse_roster",
     "parse_when",
     "record_approval",
+    "record_decline",
     "record_waiver",
     "revoke",
     "roster_at",

@@ -20,6 +20,9 @@ the log key chain:
   log; a transition's approvals and waivers are earlier entries of the same version, by the
   approver they name, holding the roles the transition claims for them at the time they were
   recorded; a revocation revokes an earlier approval or waiver, by its approver or a revoker.
+* **Declines.** A decline (an approver's signed "no", with a reason) is checked like an
+  approval: signed by the approver it names, of a version this log registered, never by its
+  author; it is never counted as an approval.
 * **Separation of duties.** A waiver is never signed by the version's author; an evaluation
   that applied separation of duties never counts the author's approval, and counts only
   approvals the log holds, with roles the roster gave; a roster change needs a roster admin
@@ -79,7 +82,7 @@ OPERATOR_TYPES = frozenset(
     }
 )
 #: Predicate types signed by a roster member (deferred to this process's key lookup).
-MEMBER_TYPES = frozenset({uris.APPROVAL, uris.WAIVER, uris.REVOCATION})
+MEMBER_TYPES = frozenset({uris.APPROVAL, uris.DECLINE, uris.WAIVER, uris.REVOCATION})
 
 
 class Malformed(ValueError):
@@ -212,6 +215,20 @@ def _f_approval(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
     )
 
 
+def _f_decline(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
+    name, digest = _first_subject(stmt)
+    w = "decline"
+    return (
+        _str(pred, "approver", w),
+        _str(pred, "model", w),
+        _str(pred, "version", w),
+        _str(pred, "stage", w),
+        _str(pred, "reason", w, empty=True),
+        name,
+        digest,
+    )
+
+
 def _f_waiver(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
     name, digest = _first_subject(stmt)
     w = "waiver"
@@ -326,6 +343,7 @@ _FACTS = {
     uris.KEY_CHANGE: _f_key_change,
     uris.ROSTER_CHANGE: _f_roster,
     uris.APPROVAL: _f_approval,
+    uris.DECLINE: _f_decline,
     uris.WAIVER: _f_waiver,
     uris.REVOCATION: _f_revocation,
     uris.VSA: _f_vsa,
@@ -499,6 +517,8 @@ class SemanticState:
             self._roster_change(facts, mask, deferred)
         elif ptype == uris.APPROVAL:
             self._approval(index, facts, deferred, digest, mask)
+        elif ptype == uris.DECLINE:
+            self._decline(facts, deferred, mask)
         elif ptype == uris.WAIVER:
             self._waiver(index, facts, deferred, digest, mask)
         elif ptype == uris.REVOCATION:
@@ -606,6 +626,21 @@ class SemanticState:
         )
         key = (model, version, stage, approver)
         self.approved[key] = self.approved.get(key, frozenset()) | member.roles
+
+    def _decline(self, facts: Facts | None, deferred: Deferred | None, mask: int) -> None:
+        """A decline is checked like an approval (signed by the approver it names, of a
+        version this log registered) and needs a reason; it never enters ``approved``."""
+        assert facts is not None
+        approver, model, version, _stage, reason, name, subj = facts
+        self._signer_named("decline", approver, deferred, mask)
+        author = self._version("decline", model, version, name, subj)
+        if author is not None and approver == author:
+            raise SemanticError(
+                f"decline signed by {approver}, the author of {model}@{version} "
+                "(separation of duties)"
+            )
+        if len(reason.strip()) < MIN_JUSTIFICATION:
+            raise SemanticError("decline reason is shorter than 10 characters")
 
     def _waiver(
         self,

@@ -124,6 +124,7 @@ _PREDICATES = {
     uris.REGISTRATION: "registration",
     uris.TRANSITION: "transition",
     uris.APPROVAL: "approval",
+    uris.DECLINE: "decline",
     uris.WAIVER: "waiver",
     uris.EVIDENCE: "evidence",
     uris.ROSTER_CHANGE: "roster change",
@@ -811,6 +812,8 @@ def _entry_summary(e: LogEntry) -> str:
         return "attached " + (", ".join(names) or "evidence")
     if kind == "approval":
         return f"approved for {p.get('stage', '?')}"
+    if kind == "decline":
+        return f"declined for {p.get('stage', '?')}: {p.get('reason', '')}"
     if kind == "waiver":
         return f"waiver of {p.get('rule', '?')} until {_norm_ts(p.get('expiresAt')) or '?'}"
     if kind == "transition":

@@ -553,6 +553,48 @@ def console_router(
         )
         raise _Redirect(_url("/version", model=model, version=version, stage=stage))
 
+    @router.get("/decline")
+    @guarded
+    def decline_form(request: Request, model: str, version: str, stage: str) -> Response:
+        s = require(request)
+        w = ws()
+        payload = views.decline_payload(w, model, version, stage, s.identity, now_fn())
+        v = w.registry().get_version(model, version)
+        return page(
+            request,
+            "decline.html.j2",
+            s,
+            model=model,
+            version=version,
+            stage=stage,
+            author=v.author,
+            payload_b64=base64.b64encode(payload).decode(),
+            statement=json.loads(payload),
+            key_name=_key_name(s.identity),
+        )
+
+    @router.post("/decline")
+    @guarded
+    async def decline(request: Request) -> Response:
+        s = require(request)
+        f = await form_of(request, s)
+        require_signer(s)
+        model, version, stage = f.get("model", ""), f.get("version", ""), f.get("stage", "")
+        env_obj = _envelope(f.get("envelope", ""))
+        w = ws()
+        now = now_fn()
+        _check_signer(w, env_obj, s.identity, model, version, now, "decline")
+        from ordinance.approvals import record_decline
+
+        rec = await run_in_threadpool(
+            record_decline, w, env_obj, model=model, version=version, stage=stage, now=now
+        )
+        s.flash.append(
+            f"Your decline of {model}@{version} for {stage} was recorded at log entry "
+            f"{rec.log_index} (sha256 {rec.digest[:12]}…)."
+        )
+        raise _Redirect(_url("/version", model=model, version=version, stage=stage) + "#declines")
+
     @router.get("/waive")
     @guarded
     def waive_form(

@@ -35,6 +35,7 @@ __all__ = [
     "Requirement",
     "approval_payload",
     "audit_view",
+    "decline_payload",
     "history_view",
     "inbox_view",
     "inventory",
@@ -427,7 +428,10 @@ def version_view(
     target = _target_stage(ws, v, stage or requested)
     live = _live_evaluation(ws, v, target, now) if target else None
     entries = log_entries(ws, v.ref)
+    from ordinance.approvals import declines_of
+
     return {
+        "declines": [d.to_dict() for d in declines_of(ws, model, version)],
         "ctx": ctx,
         "model": model,
         "version": version,
@@ -497,6 +501,23 @@ def approval_payload(
     return canonical_json(stmt)
 
 
+def decline_payload(
+    ws: Workspace, model: str, version: str, stage: str, approver: str, now: datetime
+) -> bytes:
+    """The decline statement an approver's device signs (the same ``ordinance decline``
+    signs); the browser fills in ``reason`` and ``signedAt``."""
+    from ordinance.approvals import decline_statement
+    from ordinance.gate import policy_digests
+
+    v = ws.registry().get_version(model, version)
+    if stage not in ws.config.stages:
+        raise NotFoundError(f"unknown stage {stage!r}")
+    stmt = decline_statement(
+        v, stage, approver, signed_at=now, policies=policy_digests(ws, stage, v), reason=""
+    )
+    return canonical_json(stmt)
+
+
 def waiver_payload(
     ws: Workspace,
     model: str,
@@ -543,9 +564,14 @@ def history_view(ws: Workspace, model: str | None, at: datetime | None) -> dict[
             row = e.to_dict()
             row["at"] = ts(e.at)
             events.append(row)
+        from ordinance.approvals import declines_of
+
         models.append(
             {
                 "name": name,
+                "declines": [
+                    d.to_dict() for d in declines_of(ws, name) if at is None or d.signed_at <= at
+                ],
                 "events": events,
                 "holder": h.holder(exclusive) if exclusive else None,
                 "periods": periods,

@@ -136,6 +136,7 @@
         stmt.predicate.signedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
         if (form.dataset.sign === "approval") stmt.predicate.comment = form.elements.comment.value;
         if (form.dataset.sign === "waiver") stmt.predicate.justification = form.elements.justification.value;
+        if (form.dataset.sign === "decline") stmt.predicate.reason = form.elements.reason.value;
         const payload = enc.encode(canonical(stmt));
         const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, rec.privateKey, pae(PAYLOAD_TYPE, payload)));
         form.elements.envelope.value = JSON.stringify({
