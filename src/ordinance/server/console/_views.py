@@ -29,15 +29,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InventoryCache",
+    "InventoryFacts",
     "InventoryFilter",
     "InventoryModel",
     "InventoryVersion",
+    "LogProjection",
     "Requirement",
     "approval_payload",
+    "assemble_inventory",
     "audit_view",
     "decline_payload",
     "history_view",
     "inbox_view",
+    "index_facts",
     "inventory",
     "stage_requirements",
     "version_view",
@@ -189,20 +193,37 @@ def _roster_roles(roster: Roster) -> dict[str, frozenset[str]]:
     return {m.id: m.roles for m in roster.members}
 
 
+@dataclass
+class InventoryFacts:
+    """What the inventory is assembled from, as plain tuples (row or log order):
+
+    * ``models``: (name, owner, risk tier, description, tags), the newest registration's;
+    * ``versions``: (key, model, version, stage, author, registered at), registration order;
+    * ``evals``: (version key, stage, verdict, evaluated at, log index), log order;
+    * ``denied``: (model, version, requested stage) of denied promotions;
+    * ``revoked``: envelope digests of revoked approvals;
+    * ``signed``: (model, version, stage, approver, digest, expires at as stored text).
+    """
+
+    models: list[tuple[str, str, str, str, list[str]]] = field(default_factory=list)
+    versions: list[tuple[int, str, str, str, str, datetime]] = field(default_factory=list)
+    evals: list[tuple[int, str, str, datetime, int | None]] = field(default_factory=list)
+    denied: list[tuple[str, str, str]] = field(default_factory=list)
+    revoked: set[str] = field(default_factory=set)
+    signed: list[tuple[str, str, str, str, str, str | None]] = field(default_factory=list)
+
+
 def inventory(ws: Workspace, *, now: datetime | None = None) -> list[InventoryModel]:
     """Every model and version with its stage, latest verdict per stage, the stage it was
-    last checked or requested for, and the approvals that stage still awaits."""
-    from ordinance.approvals import current_roster
+    last checked or requested for, and the approvals that stage still awaits (read from the
+    index tables as they are; :class:`InventoryCache` serves the same from the verified log)."""
+    return assemble_inventory(ws, index_facts(ws), now=now)
+
+
+def index_facts(ws: Workspace) -> InventoryFacts:
+    """The inventory's facts from the index tables, with a handful of set-based queries."""
     from ordinance.store._approval_tables import approvals_t, revocations_t
     from ordinance.store._tables import EvaluationRow, ModelRow, TransitionRow, VersionRow
-
-    stages = list(ws.config.stages)
-    order = {s: i for i, s in enumerate(stages)}
-    exclusive = [order[s] for s in ws.config.exclusive_stages if s in order]
-    top = max(exclusive) if exclusive else len(stages) - 1
-    reqs = stage_requirements(ws)
-    roles_of = _roster_roles(current_roster(ws))
-    now_s = None if now is None else _ts_store(now)
 
     m_t, v_t = ModelRow.__table__, VersionRow.__table__  # type: ignore[attr-defined]
     e_t, t_t = EvaluationRow.__table__, TransitionRow.__table__  # type: ignore[attr-defined]
@@ -239,24 +260,49 @@ def inventory(ws: Workspace, *, now: datetime | None = None) -> list[InventoryMo
                 approvals_t.c.expires_at,
             ).where(approvals_t.c.kind == "approval")
         ).all()
+    return InventoryFacts(
+        models=[tuple(r) for r in models],
+        versions=[tuple(r) for r in versions],
+        evals=[tuple(r) for r in evals],
+        denied=[tuple(r) for r in denied],
+        revoked=revoked,
+        signed=[tuple(r) for r in signed],
+    )
+
+
+def assemble_inventory(
+    ws: Workspace, facts: InventoryFacts, *, now: datetime | None = None
+) -> list[InventoryModel]:
+    """The inventory's models from its facts, the stage policies and the roster in force."""
+    from ordinance.approvals import current_roster
+
+    stages = list(ws.config.stages)
+    order = {s: i for i, s in enumerate(stages)}
+    exclusive = [order[s] for s in ws.config.exclusive_stages if s in order]
+    top = max(exclusive) if exclusive else len(stages) - 1
+    reqs = stage_requirements(ws)
+    roles_of = _roster_roles(current_roster(ws))
+    now_s = None if now is None else _ts_store(now)
 
     latest: dict[int, dict[str, tuple[str, Any, Any]]] = {}
     last_any: dict[int, tuple[str, str, Any, Any]] = {}
-    for vid, stage, verdict, at, idx in evals:
+    for vid, stage, verdict, at, idx in facts.evals:
         latest.setdefault(vid, {})[stage] = (verdict, at, idx)
         last_any[vid] = (stage, verdict, at, idx)
     requested: dict[tuple[str, str], set[str]] = {}
-    for name, version, stage in denied:
+    for name, version, stage in facts.denied:
         requested.setdefault((name, version), set()).add(stage)
     approvals: dict[tuple[str, str, str], list[str]] = {}
-    for name, version, stage, approver, digest, expires in signed:
-        if digest in revoked or (now_s is not None and expires is not None and expires <= now_s):
+    for name, version, stage, approver, digest, expires in facts.signed:
+        if digest in facts.revoked or (
+            now_s is not None and expires is not None and expires <= now_s
+        ):
             continue
         approvals.setdefault((name, version, stage), []).append(approver)
 
     by_model: dict[str, list[InventoryVersion]] = {}
     memo: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
-    for vid, name, version, stage, author, registered in versions:
+    for vid, name, version, stage, author, registered in facts.versions:
         cur = order.get(stage, 0)
         wanted = set(latest.get(vid, {})) | requested.get((name, version), set())
         above = [s for s in wanted if s in order and cur < order[s] <= top]
@@ -297,41 +343,158 @@ def inventory(ws: Workspace, *, now: datetime | None = None) -> list[InventoryMo
             tags=list(tags or []),
             versions=by_model.get(name, []),
         )
-        for name, owner, tier, desc, tags in models
+        for name, owner, tier, desc, tags in facts.models
     ]
     out.sort(key=lambda m: m.name)
     return out
 
 
-class InventoryCache:
-    """The inventory read model, rebuilt only when the log grew or the minute changed.
+class LogProjection:
+    """The inventory's facts folded from the log's entries, in log order, one entry at a time.
 
-    Every write the inventory reflects (registration, evaluation, approval, revocation,
-    roster change, transition) appends to the log in the same transaction, so the log's
-    tree size is a version number for it; the minute bounds how stale approval expiry
-    can be. One cheap query per request decides whether to rebuild.
+    Fed only entries the log proves (each included in the verified tree), so what it holds is
+    what the log vouches for; appending entries extends it without reading the old ones again.
     """
 
     def __init__(self) -> None:
-        self._key: tuple[int, str] | None = None  # (last log index, minute)
+        self.size = 0
+        self._models: dict[str, tuple[str, str, str, str, list[str]]] = {}
+        self._versions: dict[str, list[Any]] = {}  # ref -> [key, model, version, stage, ...]
+        self._evals: list[tuple[int, str, str, datetime, int | None]] = []
+        self._denied: list[tuple[str, str, str]] = []
+        self._revoked: set[str] = set()
+        self._signed: list[tuple[str, str, str, str, str, str | None]] = []
+
+    def apply(self, index: int, envelope: bytes, statement: Mapping[str, Any]) -> None:
+        """Fold one entry (``index`` must be the next one)."""
+        from ordinance import records
+        from ordinance._canonical import sha256_hex
+        from ordinance.errors import VerificationError
+        from ordinance.ledger import NON_MOVING
+
+        if index != self.size:
+            raise VerificationError(f"log entry {index} applied at position {self.size}")
+        self.size += 1
+        ptype = statement.get("predicateType")
+        if ptype not in _PROJECTED:
+            return
+        try:
+            rec = records.parse_record(statement)
+        except OrdinanceError as exc:
+            raise VerificationError(f"log entry {index}: {exc.message}", index=index) from None
+        if isinstance(rec, records.Registration):
+            m = rec.model
+            name = str(m.get("name") or "")
+            self._models[name] = (
+                name,
+                str(m.get("owner") or ""),
+                str(m.get("risk_tier") or ""),
+                str(m.get("description") or ""),
+                [str(t) for t in m.get("tags") or []],
+            )
+            ref = f"{name}@{rec.version}"
+            if ref not in self._versions:
+                key = len(self._versions)
+                self._versions[ref] = [key, name, rec.version, rec.stage, rec.author]
+                self._versions[ref].append(rec.registered_at)
+        elif isinstance(rec, records.Evaluation):
+            v = self._versions.get(rec.subject.name)
+            bound = rec.extra.get("ordinanceEvaluation")
+            if v is not None and isinstance(bound, Mapping):
+                stage, verdict = str(bound.get("stage")), str(bound.get("verdict"))
+                self._evals.append((v[0], stage, verdict, rec.time_verified, index))
+        elif isinstance(rec, records.Transition):
+            v = self._versions.get(rec.subject.name)
+            if v is None:
+                return
+            if rec.kind == "denied":
+                self._denied.append((v[1], v[2], rec.to_stage))
+            elif rec.kind not in NON_MOVING:
+                v[3] = rec.to_stage
+        elif isinstance(rec, records.ApprovalStatement):
+            self._signed.append(
+                (
+                    rec.model,
+                    rec.version,
+                    rec.stage,
+                    rec.approver,
+                    sha256_hex(envelope),
+                    None if rec.expires_at is None else _ts_store(rec.expires_at),
+                )
+            )
+        elif isinstance(rec, records.Revocation):
+            self._revoked.add(rec.revokes_sha256)
+
+    def facts(self) -> InventoryFacts:
+        versions = sorted(self._versions.values(), key=lambda v: (v[1], v[0]))
+        return InventoryFacts(
+            models=list(self._models.values()),
+            versions=[tuple(v) for v in versions],
+            evals=list(self._evals),
+            denied=list(self._denied),
+            revoked=set(self._revoked),
+            signed=list(self._signed),
+        )
+
+
+def _projected() -> frozenset[str]:
+    from ordinance import uris
+
+    return frozenset({uris.REGISTRATION, uris.VSA, uris.TRANSITION, uris.APPROVAL, uris.REVOCATION})
+
+
+_PROJECTED = _projected()
+
+
+class InventoryCache:
+    """The inventory read model, built from the verified log and kept until it grows.
+
+    Per request, one cheap step: the log's signed head is verified incrementally from the
+    last trusted one (:meth:`TransparencyLog.trusted_head`: a rollback, a fork or an edited
+    entry is refused, exit 1 / HTTP 500). When the head grew, only the new entries are read,
+    each proven included in the verified tree, and folded into a :class:`LogProjection`; the
+    models are then re-assembled, as they are when the minute changes (approval expiry).
+    The index tables are not read for the inventory at all: what it shows is what the log
+    vouches for. (A workspace without a log key falls back to the index tables.)
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._key: tuple[int, bytes, str] | None = None  # (size, root, minute)
         self._models: list[InventoryModel] = []
+        self._projection = LogProjection()
+        self._log: Any = None
+        self._lock = threading.Lock()
 
     def invalidate(self) -> None:
-        self._key = None
+        """Forget everything: the next request folds the whole log again."""
+        with self._lock:
+            self._key = None
+            self._projection = LogProjection()
+            self._log = None
 
     def get(self, ws: Workspace, now: datetime) -> list[InventoryModel]:
-        from sqlalchemy import func
+        if not ws.log_vkey_path.is_file():
+            return inventory(ws, now=now)
+        with self._lock:
+            if self._log is None:
+                from ordinance.log.store import TransparencyLog
 
-        from ordinance.log.store import entries_t
-
-        with ws.engine().connect() as c:
-            size = c.execute(select(func.max(entries_t.c.idx))).scalar()
-        size = -1 if size is None else int(size)
-        key = (size, now.strftime("%Y-%m-%dT%H:%M"))
-        if key != self._key:
-            models = inventory(ws, now=now)
-            self._key, self._models = key, models
-        return self._models
+                self._log = TransparencyLog.reader(ws.engine(), ws.vkey(), ws.config.log_origin)
+            head = self._log.trusted_head()
+            key = (head.size, head.root, now.strftime("%Y-%m-%dT%H:%M"))
+            if key == self._key:
+                return self._models
+            p = self._projection
+            if head.size > p.size:
+                for start in range(p.size, head.size, 2000):
+                    got = self._log.verified_entries(range(start, min(start + 2000, head.size)))
+                    for i in sorted(got):
+                        p.apply(i, got[i].envelope, got[i].statement)
+            self._models = assemble_inventory(ws, p.facts(), now=now)
+            self._key = key
+            return self._models
 
 
 def _ts_store(t: datetime) -> str:
