@@ -11,6 +11,8 @@ the one place URIs are defined) says which class below reads it::
      ├── ApprovalRefusal            a refused approval/waiver submission (signed by the log key)
      ├── DeclineStatement           an approver's signed refusal of a version for a stage
      ├── WaiverStatement            a signed waiver of one rule for one version
+     ├── WaiverRequest              someone asked for a waiver (log-key signed; not a waiver)
+     ├── WaiverRequestDeclined      a waiver request was declined, with a reason (log-key signed)
      ├── Revocation                 a signed revocation of an approval or waiver
      ├── RosterChange               the roster in force changed
      ├── KeyChange                  the log key was rotated
@@ -49,6 +51,8 @@ __all__ = [
     "RosterChange",
     "Subject",
     "Transition",
+    "WaiverRequest",
+    "WaiverRequestDeclined",
     "WaiverStatement",
     "iso_time",
     "parse_record",
@@ -656,6 +660,99 @@ class WaiverStatement(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WaiverRequest(Record):
+    """A request for a waiver of one rule for one version: who asked, why, until when.
+
+    The server's record (signed by the log key) of what a logged-in user asked for. It is not
+    a waiver and nothing counts it; a waiver-role holder grants it by signing a waiver (which
+    names the request by its envelope digest) or declines it (:class:`WaiverRequestDeclined`).
+    """
+
+    PREDICATE_TYPE: ClassVar[str] = uris.WAIVER_REQUEST
+    _KNOWN: ClassVar[frozenset[str]] = frozenset(
+        {
+            "requester",
+            "model",
+            "version",
+            "rule",
+            "stages",
+            "justification",
+            "expiresAt",
+            "requestedAt",
+        }
+    )
+
+    requester: str
+    model: str
+    version: str
+    rule: str
+    stages: tuple[str, ...] | None
+    justification: str
+    expires_at: datetime
+    requested_at: datetime
+
+    def predicate(self) -> dict[str, Any]:
+        return {
+            "requester": self.requester,
+            "model": self.model,
+            "version": self.version,
+            "rule": self.rule,
+            "stages": None if self.stages is None else list(self.stages),
+            "justification": self.justification,
+            "expiresAt": stamp(self.expires_at),
+            "requestedAt": stamp(self.requested_at),
+        }
+
+    @classmethod
+    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+        stages = p.get("stages")
+        return cls(
+            subject=subject,
+            extra=extra,
+            requester=_str(p, "requester"),
+            model=_str(p, "model"),
+            version=_str(p, "version"),
+            rule=_str(p, "rule"),
+            stages=None if not stages else tuple(str(s) for s in stages),
+            justification=_str(p, "justification"),
+            expires_at=_parse_time(p.get("expiresAt"), "expiresAt"),
+            requested_at=_parse_time(p.get("requestedAt"), "requestedAt"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaiverRequestDeclined(Record):
+    """A waiver-role holder declined a waiver request (named by its envelope digest)."""
+
+    PREDICATE_TYPE: ClassVar[str] = uris.WAIVER_REQUEST_DECLINED
+    _KNOWN: ClassVar[frozenset[str]] = frozenset({"request", "reviewer", "reason", "declinedAt"})
+
+    request_sha256: str
+    reviewer: str
+    reason: str
+    declined_at: datetime
+
+    def predicate(self) -> dict[str, Any]:
+        return {
+            "request": {"sha256": self.request_sha256},
+            "reviewer": self.reviewer,
+            "reason": self.reason,
+            "declinedAt": stamp(self.declined_at),
+        }
+
+    @classmethod
+    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+        return cls(
+            subject=subject,
+            extra=extra,
+            request_sha256=_sha(p, "request"),
+            reviewer=_str(p, "reviewer"),
+            reason=_str(p, "reason"),
+            declined_at=_parse_time(p.get("declinedAt"), "declinedAt"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeclineStatement(Record):
     """An approver's signed "no" to ``model@version`` entering a stage, with the reason.
 
@@ -965,6 +1062,8 @@ _BY_TYPE: dict[str, type[Record]] = {
         ApprovalRefusal,
         DeclineStatement,
         WaiverStatement,
+        WaiverRequest,
+        WaiverRequestDeclined,
         Revocation,
         RosterChange,
         KeyChange,

@@ -24,6 +24,10 @@ APPROVAL_REFUSED: Final = f"{BASE}/approval-refused/v1"
 DECLINE: Final = f"{BASE}/decline/v1"
 REVOCATION: Final = f"{BASE}/revocation/v1"
 WAIVER: Final = f"{BASE}/waiver/v1"
+#: Someone asked for a waiver (the server's record of a logged-in user's request; not a waiver).
+WAIVER_REQUEST: Final = f"{BASE}/waiver-request/v1"
+#: A waiver-role holder declined a waiver request, with a reason (the server's record).
+WAIVER_REQUEST_DECLINED: Final = f"{BASE}/waiver-request-declined/v1"
 KEY_CHANGE: Final = f"{BASE}/key-change/v1"
 EVIDENCE: Final = f"{BASE}/evidence/v1"
 ROSTER_CHANGE: Final = f"{BASE}/roster-change/v1"

@@ -231,3 +231,62 @@ def test_deep_verify_refuses_a_decline_signed_by_someone_else(
     assert "decline names rita@example.com but is signed by eddie@example.com's key" in (
         deep.out + deep.err
     )
+
+
+def test_waiver_requests_verify_deep_and_a_forged_grant_is_caught(
+    cli_ws: tuple[Workspace, list[str], dict[str, Path]],
+) -> None:
+    """A request, its grant (a waiver naming it) and a declined request pass --deep; a waiver
+    claiming to grant a request the log never held fails it."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from ordinance.approvals import (
+        check_grant,
+        decline_waiver_request,
+        record_waiver,
+        request_waiver,
+        sign_waiver,
+        waiver_requests,
+    )
+    from ordinance.approvals._base import _sign_statement
+    from ordinance.signing import load_signer
+
+    ws, home, keys = cli_ws
+    now = datetime.now(UTC)
+    asked = [
+        request_waiver(
+            ws, "toy", "1.0.0", rule, requester="eddie@example.com",
+            justification="pilot with a known low auc", expires_at=now + timedelta(days=10),
+            stages=["production"], now=now,
+        )  # fmt: skip
+        for rule in ("auc-floor", "other-rule")
+    ]
+    rita = load_signer(keys["rita"])
+    v = ws.registry().get_version("toy", "1.0.0")
+
+    def grant(digest: str) -> object:
+        env = sign_waiver(
+            v, rita, "rita@example.com", rule="auc-floor", justification="granted for the pilot",
+            expires_at=now + timedelta(days=10), now=now, stages=["production"],
+        )  # fmt: skip
+        stmt = json.loads(env.payload)
+        stmt["predicate"]["request"] = {"sha256": digest}
+        return _sign_statement(stmt, rita)
+
+    env = grant(asked[0].digest)
+    assert check_grant(ws, env) is not None  # type: ignore[arg-type]
+    record_waiver(ws, env, model="toy", version="1.0.0", now=now)  # type: ignore[arg-type]
+    decline_waiver_request(
+        ws, asked[1].digest, reviewer="rita@example.com", reason="not a real rule", now=now
+    )
+    states = {s.request.rule: s.status for s in waiver_requests(ws, "toy")}
+    assert states == {"auc-floor": "granted", "other-rule": "declined"}
+    ok = run_cli(*home, "log", "verify", "--deep")
+    assert ok.code == 0, ok.out + ok.err
+
+    forged = grant("ab" * 32)  # bypasses check_grant: only --deep stands between
+    record_waiver(ws, forged, model="toy", version="1.0.0", now=now)  # type: ignore[arg-type]
+    bad = run_cli(*home, "log", "verify", "--deep")
+    assert bad.code == 1
+    assert "no earlier request for that rule and version" in bad.out + bad.err

@@ -449,3 +449,129 @@ def test_a_decline_is_signed_logged_shown_and_not_counted(app: FastAPI, hostile:
     assert rule is not None and "risk-officer" in rule.group(0)  # still missing
     history = c.get("/console/history", params={"model": EVIL_NAME})
     assert "the proxy feature is still in" in history.text and "<script>alert" not in history.text
+
+
+@pytest.fixture
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Story]]:
+    """A story of its own (no waiver signed yet), served like ``app``."""
+    from ordinance.server import create_app
+
+    story = build_story(tmp_path_factory.mktemp("fresh"), hostile=True, rows=1200)
+    ws = Workspace.open(story.home)
+    ws.log_signer = ws.audit_log().signer
+    a = create_app(ws)
+    a.state.test_tokens = story.tokens
+    yield a, story
+    ws.close()
+
+
+def test_waiver_requests_are_granted_by_a_signed_waiver_or_declined(
+    fresh: tuple[FastAPI, Story],
+) -> None:
+    """alice (the author, no roster key) asks for waivers; the request is logged but waives
+    nothing; rita grants one by signing a waiver that names it (a waiver granting more than
+    was asked is refused) and declines the other with a reason; a reader may not ask."""
+    from ordinance.approvals import sign_waiver, waiver_requests
+    from ordinance.signing import Ed25519Signer
+
+    app, hostile = fresh
+    rule = "fairness-false-positive-rate"
+    alice = client(app, "alice")
+    q = {"model": EVIL_NAME, "version": "1.0.0", "rule": rule, "stage": "production"}
+    form = alice.get("/console/waiver-request", params=q)
+    assert form.status_code == 200 and 'action="/console/waiver-request"' in form.text
+
+    def ask(c: TestClient, justification: str, days: str = "14", **over: str) -> Any:
+        data = {"csrf": csrf_of(c), **q, "justification": justification, "days": days, **over}
+        return c.post("/console/waiver-request", data=data, follow_redirects=False)
+
+    assert ask(alice, "short").status_code == 400
+    assert ask(alice, "a valid reason here", days="900").status_code == 400
+    assert ask(client(app, "reader"), "a valid reason here").status_code == 403
+    r = ask(alice, "<script>alert('just')</script> the proxy is removed in 1.1")
+    assert r.status_code == 303, r.text
+    page = alice.get(r.headers["location"])
+    assert "It is not a waiver" in page.text
+    assert "&lt;script&gt;alert(&#39;just&#39;)" in page.text and "<script>alert" not in page.text
+    row = re.search(rf'<span class="rule-id">{rule}</span>.*?</tr>', page.text, re.S)
+    assert row is not None and "Request a waiver" in row.group(0)  # still failing, not waived
+    r2 = ask(alice, "another reason, for the record", days="7")
+    assert r2.status_code == 303
+
+    ws = Workspace.open(hostile.home)
+    try:
+        pending = [s for s in waiver_requests(ws, EVIL_NAME, "1.0.0") if s.status == "pending"]
+        v = ws.registry().get_version(EVIL_NAME, "1.0.0")
+    finally:
+        ws.close()
+    assert [p.request.requester for p in pending] == ["alice@bank.example"] * 2
+    first, second = pending
+
+    rita = client(app, "rita")
+    inbox = rita.get("/console/inbox")
+    assert first.digest in inbox.text and "Grant" in inbox.text
+    grant = rita.get("/console/waiver-request/grant", params={"digest": first.digest})
+    payload = re.search(r'name="payload" value="([^"]+)"', grant.text)
+    assert payload is not None
+    stmt = json.loads(base64.b64decode(payload.group(1)))
+    assert stmt["predicate"]["request"] == {"sha256": first.digest}
+    assert stmt["predicate"]["rule"] == rule and stmt["predicate"]["stages"] == ["production"]
+
+    key = Ed25519Signer.from_seed(b"\x01" * 32, "rita@bank.example/retired")  # in the roster
+
+    def waiver(expires: datetime) -> str:
+        env = sign_waiver(
+            v,
+            key,
+            "rita@bank.example",
+            rule=rule,
+            justification="granted: the proxy goes in 1.1",
+            expires_at=expires,
+            now=datetime.now(UTC),
+            stages=["production"],
+        )
+        s = json.loads(env.payload)
+        s["predicate"]["request"] = {"sha256": first.digest}
+        from ordinance.approvals._base import _sign_statement
+
+        return json.dumps(_sign_statement(s, key).to_dict())
+
+    def post(envelope: str) -> Any:
+        data = {
+            "csrf": csrf_of(rita),
+            "model": EVIL_NAME,
+            "version": "1.0.0",
+            "stage": "production",
+            "envelope": envelope,
+        }
+        return rita.post("/console/waive", data=data, follow_redirects=False)
+
+    too_long = post(waiver(first.request.expires_at + timedelta(days=1)))
+    assert too_long.status_code == 400 and "later than requested" in too_long.text
+    ok = post(waiver(first.request.expires_at))
+    assert ok.status_code == 303, ok.text
+    page = rita.get(ok.headers["location"])
+    assert "granting alice@bank.example" in page.text
+    row = re.search(rf'<span class="rule-id">{rule}</span>.*?</tr>', page.text, re.S)
+    assert row is not None and "by rita@bank.example" in row.group(0)  # waived
+    again = post(waiver(first.request.expires_at))
+    assert again.status_code == 400 and "was already granted" in again.text
+
+    decline = rita.get("/console/waiver-request/decline", params={"digest": second.digest})
+    assert decline.status_code == 200
+    r = rita.post(
+        "/console/waiver-request/decline",
+        data={"csrf": csrf_of(rita), "digest": second.digest, "reason": "fix the data instead"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    by_alice = alice.post(
+        "/console/waiver-request/decline",
+        data={"csrf": csrf_of(alice), "digest": second.digest, "reason": "never mind, thanks"},
+        follow_redirects=False,
+    )
+    assert by_alice.status_code == 400 and "was already declined" in by_alice.text
+    page = alice.get("/console/version", params={"model": EVIL_NAME, "version": "1.0.0"})
+    section = page.text.split('id="waiver-requests"', 1)[1].split('id="declines"', 1)[0]
+    assert "granted</span> by rita@bank.example" in section
+    assert "declined</span> by rita@bank.example: fix the data instead" in section

@@ -62,6 +62,29 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TransparencyLo
         "declined for staging: the age gap needs a second look",
         now=datetime.now(UTC),
     )
+    # a waiver request and its decline (the server's records)
+    from datetime import timedelta
+
+    from ordinance.approvals import decline_waiver_request, request_waiver
+
+    asked = request_waiver(
+        ws,
+        "credit-risk",
+        "1.1.0",
+        "fairness-false-positive-rate",
+        requester="dev@bank.example",
+        justification="the age gap is a sampling artefact",
+        expires_at=datetime.now(UTC) + timedelta(days=7),
+        stages=["production"],
+        now=datetime.now(UTC),
+    )
+    decline_waiver_request(
+        ws,
+        asked.digest,
+        reviewer="rita@bank.example",
+        reason="show the artefact first, then ask again",
+        now=datetime.now(UTC),
+    )
     log = ws.audit_log()
     vkey = ws.vkey()
     return directory, log, vkey

@@ -6,6 +6,7 @@ One module per concept::
     approval     signed approvals of a version for a stage
     decline      an approver's signed "no" to a version for a stage, with a reason
     waiver       signed waivers of one rule for one version
+    waiver_request  asking for a waiver; granted by a signed waiver, or declined
     revocation   withdrawing an approval or waiver
     collect      re-verifying what was recorded, for the gate (with every rejection)
 
@@ -62,6 +63,13 @@ from ordinance.approvals.roster import (
     roster_vkeys,
 )
 from ordinance.approvals.waiver import record_waiver, sign_waiver, waive, waiver_statement
+from ordinance.approvals.waiver_request import (
+    RequestState,
+    check_grant,
+    decline_waiver_request,
+    request_waiver,
+    waiver_requests,
+)
 
 __all__ = [
     "APPROVAL_REFUSED",
@@ -76,17 +84,20 @@ __all__ = [
     "Decline",
     "Member",
     "Rejected",
+    "RequestState",
     "Roster",
     "RosterChange",
     "apply_roster",
     "approval_statement",
     "approvals_store",
     "approve",
+    "check_grant",
     "collect_approvals",
     "collect_waivers",
     "current_roster",
     "decline",
     "decline_statement",
+    "decline_waiver_request",
     "declines_of",
     "find_own",
     "list_signed",
@@ -96,6 +107,7 @@ __all__ = [
     "record_approval",
     "record_decline",
     "record_waiver",
+    "request_waiver",
     "revoke",
     "roster_at",
     "roster_diff",
@@ -104,5 +116,6 @@ __all__ = [
     "sign_waiver",
     "verified_approvals",
     "waive",
+    "waiver_requests",
     "waiver_statement",
 ]

@@ -20,6 +20,9 @@ the log key chain:
   log; a transition's approvals and waivers are earlier entries of the same version, by the
   approver they name, holding the roles the transition claims for them at the time they were
   recorded; a revocation revokes an earlier approval or waiver, by its approver or a revoker.
+* **Waiver requests** (and their declines) are the operator's records, signed by the log key;
+  a waiver that names a request (``request.sha256``) must grant an earlier request for the
+  same version and rule, and a declined request must be an earlier request.
 * **Declines.** A decline (an approver's signed "no", with a reason) is checked like an
   approval: signed by the approver it names, of a version this log registered, never by its
   author; it is never counted as an approval.
@@ -79,6 +82,8 @@ OPERATOR_TYPES = frozenset(
         uris.TRANSITION,
         uris.EVIDENCE,
         uris.APPROVAL_REFUSED,
+        uris.WAIVER_REQUEST,
+        uris.WAIVER_REQUEST_DECLINED,
     }
 )
 #: Predicate types signed by a roster member (deferred to this process's key lookup).
@@ -239,6 +244,7 @@ def _f_waiver(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
         not isinstance(stages, list) or not all(isinstance(s, str) for s in stages)
     ):
         raise Malformed("waiver: 'stages' must be null or a list of strings")
+    request = pred.get("request")
     return (
         _str(pred, "approver", w),
         _str(pred, "model", w),
@@ -249,7 +255,17 @@ def _f_waiver(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
         exp if isinstance(exp, str) else None,
         name,
         digest,
+        None if request is None else _sha(request, "waiver 'request'"),
     )
+
+
+def _f_waiver_request(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
+    w = "waiver request"
+    return (_str(pred, "model", w), _str(pred, "version", w), _str(pred, "rule", w))
+
+
+def _f_waiver_request_declined(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
+    return (_sha(pred.get("request"), "declined waiver request 'request'"),)
 
 
 def _f_revocation(stmt: Mapping[str, Any], pred: dict[str, Any]) -> Facts:
@@ -345,6 +361,8 @@ _FACTS = {
     uris.APPROVAL: _f_approval,
     uris.DECLINE: _f_decline,
     uris.WAIVER: _f_waiver,
+    uris.WAIVER_REQUEST: _f_waiver_request,
+    uris.WAIVER_REQUEST_DECLINED: _f_waiver_request_declined,
     uris.REVOCATION: _f_revocation,
     uris.VSA: _f_vsa,
     uris.TRANSITION: _f_transition,
@@ -443,6 +461,7 @@ class SemanticState:
     signed: dict[str, _Signed] = field(default_factory=dict)
     vsas: dict[int, str] = field(default_factory=dict)
     approved: dict[tuple[str, str, str, str], frozenset[str]] = field(default_factory=dict)
+    requests: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- signatures
 
@@ -510,6 +529,12 @@ class SemanticState:
                 self._evaluation(index, facts)
             elif ptype == uris.TRANSITION:
                 self._transition(index, facts)
+            elif ptype == uris.WAIVER_REQUEST and digest is not None:
+                self.requests.setdefault(digest, facts)
+            elif ptype == uris.WAIVER_REQUEST_DECLINED and facts[0] not in self.requests:
+                raise SemanticError(
+                    f"decline of waiver request {facts[0][:12]}…, which is no earlier request"
+                )
             return
         if ptype == uris.KEY_CHANGE:
             self._key_change(facts, mask, deferred)
@@ -651,8 +676,13 @@ class SemanticState:
         mask: int,
     ) -> None:
         assert facts is not None and digest is not None
-        approver, model, version, rule, wid, just, expires, name, subj = facts
+        approver, model, version, rule, wid, just, expires, name, subj, request = facts
         member = self._signer_named("waiver", approver, deferred, mask)
+        if request is not None and self.requests.get(request) != (model, version, rule):
+            raise SemanticError(
+                f"waiver of {rule} for {model}@{version} grants request {request[:12]}…, which "
+                "is no earlier request for that rule and version"
+            )
         author = self._version("waiver", model, version, name, subj)
         if not member.roles & WAIVER_ROLES:
             held = ", ".join(sorted(member.roles)) or "no roles"

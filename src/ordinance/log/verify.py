@@ -931,7 +931,7 @@ _W_BY_ID: dict[str, list[tuple[int, bytes]]] = {}
 _W_ALL: list[tuple[int, bytes]] = []
 _INTOTO = PAYLOAD_TYPE_INTOTO.encode()
 _PAE_PREFIX = b"DSSEv1 %d %s " % (len(_INTOTO), _INTOTO)
-_DIGESTED = frozenset({uris.APPROVAL, uris.WAIVER})
+_DIGESTED = frozenset({uris.APPROVAL, uris.WAIVER, uris.WAIVER_REQUEST})
 
 Chunk = tuple[list[int], list[bytes], list[str | None], list[str | None]]
 Record = tuple[str, int, Deferred | None, Facts | None, str | None]

@@ -183,7 +183,9 @@ def _confined(manifest: Path, spool: Path) -> None:
         try:
             p.resolve().relative_to(stage)
         except ValueError:
-            raise InputError(f"{rel}: the manifest references a file that was not uploaded") from None
+            raise InputError(
+                f"{rel}: the manifest references a file that was not uploaded"
+            ) from None
 
 
 def _missing(ws: Workspace, files: dict[str, str]) -> list[str]:

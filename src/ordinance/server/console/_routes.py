@@ -553,6 +553,135 @@ def console_router(
         )
         raise _Redirect(_url("/version", model=model, version=version, stage=stage))
 
+    # ------------------------------------------------------------ waiver requests
+
+    def require_writer(s: Session) -> None:
+        if not s.can_sign:
+            raise _Denied(403, f"{s.identity}'s token is read-only")
+
+    @router.get("/waiver-request")
+    @guarded
+    def waiver_request_form(
+        request: Request, model: str, version: str, rule: str, stage: str = ""
+    ) -> Response:
+        s = require(request)
+        v = ws().registry().get_version(model, version)
+        return page(
+            request,
+            "waiver-request.html.j2",
+            s,
+            model=v.model.name,
+            version=v.version,
+            rule=rule,
+            stage=stage,
+        )
+
+    @router.post("/waiver-request")
+    @guarded
+    async def waiver_request(request: Request) -> Response:
+        s = require(request)
+        f = await form_of(request, s)
+        require_writer(s)
+        model, version, stage = f.get("model", ""), f.get("version", ""), f.get("stage", "")
+        try:
+            days = int(f.get("days") or "30")
+        except ValueError:
+            raise InputError("the expiry must be a whole number of days") from None
+        now = now_fn()
+        from ordinance.approvals import request_waiver
+
+        st = await run_in_threadpool(
+            functools.partial(
+                request_waiver,
+                ws(),
+                model,
+                version,
+                f.get("rule", ""),
+                requester=s.identity,
+                justification=f.get("justification", ""),
+                expires_at=now + timedelta(days=days),
+                stages=[stage] if stage else None,
+                now=now,
+            )
+        )
+        s.flash.append(
+            f"Your request to waive {st.request.rule} for {model}@{version} was logged at entry "
+            f"{st.log_index}; a risk officer reviews it in their inbox. It is not a waiver."
+        )
+        raise _Redirect(
+            _url("/version", model=model, version=version, stage=stage or None) + "#waiver-requests"
+        )
+
+    @router.get("/waiver-request/grant")
+    @guarded
+    def waiver_request_grant(request: Request, digest: str) -> Response:
+        s = require(request)
+        w = ws()
+        from ordinance.approvals import waiver_requests
+
+        st = next((r for r in waiver_requests(w) if r.digest == digest), None)
+        if st is None:
+            raise NotFoundError(f"no waiver request {digest[:12]}…")
+        r = st.request
+        payload = views.waiver_payload(
+            w,
+            r.model,
+            r.version,
+            r.rule,
+            s.identity,
+            now_fn(),
+            r.expires_at,
+            list(r.stages) if r.stages else None,
+            request=digest,
+        )
+        return page(
+            request,
+            "waive.html.j2",
+            s,
+            model=r.model,
+            version=r.version,
+            rule=r.rule,
+            stage=",".join(r.stages or ()),
+            days=None,
+            expires=views.ts(r.expires_at),
+            req=st.to_dict(),
+            payload_b64=base64.b64encode(payload).decode(),
+            statement=json.loads(payload),
+            key_name=_key_name(s.identity),
+        )
+
+    @router.get("/waiver-request/decline")
+    @guarded
+    def waiver_request_decline_form(request: Request, digest: str) -> Response:
+        s = require(request)
+        from ordinance.approvals import waiver_requests
+
+        st = next((r for r in waiver_requests(ws()) if r.digest == digest), None)
+        if st is None:
+            raise NotFoundError(f"no waiver request {digest[:12]}…")
+        return page(request, "waiver-request-decline.html.j2", s, req=st.to_dict())
+
+    @router.post("/waiver-request/decline")
+    @guarded
+    async def waiver_request_decline(request: Request) -> Response:
+        s = require(request)
+        f = await form_of(request, s)
+        require_writer(s)
+        from ordinance.approvals import decline_waiver_request
+
+        index = await run_in_threadpool(
+            functools.partial(
+                decline_waiver_request,
+                ws(),
+                f.get("digest", ""),
+                reviewer=s.identity,
+                reason=f.get("reason", ""),
+                now=now_fn(),
+            )
+        )
+        s.flash.append(f"You declined the waiver request; logged at entry {index}.")
+        raise _Redirect(_url("/inbox"))
+
     @router.get("/decline")
     @guarded
     def decline_form(request: Request, model: str, version: str, stage: str) -> Response:
@@ -623,6 +752,8 @@ def console_router(
             rule=rule,
             stage=stage,
             days=days,
+            expires=None,
+            req=None,
             payload_b64=base64.b64encode(payload).decode(),
             statement=json.loads(payload),
             key_name=_key_name(s.identity),
@@ -639,11 +770,13 @@ def console_router(
         w = ws()
         now = now_fn()
         _check_signer(w, env_obj, s.identity, model, version, now, "waive")
-        from ordinance.approvals import record_waiver
+        from ordinance.approvals import check_grant, record_waiver
 
+        granted = check_grant(w, env_obj)  # a waiver naming a request grants what it asked
         rec = record_waiver(w, env_obj, model=model, version=version, now=now)
         s.flash.append(
-            f"Waiver of {rec.rule} for {model}@{version} recorded at log entry {rec.log_index}."
+            f"Waiver of {rec.rule} for {model}@{version} recorded at log entry {rec.log_index}"
+            + (f", granting {granted.request.requester}'s request." if granted else ".")
         )
         raise _Redirect(
             _url("/version", model=model, version=version, stage=f.get("stage") or None)

@@ -531,7 +531,11 @@ def inbox_view(
                 awaiting.append(v)
             else:
                 others.append(v)
+    from ordinance.approvals import waiver_requests
+
+    requests = [r.to_dict() for r in waiver_requests(ws) if r.status == "pending"]
     return {
+        "requests": requests,
         "identity": identity,
         "member": member is not None,
         "roles": sorted(roles),
@@ -591,10 +595,11 @@ def version_view(
     target = _target_stage(ws, v, stage or requested)
     live = _live_evaluation(ws, v, target, now) if target else None
     entries = log_entries(ws, v.ref)
-    from ordinance.approvals import declines_of
+    from ordinance.approvals import declines_of, waiver_requests
 
     return {
         "declines": [d.to_dict() for d in declines_of(ws, model, version)],
+        "waiver_requests": [r.to_dict() for r in waiver_requests(ws, model, version)],
         "ctx": ctx,
         "model": model,
         "version": version,
@@ -690,7 +695,10 @@ def waiver_payload(
     now: datetime,
     expires_at: datetime,
     stages: Sequence[str] | None,
+    request: str | None = None,
 ) -> bytes:
+    """The waiver statement a risk officer's device signs; with ``request``, naming the
+    waiver request it grants (``predicate.request.sha256``)."""
     from ordinance.approvals import waiver_statement
 
     v = ws.registry().get_version(model, version)
@@ -704,6 +712,8 @@ def waiver_payload(
         expires_at=expires_at,
         stages=stages,
     )
+    if request is not None:
+        stmt["predicate"]["request"] = {"sha256": request}
     return canonical_json(stmt)
 
 
