@@ -256,10 +256,16 @@ def test_waiver_requests_verify_deep_and_a_forged_grant_is_caught(
     now = datetime.now(UTC)
     asked = [
         request_waiver(
-            ws, "toy", "1.0.0", rule, requester="eddie@example.com",
-            justification="pilot with a known low auc", expires_at=now + timedelta(days=10),
-            stages=["production"], now=now,
-        )  # fmt: skip
+            ws,
+            "toy",
+            "1.0.0",
+            rule,
+            requester="eddie@example.com",
+            justification="pilot with a known low auc",
+            expires_at=now + timedelta(days=10),
+            stages=["production"],
+            now=now,
+        )
         for rule in ("auc-floor", "other-rule")
     ]
     rita = load_signer(keys["rita"])
