@@ -16,11 +16,14 @@ import argparse
 import hashlib
 import os
 import random
+import resource
 import statistics
 import tempfile
 import time
 from collections.abc import Generator
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from ordinance.log import PREDICATE_REGISTRATION, TransparencyLog, create_schema, make_statement
 from ordinance.log.dsse import sign_statement
@@ -86,11 +89,18 @@ def main() -> None:
     ap.add_argument("--proofs", type=int, default=1_000, help="inclusion proofs to time")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each timed read")
     ap.add_argument("--reuse", action="store_true", help="reuse a log already in --db")
+    ap.add_argument(
+        "--only",
+        default="structural,deep,governance,tiles,proofs",
+        help="comma-separated timed reads to run (default: all)",
+    )
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory()
     url = args.db or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        Cpu.db = engine.url.database
     with engine.begin() as conn:
         create_schema(conn)
     signer = Ed25519Signer.from_seed(hashlib.sha256(b"ordinance bench key").digest(), ORIGIN)
@@ -106,6 +116,51 @@ def main() -> None:
     print(f"load average at end: {load()}")
     engine.dispose()
     tmp.cleanup()
+
+
+class Cpu:
+    """CPU seconds spent while timing: this process, its reaped worker processes, and (Linux,
+    PostgreSQL) the server backends serving the benchmark's database, which run on the same cores.
+    """
+
+    db: str | None = None  # database name whose server backends to count
+
+    def __init__(self) -> None:
+        self.start = self._now()
+
+    @classmethod
+    def _now(cls) -> tuple[float, float, float]:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, server_cpu(cls.db))
+
+    def report(self, per: int = 0, unit: str = "entry") -> str:
+        end = self._now()
+        me, kids, pg = (b - a for a, b in zip(self.start, end, strict=True))
+        text = f"CPU: this process {me:.2f} s, workers {kids:.2f} s"
+        if self.db is not None:
+            text += f", PostgreSQL backends {pg:.2f} s"
+        if per:
+            text += f" ({(me + kids + pg) / per * 1e6:,.0f} µs CPU per {unit})"
+        return text
+
+
+def server_cpu(db: str | None) -> float:
+    """CPU seconds of the PostgreSQL backends connected to database ``db`` (Linux /proc)."""
+    if db is None or not Path("/proc").is_dir():
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            title = (proc / "cmdline").read_bytes().split(b"\0")[0].split()
+            if title[:1] != [b"postgres:"] or db.encode() not in title or b"autovacuum" in title:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError, ValueError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def load() -> str:
@@ -153,8 +208,27 @@ def build(log: TransparencyLog, signer: Ed25519Signer, args: argparse.Namespace)
 def reads(
     log: TransparencyLog, engine: object, signer: Ed25519Signer, size: int, args: argparse.Namespace
 ) -> None:
+    only = set(args.only.split(","))
+    if "structural" in only:
+        structural(log, signer, size, args)
+    if "deep" in only:
+        deep(engine, signer, size, args)
+    # 5b. semantic deep verification of a governance mix (roster, registrations, approvals
+    # signed by approvers' own keys, evaluations, transitions citing them), end to end
+    if "governance" in only:
+        governance(args)
+    if "tiles" in only:
+        tiles(log, size, args)
+    if "proofs" in only:
+        proofs(log, size, args)
+
+
+def structural(
+    log: TransparencyLog, signer: Ed25519Signer, size: int, args: argparse.Namespace
+) -> None:
     # 4. structural verification of the whole log
     times = []
+    cpu = Cpu()
     for _ in range(args.repeat):
         t = time.perf_counter()
         report = log.verify(signer.vkey)
@@ -163,12 +237,16 @@ def reads(
     dt = statistics.median(times)
     print(
         f"structural verify of {size:,} entries, {report.checkpoints_checked:,} checkpoints: "
-        f"{spread(times)} ({size / dt:,.0f} entries/s)"
+        f"{spread(times)} ({size / dt:,.0f} entries/s); {args.repeat} runs' "
+        f"{cpu.report(size * args.repeat)}"
     )
 
+
+def deep(engine: object, signer: Ed25519Signer, size: int, args: argparse.Namespace) -> None:
     # 5. deep verification (DSSE signatures on all cores) of a sample
     n = min(args.deep_entries, size)
     times = []
+    cpu = Cpu()
     for _ in range(args.repeat):
         st = _State()
         state = SemanticState([signer.verifier], signer.verifier, None)
@@ -179,15 +257,14 @@ def reads(
     dt = statistics.median(times)
     print(
         f"deep verify (DSSE + semantics, {os.cpu_count()} processes) of {n:,} registrations: "
-        f"{n / dt:,.0f}/s, {spread(times)}"
+        f"{n / dt:,.0f}/s, {spread(times)}; {args.repeat} runs' {cpu.report(n * args.repeat)}"
     )
 
-    # 5b. semantic deep verification of a governance mix (roster, registrations, approvals
-    # signed by approvers' own keys, evaluations, transitions citing them), end to end
-    governance(args)
 
+def tiles(log: TransparencyLog, size: int, args: argparse.Namespace) -> None:
     # 5c. tiles export of the whole log
     times = []
+    cpu = Cpu()
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as out:
             t = time.perf_counter()
@@ -195,12 +272,15 @@ def reads(
             times.append(time.perf_counter() - t)
     print(
         f"tiles export of {size:,} entries ({done.tiles:,} tiles, {done.entry_bundles:,} "
-        f"entry bundles): {spread(times)}"
+        f"entry bundles): {spread(times)}; {args.repeat} runs' {cpu.report()}"
     )
 
+
+def proofs(log: TransparencyLog, size: int, args: argparse.Namespace) -> None:
     # 6. inclusion proof latency at full size
     rng = random.Random(7)
     times = []
+    cpu = Cpu()
     for _ in range(args.proofs):
         i = rng.randrange(size)
         t = time.perf_counter()
@@ -209,12 +289,31 @@ def reads(
     times.sort()
     print(
         f"inclusion proof at {size:,}: median {statistics.median(times) * 1e3:.2f} ms, "
-        f"p99 {times[int(len(times) * 0.99) - 1] * 1e3:.2f} ms"
+        f"p99 {times[int(len(times) * 0.99) - 1] * 1e3:.2f} ms, max {times[-1] * 1e3:.2f} ms; "
+        f"{cpu.report(args.proofs, 'proof')}"
     )
 
 
+def governance_url(db: str | None, tmp: Path) -> str:
+    """Where the governance mix is built: the backend under test, never the big log's tables.
+
+    SQLite: a temporary file. PostgreSQL: a schema ``bench_governance`` in the same database,
+    emptied first (the 1M log in the public schema is left alone).
+    """
+    if db is None or make_url(db).get_backend_name() == "sqlite":
+        return f"sqlite:///{tmp / 'governance.db'}"
+    import psycopg
+
+    plain = make_url(db).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bench_governance CASCADE")
+        conn.execute("CREATE SCHEMA bench_governance")
+    sep = "&" if "?" in db else "?"
+    return f"{db}{sep}options=-csearch_path%3Dbench_governance"
+
+
 def governance(args: argparse.Namespace) -> None:
-    """A log of N versions x (registration, 2 approvals, evaluation, transition)."""
+    """A log of N versions x (registration, 2 approvals, evaluation, transition), on --db's backend."""
     from ordinance import uris
     from ordinance._canonical import canonical_json
     from ordinance.log import merkle
@@ -321,7 +420,7 @@ def governance(args: argparse.Namespace) -> None:
             )
         )
     tmp = tempfile.TemporaryDirectory()
-    engine = make_engine(f"sqlite:///{Path(tmp.name) / 'governance.db'}")
+    engine = make_engine(governance_url(args.db, Path(tmp.name)))
     with engine.begin() as conn:
         create_schema(conn)
     glog = TransparencyLog(engine, log_key, ORIGIN)
@@ -329,11 +428,13 @@ def governance(args: argparse.Namespace) -> None:
         glog.append_envelopes(entries[i : i + 10_000])
     assert merkle.leaf_hash(entries[0]) is not None
     times = []
+    cpu = Cpu()
     for _ in range(args.repeat):
         t = time.perf_counter()
         report = glog.verify(log_key.vkey, deep=True)
         times.append(time.perf_counter() - t)
         assert report.ok, report.reason
+    used = cpu.report(len(entries) * args.repeat)
     t = time.perf_counter()
     assert glog.verify(log_key.vkey).ok
     structural = time.perf_counter() - t
@@ -341,7 +442,8 @@ def governance(args: argparse.Namespace) -> None:
     print(
         f"deep verify, governance mix ({len(entries):,} entries: 40% approvals signed by "
         f"roster keys): {len(entries) / dt:,.0f} entries/s end to end, {spread(times)}; "
-        f"deep pass alone ~{len(entries) / max(dt - structural, 1e-9):,.0f}/s"
+        f"deep pass alone ~{len(entries) / max(dt - structural, 1e-9):,.0f}/s; "
+        f"on {engine.dialect.name}, {args.repeat} runs' {used}"
     )
     engine.dispose()
     tmp.cleanup()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -312,6 +313,7 @@ class TransparencyLog:
         self._pending: TrustedHead | None = None
         self._proven: dict[int, bytes] = {}
         self._checked_head: tuple[str, str, str] | None = None
+        self._proof_size = 0  # the tree size the last proof saw (PostgreSQL sends it ahead)
 
     @classmethod
     def reader(
@@ -865,18 +867,46 @@ class TransparencyLog:
         """A C2SP tlog-proof for entry ``index`` against the latest (or the given) checkpoint.
 
         Two driver-level queries on a pooled connection: the checkpoint with its
-        cosignatures, then every proof node (leaf hashes and stored nodes) at once.
+        cosignatures, then every proof node (leaf hashes and stored nodes) at once. On
+        PostgreSQL they run in autocommit (no BEGIN/ROLLBACK round trips) and, when the tree
+        size is known in advance (the given ``size``, or the size the last proof saw: right
+        whenever nothing was appended since), go out together in one pipelined round trip;
+        otherwise the nodes follow in a second one. The nodes a checkpoint commits to never
+        change, so no snapshot is needed.
         """
         sql = _sql(self._engine)
         dbapi_error = self._engine.dialect.loaded_dbapi.Error
         raw = self._raw()
+        driver = raw.driver_connection
+        pg = sql.ph == "%s"
+        autocommit = pg and not driver.autocommit
+        guess = size if size is not None else self._proof_size
+        plan = merkle.inclusion_plan(index, guess) if pg and 0 <= index < guess else None
+        found: dict[merkle.Node, bytes] | None = None
         try:
+            if autocommit:
+                driver.autocommit = True
             cur = raw.cursor()
-            if size is None:
-                cur.execute(sql.head_with_cosignatures)
-            else:
-                cur.execute(sql.checkpoint_with_cosignatures, (size,))
+
+            def run(query: str, params: Any) -> list[Any]:
+                cur.execute(query, params)
+                return list(cur.fetchall())
+
+            with driver.pipeline() if plan is not None else nullcontext():
+                if size is None:
+                    cur.execute(sql.head_with_cosignatures)
+                else:
+                    cur.execute(sql.checkpoint_with_cosignatures, (size,))
+                if plan is not None:
+                    ahead = raw.cursor()
+                    ahead.execute(_PG_NODES, _pg_node_arrays([n for e in plan for n in e]))
+            # the pipeline's end sent everything and read every result: one round trip
             rows = cur.fetchall()
+            if plan is not None:
+                found = {(int(lv), int(ix)): bytes(h) for lv, ix, h in ahead.fetchall()}
+                ahead.close()
+                if any(n not in found for e in plan for n in e):
+                    found = None  # a guessed size beyond this tree: ask again below
             if not rows:
                 raise NotFoundError(
                     "the log is empty: no checkpoint yet"
@@ -887,17 +917,20 @@ class TransparencyLog:
             full = str(rows[0][2]) + "".join(str(r[3]) for r in rows if r[3] is not None)
             if not 0 <= index < size:
                 raise NotFoundError(f"no log entry {index} in a tree of size {size}")
-            plan = merkle.inclusion_plan(index, size)
-
-            def run(query: str, params: Any) -> list[Any]:
-                cur.execute(query, params)
-                return list(cur.fetchall())
-
-            found = _fetch_nodes_raw(run, sql, [n for element in plan for n in element])
+            if found is None or size != guess:
+                plan = merkle.inclusion_plan(index, size)
+                found = _fetch_nodes_raw(run, sql, [n for element in plan for n in element])
+            assert plan is not None
+            self._proof_size = size
             cur.close()
         except dbapi_error as exc:
             raise InfrastructureError(f"database error: {_first_line(exc)}") from exc
         finally:
+            if autocommit:
+                try:
+                    driver.autocommit = False
+                except dbapi_error:
+                    raw.invalidate()  # never hand an autocommit connection back to the pool
             raw.close()
         return TlogProof(index, tuple(merkle.resolve(plan, found)), full).render()
 
@@ -1144,8 +1177,7 @@ def _fetch_nodes_raw(
     if sql.ph == "%s":
         # PostgreSQL: one statement whatever the counts, with array parameters, so psycopg
         # prepares it once per connection and the server does not re-plan it per call
-        arrays = (leaves, [lv for lv, _ in inner], [ix for _, ix in inner])
-        for lv, ix, h in execute(_PG_NODES, arrays):
+        for lv, ix, h in execute(_PG_NODES, _pg_node_arrays(nodes)):
             out[(int(lv), int(ix))] = bytes(h)
         leaves, inner = [], []
     top = _SLOTS[-1]
@@ -1163,6 +1195,16 @@ def _fetch_nodes_raw(
     if missing:
         raise VerificationError(f"the log's stored tree is missing node {missing[0]}")
     return out
+
+
+def _pg_node_arrays(nodes: Sequence[merkle.Node]) -> tuple[list[int], list[int], list[int]]:
+    """The array parameters of ``_PG_NODES``: leaf indices, inner levels, inner indices."""
+    inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
+    return (
+        sorted({i for lv, i in nodes if lv == 0}),
+        [lv for lv, _ in inner],
+        [ix for _, ix in inner],
+    )
 
 
 def _cosignature_lines(conn: Connection, size: int | None = None) -> dict[int, list[str]]:
