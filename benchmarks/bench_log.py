@@ -121,6 +121,9 @@ def main() -> None:
 class Cpu:
     """CPU seconds spent while timing: this process, its reaped worker processes, and (Linux,
     PostgreSQL) the server backends serving the benchmark's database, which run on the same cores.
+
+    Only backends still connected at the end are counted: a worker process's backend exits
+    with it, so for structural verify and tiles export the server's share is a lower bound.
     """
 
     db: str | None = None  # database name whose server backends to count
@@ -139,7 +142,7 @@ class Cpu:
         me, kids, pg = (b - a for a, b in zip(self.start, end, strict=True))
         text = f"CPU: this process {me:.2f} s, workers {kids:.2f} s"
         if self.db is not None:
-            text += f", PostgreSQL backends {pg:.2f} s"
+            text += f", PostgreSQL backends still connected {pg:.2f} s"
         if per:
             text += f" ({(me + kids + pg) / per * 1e6:,.0f} µs CPU per {unit})"
         return text
