@@ -11,11 +11,20 @@
 Templates are looked up in the ``--templates`` directory first (so one file can be
 overridden), then the packaged copy (``ordinance/_data/report_templates``), then the source
 tree's ``report_templates/``.
+
+Compiled templates are cached as Jinja2 bytecode in the user's cache directory
+(``$ORDINANCE_CACHE_DIR``, else ``$XDG_CACHE_HOME/ordinance``, else ``~/.cache/ordinance``),
+in a subdirectory named for the Jinja2 version and these environment settings; an entry is
+used only while its template's source is unchanged. The directory must be the user's own and
+private (mode 0700), like ``__pycache__``: otherwise nothing is cached.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import stat
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -122,16 +131,56 @@ def title_case(value: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
+#: The environment's settings (they shape the compiled code, so they name the cache).
+_SETTINGS: dict[str, Any] = {
+    "autoescape": True,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "keep_trailing_newline": True,
+}
+
+
+def _own_dir(path: Path, mask: int) -> bool:
+    """Whether ``path`` is a directory (not a link) of this user with no ``mask`` mode bits."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    getuid = getattr(os, "getuid", None)
+    owned = getuid is None or st.st_uid == getuid()
+    return stat.S_ISDIR(st.st_mode) and owned and not st.st_mode & mask
+
+
+@lru_cache(maxsize=1)
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between processes (see the module docstring), or ``None``."""
+    base = os.environ.get("ORDINANCE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "ordinance",
+    )
+    tag = (
+        f"{jinja2.__version__} {ImmutableSandboxedEnvironment.__name__} {sorted(_SETTINGS.items())}"
+    )
+    directory = Path(base) / f"templates-{hashlib.sha256(tag.encode()).hexdigest()[:16]}"
+    try:
+        directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    # private to this user, in a directory nobody else can write (so cannot swap it)
+    if not (_own_dir(directory, 0o077) and _own_dir(directory.parent, 0o022)):
+        return None
+    return jinja2.FileSystemBytecodeCache(str(directory))
+
+
 @lru_cache(maxsize=8)
 def _environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
-        autoescape=True,
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
         auto_reload=False,
+        bytecode_cache=_bytecode_cache(),
+        **_SETTINGS,
     )
     env.filters.update(
         num=num, short=short, svg=svg, md_cell=md_cell, md_text=md_text, title_case=title_case

@@ -4,13 +4,23 @@ importances from explainability artifacts.
 
 A file that cannot be analysed yields an entry with an ``error`` saying why; nothing is made
 up. Small groups are flagged and left out of the headline disparities.
+
+Outcomes and fairness are computed once per evidence file: the result is kept in the
+workspace (``cache/analyses/KEY.json``) under a key that digests the file's SHA-256, name and
+declared attributes, the parameters and the code (and library versions) that computed it,
+so rendering a card again reads the recorded numbers instead of importing pandas and
+recomputing. A prediction table in a database (``sql:``) is not content-addressed and is
+always recomputed; an entry that failed is never kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ordinance.errors import NotFoundError, OrdinanceError
@@ -168,50 +178,52 @@ def outcomes_of(
 ) -> list[dict[str, Any]]:
     """Outcomes analysis (AUC/Gini, KS, calibration, threshold, bootstrap intervals) of each
     ``predictions`` evidence file that records a score column; an error entry says why not."""
+    return [
+        _recorded(ws, "outcomes", item, {"rounds": rounds}, lambda it: _outcomes(ws, it, rounds))
+        for item in sorted(v.evidence_of("predictions"), key=lambda e: (e.name, e.sha256))
+    ]
+
+
+def _outcomes(ws: Workspace, item: Evidence, rounds: int | None) -> dict[str, Any]:
     from ordinance.report.validation import outcomes_analysis
 
-    out: list[dict[str, Any]] = []
-    for item in sorted(v.evidence_of("predictions"), key=lambda e: (e.name, e.sha256)):
-        entry: dict[str, Any] = {
-            "evidence": {"name": item.name, "sha256": item.sha256},
-            "stats": None,
-            "charts": [],
-            "error": None,
-        }
-        try:
-            from ordinance.metrics._table import read_table
+    entry: dict[str, Any] = {
+        "evidence": {"name": item.name, "sha256": item.sha256},
+        "stats": None,
+        "charts": [],
+        "error": None,
+    }
+    try:
+        from ordinance.metrics._table import read_table
 
-            cols = [str(item.attributes.get(k)) for k in ("y_true", "score")]
-            if not all(isinstance(item.attributes.get(k), str) for k in ("y_true", "score")):
-                raise NotFoundError(
-                    f"predictions {item.name!r} record no 'y_true' and 'score' columns"
-                )
-            table = read_table(ws.evidence.open_path(item.sha256), columns=cols).to_pandas()
-            stats = (
-                outcomes_analysis(table, item.attributes)
-                if rounds is None
-                else outcomes_analysis(table, item.attributes, rounds=rounds)
-            )
-            entry["stats"] = stats
-            entry["charts"] = [
-                {
-                    "kind": "calibration",
-                    "title": "Calibration: observed default rate against mean score",
-                    "description": (
-                        f"Ten equal-count bins of {stats['rows']} rows from {item.name}; the "
-                        "diagonal is perfect calibration, the dashed line the threshold "
-                        f"{stats['threshold']:g}."
-                    ),
-                    "points": [[b["mean_score"], b["observed_rate"]] for b in stats["calibration"]],
-                    "threshold": stats["threshold"],
-                    "x_label": f"mean {stats['score']}",
-                    "y_label": f"observed rate of {stats['label']} = {stats['positive_class']}",
-                }
-            ]
-        except (OrdinanceError, OSError, ValueError, KeyError) as exc:
-            entry["error"] = getattr(exc, "message", None) or str(exc)
-        out.append(entry)
-    return out
+        cols = [str(item.attributes.get(k)) for k in ("y_true", "score")]
+        if not all(isinstance(item.attributes.get(k), str) for k in ("y_true", "score")):
+            raise NotFoundError(f"predictions {item.name!r} record no 'y_true' and 'score' columns")
+        table = read_table(ws.evidence.open_path(item.sha256), columns=cols).to_pandas()
+        stats = (
+            outcomes_analysis(table, item.attributes)
+            if rounds is None
+            else outcomes_analysis(table, item.attributes, rounds=rounds)
+        )
+        entry["stats"] = stats
+        entry["charts"] = [
+            {
+                "kind": "calibration",
+                "title": "Calibration: observed default rate against mean score",
+                "description": (
+                    f"Ten equal-count bins of {stats['rows']} rows from {item.name}; the "
+                    "diagonal is perfect calibration, the dashed line the threshold "
+                    f"{stats['threshold']:g}."
+                ),
+                "points": [[b["mean_score"], b["observed_rate"]] for b in stats["calibration"]],
+                "threshold": stats["threshold"],
+                "x_label": f"mean {stats['score']}",
+                "y_label": f"observed rate of {stats['label']} = {stats['positive_class']}",
+            }
+        ]
+    except (OrdinanceError, OSError, ValueError, KeyError) as exc:
+        entry["error"] = getattr(exc, "message", None) or str(exc)
+    return entry
 
 
 def fairness_analyses(
@@ -223,43 +235,136 @@ def fairness_analyses(
     them when there are several. A file that cannot be analysed yields an ``error`` entry
     saying why; nothing is made up.
     """
-    from ordinance.metrics.fairness import compute_fairness
+    return [
+        _recorded(
+            ws,
+            "fairness",
+            item,
+            {"min_group_size": min_group_size},
+            lambda it: _fairness(ws, it, min_group_size),
+        )
+        for item in sorted(v.evidence_of("predictions"), key=lambda e: (e.name, e.sha256))
+    ]
 
-    out: list[dict[str, Any]] = []
-    for item in sorted(v.evidence_of("predictions"), key=lambda e: (e.name, e.sha256)):
-        sensitive = _declared_sensitive(item)
-        entry: dict[str, Any] = {
-            "evidence": {"name": item.name, "sha256": item.sha256},
-            "sensitive": sensitive,
-            "min_group_size": min_group_size,
-            "n_rows": None,
-            "prediction": None,
-            "groupings": [],
-            "error": None,
-        }
+
+def _fairness(ws: Workspace, item: Evidence, min_group_size: int) -> dict[str, Any]:
+    sensitive = _declared_sensitive(item)
+    entry: dict[str, Any] = {
+        "evidence": {"name": item.name, "sha256": item.sha256},
+        "sensitive": sensitive,
+        "min_group_size": min_group_size,
+        "n_rows": None,
+        "prediction": None,
+        "groupings": [],
+        "error": None,
+    }
+    try:
+        if not sensitive:
+            raise NotFoundError(f"predictions {item.name!r} declare no sensitive columns")
+        kwargs = _fairness_kwargs(item)
+        from ordinance.metrics._sql import declared_sql
+        from ordinance.metrics._table import read_table
+        from ordinance.metrics.fairness import compute_fairness
+
+        sql = declared_sql(item.attributes, f"predictions {item.name!r}")
+        table = sql if sql is not None else read_table(ws.evidence.open_path(item.sha256))
+        groupings: list[tuple[str, ...]] = [(c,) for c in sensitive]
+        if len(sensitive) > 1:
+            groupings.append(tuple(sensitive))
+        for features in groupings:
+            report = compute_fairness(
+                table, sensitive=list(features), min_group_size=min_group_size, **kwargs
+            )
+            entry["n_rows"] = report.n_rows
+            entry["prediction"] = {k: report.prediction[k] for k in sorted(report.prediction)}
+            entry["groupings"].append(_grouping(report, features))
+    except OrdinanceError as exc:
+        entry["error"] = exc.message
+    return entry
+
+
+# --------------------------------------------------------------------------- recorded analyses
+
+#: Bump when an analysis entry changes shape (the key digests the computing code as well).
+_CACHE_FORMAT = 1
+_LIBRARIES = ("numpy", "pandas", "pyarrow")
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """SHA-256 over what computes the analyses: Ordinance's version, the source of
+    ``ordinance.metrics`` and of this module and :mod:`~ordinance.report.validation`, and the
+    versions of the numeric libraries (read from metadata, not imported)."""
+    from importlib import metadata
+
+    from ordinance import __version__
+
+    package = Path(__file__).resolve().parent.parent
+    sources = sorted((package / "metrics").glob("*.py"))
+    sources += [package / "report" / "analyses.py", package / "report" / "validation.py"]
+    h = hashlib.sha256(f"{_CACHE_FORMAT}\0{__version__}\0".encode())
+    for name in _LIBRARIES:
         try:
-            if not sensitive:
-                raise NotFoundError(f"predictions {item.name!r} declare no sensitive columns")
-            kwargs = _fairness_kwargs(item)
-            from ordinance.metrics._sql import declared_sql
-            from ordinance.metrics._table import read_table
+            h.update(f"{name} {metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{name} -\0".encode())
+    for source in sources:
+        h.update(source.name.encode() + b"\0" + source.read_bytes())
+    return h.hexdigest()
 
-            sql = declared_sql(item.attributes, f"predictions {item.name!r}")
-            table = sql if sql is not None else read_table(ws.evidence.open_path(item.sha256))
-            groupings: list[tuple[str, ...]] = [(c,) for c in sensitive]
-            if len(sensitive) > 1:
-                groupings.append(tuple(sensitive))
-            for features in groupings:
-                report = compute_fairness(
-                    table, sensitive=list(features), min_group_size=min_group_size, **kwargs
-                )
-                entry["n_rows"] = report.n_rows
-                entry["prediction"] = {k: report.prediction[k] for k in sorted(report.prediction)}
-                entry["groupings"].append(_grouping(report, features))
-        except OrdinanceError as exc:
-            entry["error"] = exc.message
-        out.append(entry)
-    return out
+
+def _recorded(
+    ws: Workspace,
+    kind: str,
+    item: Evidence,
+    params: Mapping[str, Any],
+    compute: Callable[[Evidence], dict[str, Any]],
+) -> dict[str, Any]:
+    """The ``kind`` analysis of evidence ``item``: read back when this file, declaration,
+    parameters and code were analysed before, else computed and kept."""
+    if item.attributes.get("sql") is not None:  # rows in a database: not content-addressed
+        return compute(item)
+    from ordinance._canonical import canonical_json
+
+    try:
+        key = hashlib.sha256(
+            canonical_json(
+                {
+                    "kind": kind,
+                    "evidence": item.sha256,
+                    "name": item.name,  # the entry names its evidence
+                    "attributes": dict(item.attributes),
+                    "params": dict(params),
+                    "code": _code_digest(),
+                }
+            )
+        ).hexdigest()
+    except (TypeError, ValueError):  # an attribute canonical JSON cannot express
+        return compute(item)
+    path = ws.home / "cache" / "analyses" / f"{key}.json"
+    try:
+        kept = json.loads(path.read_bytes())
+        if isinstance(kept, dict):
+            return kept
+    except (OSError, ValueError):
+        pass
+    entry = compute(item)
+    if entry.get("error") is not None:
+        return entry  # a missing blob or a bad declaration may be fixed: never kept
+    try:
+        data = json.dumps(entry, ensure_ascii=False, allow_nan=False, sort_keys=False)
+    except (TypeError, ValueError):
+        return entry
+    try:
+        from ordinance._files import atomic_write_bytes
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data.encode("utf-8"))
+    except OSError:
+        pass  # a read-only workspace renders all the same
+    # what was kept, exactly: a computed entry and a read-back one are the same data
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
 
 
 # --------------------------------------------------------------------------- explainability
