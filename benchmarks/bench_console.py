@@ -19,15 +19,14 @@ shared machine the wall time includes waiting for a core.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
+from _support import NOW, load, synthetic_version
 
 
 def setup(home: Path, n_models: int, per_model: int, db: str | None) -> str:
@@ -39,7 +38,7 @@ def setup(home: Path, n_models: int, per_model: int, db: str | None) -> str:
     from ordinance.approvals import Member, Roster, apply_roster, sign_approval
     from ordinance.approvals._base import approvals_store
     from ordinance.ledger import evaluation_binding
-    from ordinance.model import CodeRef, Dataset, Identity, Lineage, Model, ModelVersion
+    from ordinance.model import Model
     from ordinance.signing import Ed25519Signer
     from ordinance.store.registry import TransitionRecord
     from ordinance.tokens import TokenStore
@@ -68,22 +67,8 @@ def setup(home: Path, n_models: int, per_model: int, db: str | None) -> str:
         with ws.write_transaction("bench setup") as conn:
             denied = []
             for i in range(per_model):
-                created = NOW - timedelta(days=400 - i * 30, hours=m % 24)
-                v = ModelVersion(
-                    model=model,
-                    version=f"1.{i}.0",
-                    stage="development",
-                    author="bench@example.com",
-                    created_at=created,
-                    registered_at=created,
-                    identity=Identity(sha256=f"{m:05d}{i:04d}".ljust(64, "a")),
-                    lineage=Lineage(
-                        datasets=(Dataset(name="train", uri="s3://b/train", sha256="b" * 64),),
-                        code=CodeRef(repository="https://git.example/m", commit=f"{i:07d}"),
-                        training_run=f"runs:/{m}/{i}",
-                    ),
-                    metrics={"auc": 0.7 + i / 100},
-                )
+                v = synthetic_version(model, m, i)
+                created = v.registered_at
                 reg = records.Registration.of(v, {}).to_statement()
                 registry.add_version_in(conn, v, log_index=ws.append_to_log(reg, conn=conn))
                 verdict = verdicts[(m + i) % 3]
@@ -227,8 +212,7 @@ def main() -> None:
         pending = text.count('class="pending"')
         print(
             f"inventory page: {args.models} models, {n_versions} versions, {rows} table rows, "
-            f"{pending} pending, {size / 1024:.0f} KiB of HTML; load average "
-            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+            f"{pending} pending, {size / 1024:.0f} KiB of HTML; {load()}"
         )
         for label, (wall, cpu) in results.items():
             p95 = wall[max(0, round(0.95 * len(wall)) - 1)]
