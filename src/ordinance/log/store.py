@@ -1197,13 +1197,18 @@ def _fetch_nodes_raw(
     return out
 
 
-def _pg_node_arrays(nodes: Sequence[merkle.Node]) -> tuple[list[int], list[int], list[int]]:
-    """The array parameters of ``_PG_NODES``: leaf indices, inner levels, inner indices."""
+def _pg_node_arrays(nodes: Sequence[merkle.Node]) -> tuple[str, str, str]:
+    """The array parameters of ``_PG_NODES``: leaf indices, inner levels, inner indices.
+
+    As array literals (``{1,2,3}``, cast by the query): a third of the client CPU psycopg
+    spends adapting Python lists, on every proof.
+    """
     inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
+    leaves = sorted({i for lv, i in nodes if lv == 0})
     return (
-        sorted({i for lv, i in nodes if lv == 0}),
-        [lv for lv, _ in inner],
-        [ix for _, ix in inner],
+        "{" + ",".join(map(str, leaves)) + "}",
+        "{" + ",".join(str(lv) for lv, _ in inner) + "}",
+        "{" + ",".join(str(ix) for _, ix in inner) + "}",
     )
 
 
