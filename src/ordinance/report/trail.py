@@ -41,6 +41,8 @@ _PREDICATES = {
     uris.APPROVAL: "approval",
     uris.DECLINE: "decline",
     uris.WAIVER: "waiver",
+    uris.WAIVER_REQUEST: "waiver request",
+    uris.WAIVER_REQUEST_DECLINED: "waiver request declined",
     uris.EVIDENCE: "evidence",
     uris.ROSTER_CHANGE: "roster change",
     uris.KEY_CHANGE: "key change",
@@ -245,6 +247,10 @@ def entry_summary(e: LogEntry) -> str:
         return f"declined for {p.get('stage', '?')}: {p.get('reason', '')}"
     if kind == "waiver":
         return f"waiver of {p.get('rule', '?')} until {norm_ts(p.get('expiresAt')) or '?'}"
+    if kind == "waiver request":
+        return f"{p.get('requester', '?')} asked to waive {p.get('rule', '?')} (not a waiver)"
+    if kind == "waiver request declined":
+        return f"waiver request declined by {p.get('reviewer', '?')}: {p.get('reason', '')}"
     if kind == "transition":
         frm, to = p.get("fromStage") or "—", p.get("toStage") or p.get("to") or "?"
         return f"{p.get('kind', 'transition')}: {frm} → {to}"

@@ -360,7 +360,10 @@ def console_router(
     def version(request: Request, model: str, version: str, stage: str = "") -> Response:
         s = require(request)
         w = ws()
-        data = views.version_view(w, model, version, stage=stage or None, now=now_fn())
+        now = now_fn()
+        data = views.version_view(
+            w, model, version, stage=stage or None, now=now, models=cache.get(w, now)
+        )
         from ordinance.approvals import current_roster
 
         member = current_roster(w).member(s.identity)
@@ -644,7 +647,7 @@ def console_router(
             stage=",".join(r.stages or ()),
             days=None,
             expires=views.ts(r.expires_at),
-            req=st.to_dict(),
+            req=views.shown(st),
             payload_b64=base64.b64encode(payload).decode(),
             statement=json.loads(payload),
             key_name=_key_name(s.identity),
@@ -659,7 +662,7 @@ def console_router(
         st = next((r for r in waiver_requests(ws()) if r.digest == digest), None)
         if st is None:
             raise NotFoundError(f"no waiver request {digest[:12]}…")
-        return page(request, "waiver-request-decline.html.j2", s, req=st.to_dict())
+        return page(request, "waiver-request-decline.html.j2", s, req=views.shown(st))
 
     @router.post("/waiver-request/decline")
     @guarded

@@ -43,6 +43,7 @@ __all__ = [
     "inbox_view",
     "index_facts",
     "inventory",
+    "shown",
     "stage_requirements",
     "version_view",
     "waiver_payload",
@@ -506,6 +507,19 @@ def _ts_store(t: datetime) -> str:
 # --------------------------------------------------------------------------- inbox
 
 
+def shown(rec: Any) -> dict[str, Any]:
+    """A decline or waiver request as the pages show it (times to the second, UTC)."""
+    d: dict[str, Any] = rec.to_dict()
+    for key, value in (
+        ("signed_at", getattr(rec, "signed_at", None)),
+        ("expires_at", getattr(getattr(rec, "request", None), "expires_at", None)),
+        ("requested_at", getattr(getattr(rec, "request", None), "requested_at", None)),
+    ):
+        if value is not None:
+            d[key] = ts(value)
+    return d
+
+
 def inbox_view(
     ws: Workspace,
     identity: str,
@@ -533,7 +547,7 @@ def inbox_view(
                 others.append(v)
     from ordinance.approvals import waiver_requests
 
-    requests = [r.to_dict() for r in waiver_requests(ws) if r.status == "pending"]
+    requests = [shown(r) for r in waiver_requests(ws) if r.status == "pending"]
     return {
         "requests": requests,
         "identity": identity,
@@ -580,7 +594,13 @@ def _target_stage(ws: Workspace, v: ModelVersion, requested: str | None) -> str 
 
 
 def version_view(
-    ws: Workspace, model: str, version: str, *, stage: str | None, now: datetime
+    ws: Workspace,
+    model: str,
+    version: str,
+    *,
+    stage: str | None,
+    now: datetime,
+    models: list[InventoryModel] | None = None,
 ) -> dict[str, Any]:
     """A version's page: facts, latest recorded and live verdicts, fairness, lineage,
     evidence, approvals and waivers, and its log entries with verified inclusion."""
@@ -589,7 +609,7 @@ def version_view(
     ctx = build_report_context(ws, model, version, verify_log=False)
     v = ws.registry().get_version(model, version)
     requested = None
-    for m in inventory(ws, now=now):
+    for m in models if models is not None else inventory(ws, now=now):
         if m.name == model:
             requested = next((x.requested for x in m.versions if x.version == version), None)
     target = _target_stage(ws, v, stage or requested)
@@ -598,8 +618,8 @@ def version_view(
     from ordinance.approvals import declines_of, waiver_requests
 
     return {
-        "declines": [d.to_dict() for d in declines_of(ws, model, version)],
-        "waiver_requests": [r.to_dict() for r in waiver_requests(ws, model, version)],
+        "declines": [shown(d) for d in declines_of(ws, model, version)],
+        "waiver_requests": [shown(r) for r in waiver_requests(ws, model, version)],
         "ctx": ctx,
         "model": model,
         "version": version,
@@ -743,7 +763,7 @@ def history_view(ws: Workspace, model: str | None, at: datetime | None) -> dict[
             {
                 "name": name,
                 "declines": [
-                    d.to_dict() for d in declines_of(ws, name) if at is None or d.signed_at <= at
+                    shown(d) for d in declines_of(ws, name) if at is None or d.signed_at <= at
                 ],
                 "events": events,
                 "holder": h.holder(exclusive) if exclusive else None,
