@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from backends import fresh_pg_schema, pg_available, pg_url_or_skip
+from helpers import Templates
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,6 +43,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` a test module runs on one worker, so module- and
+    session-scoped fixtures (a demo workspace, a live server, Chromium) are built once per
+    module, not once per worker; ``@pytest.mark.xdist_group(name)`` puts several modules that
+    share an expensive session fixture on the same worker."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL on each backend (PostgreSQL skipped with a reason)."""
@@ -49,6 +63,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ordinance.db'}"
         return
     yield from fresh_pg_schema(pg_url_or_skip())
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    """Workspaces built once per session and copied into each test's directory."""
+    return Templates(tmp_path_factory.mktemp("templates"))
 
 
 @pytest.fixture(autouse=True)

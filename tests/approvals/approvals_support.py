@@ -1,4 +1,4 @@
-"""Shared values for the approvals tests: the clock, the policy packs, the people, a workspace."""
+"""Shared values for the approvals tests: the clock, the people, a workspace (packs: helpers)."""
 
 from __future__ import annotations
 
@@ -6,41 +6,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ordinance.approvals import Member, Roster
+from helpers import seeded_signer, small_manifest, write_packs
+from ordinance.approvals import Member, Roster, apply_roster
 from ordinance.signing import Ed25519Signer
 from ordinance.workspace import Workspace, init_workspace
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-
-PACK = """\
-apiVersion: ordinance/v1
-kind: PolicyPack
-metadata: {name: prod-gate, version: "1"}
-rules:
-  - id: auc-floor
-    type: metrics.threshold
-    params: {metric: auc, min: 0.75}
-    message: AUC must be at least 0.75.
-  - id: two-approvals
-    type: approvals.required
-    params:
-      roles: {model-validator: 1, risk-officer: 1}
-      separation_of_duties: true
-      max_age_days: 90
-    message: A validator and a risk officer must approve.
-"""
-
-STAGING_PACK = """\
-apiVersion: ordinance/v1
-kind: PolicyPack
-metadata: {name: staging-gate, version: "1"}
-rules:
-  - id: auc-floor
-    type: metrics.threshold
-    params: {metric: auc, min: 0.5}
-"""
 
 
 @dataclass
@@ -70,31 +44,30 @@ class People:
         )
 
 
-def _seeded(n: int, name: str) -> Ed25519Signer:
-    return Ed25519Signer.from_seed(bytes([n]) * 32, name)
-
-
 def make_people() -> People:
     return People(
-        vera=_seeded(1, "vera@example.com"),
-        rita=_seeded(2, "rita@example.com"),
-        eddie=_seeded(3, "eddie@example.com"),
-        alice=_seeded(4, "alice@example.com"),
-        mallory=_seeded(5, "mallory@example.com"),
+        vera=seeded_signer(1, "vera@example.com"),
+        rita=seeded_signer(2, "rita@example.com"),
+        eddie=seeded_signer(3, "eddie@example.com"),
+        alice=seeded_signer(4, "alice@example.com"),
+        mallory=seeded_signer(5, "mallory@example.com"),
     )
 
 
 def make_workspace(root: Path, db_url: str) -> Workspace:
-    (root / "packs").mkdir(parents=True, exist_ok=True)
-    (root / "packs" / "prod.yaml").write_text(PACK)
-    (root / "packs" / "staging.yaml").write_text(STAGING_PACK)
-    ws = init_workspace(
+    return init_workspace(
         root / ".ordinance",
         db_url=db_url,
         origin="ordinance.local/test",
-        policies={
-            "staging": [str(root / "packs" / "staging.yaml")],
-            "production": [str(root / "packs" / "prod.yaml")],
-        },
+        policies=write_packs(root / "packs"),
     )
+
+
+def build_versions(root: Path, db_url: str, people: People) -> Workspace:
+    """A workspace with toy@1.0.0, 2.0.0, 3.0.0 registered (a minute apart from T0) and the
+    roster applied at T0."""
+    ws = make_workspace(root, db_url)
+    for i, version in enumerate(("1.0.0", "2.0.0", "3.0.0")):
+        ws.register(small_manifest(root / f"v{version}", version=version), now=T0 + i * MINUTE)
+    apply_roster(ws, people.roster(), actor="admin", now=T0)
     return ws

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from approvals_support import HOUR, T0, People, make_people, make_workspace
+from approvals_support import People, build_versions, make_people
 
-from helpers import small_manifest
-from ordinance.approvals import apply_roster
+from helpers import Templates
 from ordinance.workspace import Workspace
 
 
@@ -19,14 +18,19 @@ def people() -> People:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, db_url: str, people: People) -> Iterator[Workspace]:
-    """A workspace with toy@1.0.0, 2.0.0, 3.0.0 registered at T0 and the roster applied."""
-    w = make_workspace(tmp_path, db_url)
-    for i, version in enumerate(("1.0.0", "2.0.0", "3.0.0")):
-        w.register(
-            small_manifest(tmp_path / f"v{version}", version=version),
-            now=T0 + i * 60 * (HOUR / 3600),
-        )
-    apply_roster(w, people.roster(), actor="admin", now=T0)
+def ws(tmp_path: Path, db_url: str, people: People, templates: Templates) -> Iterator[Workspace]:
+    """A workspace with toy@1.0.0, 2.0.0, 3.0.0 registered at T0 and the roster applied.
+
+    On SQLite a copy of one built per session; on PostgreSQL built in the test's own schema."""
+    if db_url.startswith("sqlite:"):
+
+        def build(root: Path) -> None:
+            build_versions(root, f"sqlite:///{root / 'ordinance.db'}", people).close()
+
+        templates.clone("approvals-versions", build, tmp_path)
+        w = Workspace.open(tmp_path / ".ordinance")
+        assert w.db_url == db_url, "the copy must not point at the template's database"
+    else:
+        w = build_versions(tmp_path, db_url, people)
     yield w
     w.close()
