@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import Result, run_cli, small_manifest
+from helpers import Result, Templates, run_cli, small_manifest
 
 # 2.9 KB: nine levels of 75 aliases each, 75**9 (7.5e16) strings once expanded
 BOMB = (
@@ -47,11 +47,14 @@ def watchdog() -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
+def _init(root: Path) -> None:
+    assert run_cli("--home", root / "ws" / ".ordinance", "init").code == 0
+
+
 @pytest.fixture
-def home(tmp_path: Path, watchdog: None) -> Path:
-    h = tmp_path / "ws" / ".ordinance"
-    assert run_cli("--home", h, "init").code == 0
-    return h
+def home(tmp_path: Path, watchdog: None, templates: Templates) -> Path:
+    """A fresh ``ordinance init`` workspace (a copy of one made per session)."""
+    return templates.clone("hostile-files-init", _init, tmp_path) / "ws" / ".ordinance"
 
 
 def _snapshot(home: Path) -> dict[str, int]:
