@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from helpers import seeded_signer
 from ordinance._canonical import canonical_json
 from ordinance.log import merkle
 from ordinance.log.note import Checkpoint, NoteSignature, SignedNote, sign_note
@@ -31,33 +31,14 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 ORIGIN = "ordinance.local/story"
 
-PACK = """\
-apiVersion: ordinance/v1
-kind: PolicyPack
-metadata: {name: prod-gate, version: "1"}
-rules:
-  - id: auc-floor
-    type: metrics.threshold
-    params: {metric: auc, min: 0.75}
-  - id: two-approvals
-    type: approvals.required
-    params:
-      roles: {model-validator: 1, risk-officer: 1}
-      separation_of_duties: true
-"""
-
-
-def _seeded(n: int, name: str) -> Ed25519Signer:
-    return Ed25519Signer.from_seed(bytes([n]) * 32, name)
-
 
 @dataclass
 class People:
-    vera: Ed25519Signer = field(default_factory=lambda: _seeded(11, "vera@example.com"))
-    rita: Ed25519Signer = field(default_factory=lambda: _seeded(12, "rita@example.com"))
-    alice: Ed25519Signer = field(default_factory=lambda: _seeded(13, "alice@example.com"))
-    adam: Ed25519Signer = field(default_factory=lambda: _seeded(14, "adam@example.com"))
-    mallory: Ed25519Signer = field(default_factory=lambda: _seeded(15, "mallory@example.com"))
+    vera: Ed25519Signer = field(default_factory=lambda: seeded_signer(11, "vera@example.com"))
+    rita: Ed25519Signer = field(default_factory=lambda: seeded_signer(12, "rita@example.com"))
+    alice: Ed25519Signer = field(default_factory=lambda: seeded_signer(13, "alice@example.com"))
+    adam: Ed25519Signer = field(default_factory=lambda: seeded_signer(14, "adam@example.com"))
+    mallory: Ed25519Signer = field(default_factory=lambda: seeded_signer(15, "mallory@example.com"))
 
 
 @dataclass
@@ -102,8 +83,7 @@ def short(ptype: str) -> str:
 
 def build_story(root: Path) -> Story:
     """Run the story in a fresh SQLite workspace and return its log."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from helpers import small_manifest
+    from helpers import small_manifest, write_packs
     from ordinance._cli import main
     from ordinance.approvals import Member, Roster, apply_roster, approve, revoke, waive
     from ordinance.promotion import promote, rollback
@@ -111,14 +91,12 @@ def build_story(root: Path) -> Story:
     from ordinance.workspace import Workspace, init_workspace
 
     people = People()
-    (root / "packs").mkdir(parents=True, exist_ok=True)
-    (root / "packs" / "prod.yaml").write_text(PACK)
     home = root / ".ordinance"
     ws = init_workspace(
         home,
         db_url=f"sqlite:///{root / 'story.db'}",
         origin=ORIGIN,
-        policies={"production": [str(root / "packs" / "prod.yaml")]},
+        policies={"production": write_packs(root / "packs")["production"]},
     )
     old_key = load_signer(ws.log_key_path)
 

@@ -12,33 +12,7 @@ from server_support import (
     write_yaml,
 )
 
-from helpers import run_cli
-
-PROD_PACK = """\
-apiVersion: ordinance/v1
-kind: PolicyPack
-metadata: {name: prod-gate, version: "1"}
-rules:
-  - id: auc-floor
-    type: metrics.threshold
-    params: {metric: auc, min: 0.75}
-  - id: two-approvals
-    type: approvals.required
-    params:
-      roles: {model-validator: 1, risk-officer: 1}
-      separation_of_duties: true
-      max_age_days: 90
-"""
-
-STAGING_PACK = """\
-apiVersion: ordinance/v1
-kind: PolicyPack
-metadata: {name: staging-gate, version: "1"}
-rules:
-  - id: auc-floor
-    type: metrics.threshold
-    params: {metric: auc, min: 0.5}
-"""
+from helpers import run_cli, write_packs
 
 
 @dataclass
@@ -91,10 +65,7 @@ def build_team(
     """Initialize a server home on ``db_url`` (config with packs, evidence backend), apply a
     roster and create tokens; the server is not started."""
     home = root / "server" / ".ordinance"
-    packs = root / "server" / "packs"
-    packs.mkdir(parents=True)
-    (packs / "prod.yaml").write_text(PROD_PACK)
-    (packs / "staging.yaml").write_text(STAGING_PACK)
+    default_policies = write_packs(root / "server" / "packs")
     args: list[str | Path] = [
         "--home",
         home,
@@ -109,12 +80,7 @@ def build_team(
     import yaml
 
     cfg = yaml.safe_load((home / "config.yaml").read_text())
-    cfg["policies"] = {
-        "staging": [str(packs / "staging.yaml")],
-        "production": [str(packs / "prod.yaml")],
-    }
-    if policies is not None:
-        cfg["policies"] = policies
+    cfg["policies"] = default_policies if policies is None else policies
     if evidence:
         cfg["evidence"] = evidence
     if server:

@@ -20,23 +20,9 @@ class RemoteKeySigner:
 
     def __init__(self, name: str) -> None:
         self._key = Ed25519Signer.generate(name)  # stands in for the HSM-held key
+        self.name, self.key_id = name, self._key.key_id
+        self.sigtype, self.public_key = self._key.sigtype, self._key.public_key
         self.calls = 0
-
-    @property
-    def name(self) -> str:
-        return self._key.name
-
-    @property
-    def key_id(self) -> str:
-        return self._key.key_id
-
-    @property
-    def sigtype(self) -> int:
-        return self._key.sigtype
-
-    @property
-    def public_key(self) -> bytes:
-        return self._key.public_key
 
     def sign(self, message: bytes) -> bytes:
         self.calls += 1
