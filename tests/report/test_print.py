@@ -156,3 +156,29 @@ def test_no_page_of_the_compliance_report_ends_with_a_heading(
     assert None not in endings  # every page has tagged text, so every page was checked
     orphans = [n for n, ends_with_heading in enumerate(endings, 1) if ends_with_heading]
     assert orphans == [], f"pages ending with a heading: {orphans}"
+
+
+def test_no_table_runs_off_the_page(demo_home: Path) -> None:
+    """Fixed table layout: the header's width classes include the cells' padding, so every
+    table and cell ends inside the page's content box (read from WeasyPrint's layout)."""
+    from weasyprint.formatting_structure import boxes
+
+    from ordinance.report import build_report_context
+    from ordinance.report.html import HtmlRenderer
+    from ordinance.report.pdf import load_weasyprint
+
+    with Workspace.open(demo_home) as ws:
+        report = build_report_context(ws, "credit-risk", "1.0.0", packs=ALL_PACKS)
+        card = build_card_context(ws, "credit-risk", "1.1.0")
+    wp = load_weasyprint()
+    tables = 0
+    for document, ctx in (("report", report), ("card", card)):
+        html = HtmlRenderer().render_text(document, ctx)
+        for page in wp.HTML(string=html, media_type="print").render().pages:
+            page_box = page._page_box  # the layout itself is what is checked
+            right = page_box.content_box_x() + page_box.width
+            for box in page_box.descendants():
+                if isinstance(box, boxes.TableBox | boxes.TableCellBox):
+                    tables += isinstance(box, boxes.TableBox)
+                    assert box.position_x + box.margin_width() <= right + 0.01, (document, box)
+    assert tables >= 20
