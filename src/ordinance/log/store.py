@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -881,7 +882,8 @@ class TransparencyLog:
         pg = sql.ph == "%s"
         autocommit = pg and not driver.autocommit
         guess = size if size is not None else self._proof_size
-        plan = merkle.inclusion_plan(index, guess) if pg and 0 <= index < guess else None
+        send_ahead = pg and 0 <= index < guess and _pipelines()
+        plan = merkle.inclusion_plan(index, guess) if send_ahead else None
         found: dict[merkle.Node, bytes] | None = None
         try:
             if autocommit:
@@ -1195,6 +1197,14 @@ def _fetch_nodes_raw(
     if missing:
         raise VerificationError(f"the log's stored tree is missing node {missing[0]}")
     return out
+
+
+@cache
+def _pipelines() -> bool:
+    """Whether psycopg's libpq can pipeline (libpq 14+; the binary wheel always can)."""
+    from psycopg import Pipeline
+
+    return bool(Pipeline.is_supported())
 
 
 def _pg_node_arrays(nodes: Sequence[merkle.Node]) -> tuple[str, str, str]:
