@@ -242,3 +242,26 @@ def test_counter_sees_statements(counted: tuple[Engine, Counter]) -> None:
         for i in range(log.size()):
             log.entry(i)
     assert n[0] >= log.size()
+
+
+def test_proofs_are_right_when_the_size_sent_ahead_is_wrong_or_pipelines_are_missing(
+    counted: tuple[Engine, Counter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size sent ahead is a guess: too small (the log grew), too large (another log, a
+    restored database) or absent (no pipelines in this libpq), every proof is still right."""
+    from ordinance.log import store
+
+    engine, counter = counted
+    log = TransparencyLog(engine, LOG_KEY, ORIGIN)
+    grow(log, 8)
+    size = log.size()
+    for guess in (1, size - 1, size + 500, 10**9):
+        log._proof_size = guess
+        for i in (0, size // 2, size - 1):
+            assert proof_cost(log, counter, i) <= 3
+    log._proof_size = size  # an older checkpoint's size is known ahead, never guessed
+    proof = TlogProof.parse(log.prove(2, size=21))
+    assert verify_tlog_proof(proof, log.entry(2).envelope, [LOG_KEY.verifier]).size == 21
+    monkeypatch.setattr(store, "_pipelines", lambda: False)
+    for i in (1, size - 2):
+        assert proof_cost(log, counter, i) <= 3
