@@ -81,26 +81,49 @@ def test_an_edited_index_row_does_not_reach_the_inventory(ws: Workspace) -> None
     assert assemble_inventory(ws, index_facts(ws), now=now) != before  # the table lies
 
 
+def _edit_third_entry(ws: Workspace) -> None:
+    with ws.engine().begin() as c:
+        for trig in c.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all():
+            c.execute(text(f'DROP TRIGGER "{trig[0]}"'))
+        row = c.execute(
+            text("SELECT idx, envelope FROM ordinance_log_entry ORDER BY idx LIMIT 1 OFFSET 2")
+        ).one()
+        edited = bytes(row[1]).replace(b'"payload":"', b'"payload":"A', 1)
+        c.execute(
+            text("UPDATE ordinance_log_entry SET envelope = :e WHERE idx = :i"),
+            {"e": edited, "i": row[0]},
+        )
+
+
+def test_entries_edited_after_the_head_was_verified_are_refused(
+    story: Story, tmp_path: Path
+) -> None:
+    """The fold proves the bytes it reads against the verified head itself."""
+    import shutil
+
+    from ordinance.log.store import TransparencyLog
+
+    shutil.copytree(story.home, tmp_path / "copy")
+    ws = Workspace.open(tmp_path / "copy")
+    try:
+        log = TransparencyLog.reader(ws.engine(), ws.vkey(), ws.config.log_origin)
+        log.trusted_head()  # the head is verified, then an entry is edited
+        _edit_third_entry(ws)
+        cache = InventoryCache()
+        cache._log = log
+        with pytest.raises(VerificationError, match="do not hash to the verified checkpoint"):
+            cache.get(ws, datetime.now(UTC))
+    finally:
+        ws.close()
+
+
 def test_an_edited_log_entry_is_refused(story: Story, tmp_path: Path) -> None:
     import shutil
 
-    copy = tmp_path / "copy"
-    shutil.copytree(story.home, copy)
-    ws = Workspace.open(copy)
+    shutil.copytree(story.home, tmp_path / "copy")
+    ws = Workspace.open(tmp_path / "copy")
     try:
-        with ws.engine().begin() as c:
-            for trig in c.execute(
-                text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-            ).all():
-                c.execute(text(f'DROP TRIGGER "{trig[0]}"'))
-            row = c.execute(
-                text("SELECT idx, envelope FROM ordinance_log_entry ORDER BY idx LIMIT 1 OFFSET 2")
-            ).one()
-            edited = bytes(row[1]).replace(b'"payload":"', b'"payload":"A', 1)
-            c.execute(
-                text("UPDATE ordinance_log_entry SET envelope = :e WHERE idx = :i"),
-                {"e": edited, "i": row[0]},
-            )
+        _edit_third_entry(ws)
         with pytest.raises(VerificationError):
             InventoryCache().get(ws, datetime.now(UTC))
     finally:

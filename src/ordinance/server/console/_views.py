@@ -445,6 +445,8 @@ def _projected() -> frozenset[str]:
 
 
 _PROJECTED = _projected()
+#: Entries read per query when folding.
+_FOLD_BATCH = 5000
 
 
 class InventoryCache:
@@ -453,8 +455,9 @@ class InventoryCache:
     Per request, one cheap step: the log's signed head is verified incrementally from the
     last trusted one (:meth:`TransparencyLog.trusted_head`: a rollback, a fork or an edited
     entry is refused, exit 1 / HTTP 500). When the head grew, only the new entries are read,
-    each proven included in the verified tree, and folded into a :class:`LogProjection`; the
-    models are then re-assembled, as they are when the minute changes (approval expiry).
+    proven part of the verified tree (their leaf hashes extend the proven frontier to the
+    head's signed root) and folded into a :class:`LogProjection`; the models are then
+    re-assembled, as they are when the minute changes (approval expiry).
     The index tables are not read for the inventory at all: what it shows is what the log
     vouches for. (A workspace without a log key falls back to the index tables.)
     """
@@ -465,15 +468,68 @@ class InventoryCache:
         self._key: tuple[int, bytes, str] | None = None  # (size, root, minute)
         self._models: list[InventoryModel] = []
         self._projection = LogProjection()
+        self._frontier: list[bytes] = []  # of the tree the projection was proven at
         self._log: Any = None
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
         """Forget everything: the next request folds the whole log again."""
         with self._lock:
-            self._key = None
-            self._projection = LogProjection()
-            self._log = None
+            self._reset()
+
+    def _reset(self) -> None:
+        self._key = None
+        self._projection = LogProjection()
+        self._frontier = []
+        self._log = None
+
+    def _fold(self, ws: Workspace, size: int, root: bytes) -> None:
+        """Fold entries ``projection.size .. size-1`` into the projection, proving them
+        against the verified head at once: their leaf hashes extend the frontier the
+        projection was proven at, which must then fold to the head's signed root (the same
+        computation as the log's own incremental verification; one pass, no per-entry
+        inclusion proofs). On a mismatch nothing is kept and the request fails."""
+        import hashlib
+
+        from ordinance.errors import VerificationError
+        from ordinance.log import merkle
+        from ordinance.log.store import entries_t
+        from ordinance.log.trusted import extend_frontier
+        from ordinance.signing import Envelope
+
+        p, start, frontier = self._projection, self._projection.size, self._frontier
+        sha = hashlib.sha256
+        bad: str | None = None
+        with ws.engine().connect() as c:
+            for lo in range(start, size, _FOLD_BATCH):
+                hi = min(lo + _FOLD_BATCH, size)
+                rows = c.execute(
+                    select(entries_t.c.idx, entries_t.c.envelope)
+                    .where(entries_t.c.idx >= lo, entries_t.c.idx < hi)
+                    .order_by(entries_t.c.idx)
+                ).all()
+                if [int(r[0]) for r in rows] != list(range(lo, hi)):
+                    self._reset()
+                    raise VerificationError(f"log entries {lo}..{hi - 1} are not all stored")
+                envs = [bytes(r[1]) for r in rows]
+                frontier = extend_frontier(lo, frontier, (sha(b"\x00" + e).digest() for e in envs))
+                for i, env in enumerate(envs, lo):
+                    if bad is not None:
+                        break  # keep hashing: a proof failure is the better diagnosis
+                    try:
+                        p.apply(i, env, json.loads(Envelope.from_bytes(env).payload))
+                    except (ValueError, KeyError, TypeError, OrdinanceError) as exc:
+                        bad = f"log entry {i} does not parse: {exc}"
+        if merkle.fold(frontier) != root:
+            self._reset()
+            raise VerificationError(
+                f"log entries {start}..{size - 1} do not hash to the verified checkpoint at "
+                f"size {size}: edited after it was verified"
+            )
+        if bad is not None:
+            self._reset()
+            raise VerificationError(bad)
+        self._frontier = frontier
 
     def get(self, ws: Workspace, now: datetime) -> list[InventoryModel]:
         if not ws.log_vkey_path.is_file():
@@ -489,10 +545,8 @@ class InventoryCache:
                 return self._models
             p = self._projection
             if head.size > p.size:
-                for start in range(p.size, head.size, 2000):
-                    got = self._log.verified_entries(range(start, min(start + 2000, head.size)))
-                    for i in sorted(got):
-                        p.apply(i, got[i].envelope, got[i].statement)
+                self._fold(ws, head.size, head.root)
+                p = self._projection
             self._models = assemble_inventory(ws, p.facts(), now=now)
             self._key = key
             return self._models
