@@ -136,6 +136,9 @@ class Workspace:
     config: WorkspaceConfig
     db_url: str
     _engine: Engine | None = field(default=None, repr=False)
+    #: connections the engine may hold at once (None: the default; the server sizes it to
+    #: its request threads before first use)
+    db_pool: int | None = field(default=None, repr=False)
     #: the log's signer when it is not the key file (``ordinance serve`` loads it once, or a
     #: KMS/PKCS#11 signer is injected here; see docs/deploy.md)
     log_signer: Signer | None = field(default=None, repr=False)
@@ -177,7 +180,7 @@ class Workspace:
 
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.db_url)
+            self._engine = make_engine(self.db_url, pool=self.db_pool)
         return self._engine
 
     def gate(self) -> Gate:

@@ -8,14 +8,15 @@ killed server leaves each of them done or not done.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -27,7 +28,10 @@ from ordinance.server.auth import Principal, require
 from ordinance.storage import check_digest, receive_async
 
 if TYPE_CHECKING:
+    from ordinance.server._cache import ReadCache
     from ordinance.workspace import Workspace
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/v1")
 
@@ -38,6 +42,19 @@ _DIGEST = r"^[0-9a-f]{64}$"
 def _ws(request: Request) -> Workspace:
     ws: Workspace = request.app.state.workspace
     return ws
+
+
+async def _cached(request: Request, key: Any, read: Callable[[], T]) -> T:
+    """``read()`` (in the thread pool), or its answer from less than a second ago."""
+    cache: ReadCache = request.app.state.reads
+    hit = cache.get(key)
+    if hit is not None:
+        got: T = hit
+        return got
+    generation = cache.generation
+    value = await run_in_threadpool(read)
+    cache.put(key, value, generation)
+    return value
 
 
 def _now(request: Request) -> datetime:
@@ -234,11 +251,22 @@ def models(request: Request, who: Reader) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/models/{model}/versions/{version}", tags=["registry"])
-def version(model: str, version: str, request: Request, who: Reader) -> dict[str, Any]:
-    """One version (``latest`` for the newest)."""
-    v = _ws(request).registry().get_version(model, None if version == "latest" else version)
-    return v.model_dump(mode="json")
+@router.get(
+    "/models/{model}/versions/{version}",
+    tags=["registry"],
+    response_model=dict[str, Any],
+)
+async def version(model: str, version: str, request: Request, who: Reader) -> Response:
+    """One version (``latest`` for the newest), checked against the log; the answer is
+    reused for up to a second (see ``_cache.py``)."""
+
+    def read() -> bytes:
+        ws = _ws(request)
+        v = ws.registry().get_version(model, None if version == "latest" else version)
+        return json.dumps(v.model_dump(mode="json"), separators=(",", ":")).encode()
+
+    body = await _cached(request, ("version", model, version), read)
+    return Response(body, media_type="application/json")
 
 
 class AttachBody(_Body):
@@ -470,10 +498,24 @@ def attestation(model: str, version: str, request: Request, who: Reader) -> str:
 # --------------------------------------------------------------------------- log
 
 
+_CHECKPOINT_CACHE = "max-age=1"  # mutable: C2SP tlog-tiles, no caching beyond a few seconds
+
+
+async def _checkpoint(request: Request) -> str:
+    def read() -> str:
+        return _ws(request).audit_log().latest_checkpoint()
+
+    note: str = await _cached(request, ("checkpoint",), read)
+    return note
+
+
 @router.get("/log/checkpoint", tags=["log"], response_class=PlainTextResponse)
-def checkpoint(request: Request, who: Reader) -> str:
-    """The latest signed checkpoint note."""
-    return _ws(request).audit_log().latest_checkpoint()
+async def checkpoint(request: Request, who: Reader) -> PlainTextResponse:
+    """The latest signed checkpoint note (at most a second old; a write this server
+    answered is always in it)."""
+    return PlainTextResponse(
+        await _checkpoint(request), headers={"Cache-Control": _CHECKPOINT_CACHE}
+    )
 
 
 @router.get("/log/vkey", tags=["log"], response_class=PlainTextResponse)
@@ -548,3 +590,4 @@ def log_size(request: Request, who: Reader) -> dict[str, Any]:
     """The log's size and root hash as of the latest checkpoint."""
     log = _ws(request).audit_log()
     return {"size": log.size(), "root": log.root().hex()}
+

@@ -13,7 +13,8 @@ Other routers (the web console) mount on the same app and reuse
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["API_VERSION", "create_app", "openapi_document"]
 
 API_VERSION = "1"
+
+#: Request threads per server process (sync routes and the core's blocking calls). With the
+#: GIL more threads do not add throughput; they add connections the pool must hold.
+DEFAULT_THREADS = 8
 
 
 def _status(exc: OrdinanceError) -> int:
@@ -66,16 +71,29 @@ def create_app(
     *,
     clock: Callable[[], datetime] | None = None,
     spool: Path | None = None,
+    threads: int | None = None,
 ) -> FastAPI:
     """The API for ``ws`` (opened, schema current, log signer loaded by the caller).
 
     ``clock`` is injected (tests pin time); ``spool`` is where uploads are streamed while
     they are hashed (default ``<home>/spool``, emptied at start: a half-received upload of
     a killed server is never evidence).
+
+    ``threads`` (default ``server.threads`` in the config, else 8) bounds the requests
+    that run blocking code at once; more wait their turn. The database pool is sized to
+    three connections per thread: a guarded read holds its index connection while the
+    log check takes another, and a pool smaller than that could fill with threads that
+    each wait for a second connection (under load every read then failed with 503).
     """
     from ordinance.server.auth import Authenticator
 
     app = _new_app()
+    n = int(threads or ws.config.server.get("threads", DEFAULT_THREADS))
+    if n < 1:
+        raise InputError(f"server.threads: at least 1, not {n}")
+    app.state.threads = n
+    ws.close()  # re-created on first use with a pool sized for n threads
+    ws.db_pool = 3 * n
     now = clock or (lambda: datetime.now(UTC))
     oidc = None
     oidc_cfg = ws.config.server.get("oidc")
@@ -85,6 +103,10 @@ def create_app(
         oidc = OidcVerifier.from_config(oidc_cfg)
     app.state.workspace = ws
     app.state.clock = now
+    from ordinance.server._cache import ClearOnWrite, ReadCache
+
+    app.state.reads = ReadCache(ttl=float(ws.config.server.get("read_cache_seconds", 1.0)))
+    app.add_middleware(ClearOnWrite, cache=app.state.reads)
     app.state.authenticator = Authenticator(TokenStore(ws.engine()), oidc, now)
     spool_dir = spool or ws.home / "spool"
     shutil.rmtree(spool_dir, ignore_errors=True)
@@ -97,11 +119,22 @@ def create_app(
     return app
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    import anyio.to_thread
+
+    threads = getattr(app.state, "threads", None)
+    if threads is not None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+    yield
+
+
 def _new_app() -> FastAPI:
     """The app with its routes and error handler, no state (also used for the OpenAPI doc)."""
     from ordinance.server import api
 
     app = FastAPI(
+        lifespan=_lifespan,
         title="Ordinance",
         version=API_VERSION,
         summary="Policy-gated ML model governance with a signed audit log",

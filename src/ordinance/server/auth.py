@@ -13,15 +13,19 @@ Capabilities per scope are listed in :mod:`ordinance.tokens`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from ordinance.errors import AuthError
-from ordinance.tokens import CAPABILITIES, TokenStore
+from ordinance.tokens import CAPABILITIES, ApiToken, TokenStore
 
 if TYPE_CHECKING:
     from ordinance.server.oidc import OidcVerifier
@@ -48,7 +52,17 @@ class Principal:
 
 
 class Authenticator:
-    """Bearer API tokens (``ord_…``) and, when issuers are configured, OIDC ID tokens."""
+    """Bearer API tokens (``ord_…``) and, when issuers are configured, OIDC ID tokens.
+
+    API requests reuse a token's row read less than :attr:`TOKEN_CACHE_SECONDS` ago (keyed
+    by the SHA-256 of the whole token, never the token itself): a revocation or a changed
+    row reaches the API within that time, an expiry is checked against the clock on every
+    request. :meth:`principal_for` (the console's login and session checks) always reads.
+    """
+
+    #: how long an API token's row is reused without reading it again
+    TOKEN_CACHE_SECONDS = 1.0
+    _CACHE_MAX = 4096
 
     def __init__(
         self,
@@ -59,6 +73,42 @@ class Authenticator:
         self.tokens = tokens
         self.oidc = oidc
         self.clock = clock
+        self._seen: dict[bytes, tuple[float, ApiToken]] = {}
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Drop every cached token row (e.g. after revoking one in this process)."""
+        with self._lock:
+            self._seen.clear()
+
+    def _recent(self, credential: str) -> ApiToken | None:
+        """The token's row when read less than :attr:`TOKEN_CACHE_SECONDS` ago and still
+        active now; no I/O."""
+        hit = self._seen.get(hashlib.sha256(credential.encode()).digest())
+        if hit is None or time.monotonic() - hit[0] >= self.TOKEN_CACHE_SECONDS:
+            return None
+        return hit[1] if hit[1].state(self.clock()) == "active" else None
+
+    def cached(self, request: Request) -> Principal | None:
+        """The principal of ``request`` if its API token was read recently (no I/O)."""
+        cred = self.credentials(request)
+        if cred is None or not cred.startswith("ord_"):
+            return None
+        tok = self._recent(cred)
+        return None if tok is None else Principal(tok.identity, tok.scope, "token", tok.token_id)
+
+    def _api_token(self, credential: str) -> ApiToken:
+        tok_hit = self._recent(credential)
+        if tok_hit is not None:
+            return tok_hit
+        key = hashlib.sha256(credential.encode()).digest()
+        now = time.monotonic()
+        tok = self.tokens.authenticate(credential, now=self.clock())
+        with self._lock:
+            if len(self._seen) >= self._CACHE_MAX:
+                self._seen.clear()
+            self._seen[key] = (now, tok)
+        return tok
 
     def credentials(self, request: Request) -> str | None:
         """The raw credential of ``request`` (override to add session cookies)."""
@@ -72,6 +122,9 @@ class Authenticator:
         cred = self.credentials(request)
         if cred is None:
             raise AuthError("authentication required: send 'Authorization: Bearer <token>'")
+        if cred.startswith("ord_"):
+            tok = self._api_token(cred)
+            return Principal(tok.identity, tok.scope, "token", tok.token_id)
         return self.principal_for(cred)
 
     def principal_for(self, credential: str) -> Principal:
@@ -84,12 +137,18 @@ class Authenticator:
         raise AuthError("unrecognized credential: expected an ord_ API token or an OIDC ID token")
 
 
-def require(capability: str) -> Callable[[Request], Principal]:
-    """A FastAPI dependency: the request's principal, which must hold ``capability``."""
+def require(capability: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: the request's principal, which must hold ``capability``.
 
-    def dependency(request: Request) -> Principal:
+    An API token read less than a second ago is answered without leaving the event loop;
+    anything that may do I/O (a token's row, an OIDC key set) runs in the thread pool.
+    """
+
+    async def dependency(request: Request) -> Principal:
         auth: Authenticator = request.app.state.authenticator
-        who = auth.authenticate(request)
+        who = auth.cached(request)
+        if who is None:
+            who = await run_in_threadpool(auth.authenticate, request)
         if not who.can(capability):
             raise AuthError(
                 f"{who.identity} ({who.scope} {who.via}) may not {_VERBS.get(capability, capability)}",

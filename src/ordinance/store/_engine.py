@@ -27,9 +27,16 @@ def normalize_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, pool: int | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+
+    ``pool`` is how many connections the engine may hold at once (default 10). A server
+    that runs N request threads, each of which may hold a connection while a nested read
+    takes another, needs at least 2N + 1 to never wait on itself (``ordinance serve``
+    sizes it; see :func:`ordinance.server.create_app`).
+    """
     url = normalize_url(url)
+    keep, extra = (2, 8) if pool is None else (max(1, pool // 2), pool - max(1, pool // 2))
     if is_sqlite(url):
         # A small pool: opening a SQLite connection (and its pragmas) per transaction costs
         # milliseconds; a pooled connection makes a durable one-entry append ~10x cheaper.
@@ -37,8 +44,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             poolclass=NullPool if in_memory else QueuePool,
-            pool_size=2,
-            max_overflow=8,
+            pool_size=keep,
+            max_overflow=extra,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
         )
 
@@ -59,4 +66,6 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    if pool is None:
+        keep, extra = 5, 5
+    return create_engine(url, pool_pre_ping=True, pool_size=keep, max_overflow=extra)

@@ -1,0 +1,90 @@
+"""A short-lived cache of read answers, cleared by every write this process answers.
+
+Hot reads (the latest checkpoint, a version) cost a database round trip and, for guarded
+registry reads, a check of the rows against the log. Under many concurrent readers the
+server spends most of its time repeating them. :class:`ReadCache` keeps an answer for at
+most :attr:`ReadCache.ttl` seconds:
+
+* every non-GET request clears it when its response starts (after the write committed),
+  so a client always reads its own writes from the process that took them;
+* an answer read while a write was committing is not stored (the generation check), so a
+  clear can never be undone by a slow reader;
+* a write taken by another process (another ``serve --workers`` process, or a local
+  command on the server's workspace) shows within ``ttl`` seconds. C2SP tlog-tiles asks
+  exactly this of a checkpoint: it is mutable and may be cached for a few seconds.
+
+:class:`ClearOnWrite` is the ASGI middleware that clears it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["ClearOnWrite", "ReadCache"]
+
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ReadCache:
+    """Answers by key for ``ttl`` seconds (monotonic clock), at most ``max_entries``."""
+
+    def __init__(self, ttl: float = 1.0, max_entries: int = 4096) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    @property
+    def generation(self) -> int:
+        """Take it before reading the database; pass it to :meth:`put`."""
+        return self._generation
+
+    def get(self, key: Any) -> Any | None:
+        hit = self._items.get(key)
+        if hit is None or time.monotonic() - hit[0] >= self.ttl:
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any, generation: int) -> None:
+        """Store ``value`` unless a write cleared the cache since ``generation`` was taken."""
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(self._items) >= self.max_entries:
+                self._items.clear()
+            self._items[key] = (time.monotonic(), value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._items.clear()
+
+
+class ClearOnWrite:
+    """Clears ``cache`` when a non-GET request's response starts (its write is committed by
+    then: routes answer after their transaction) and again when it ends."""
+
+    def __init__(self, app: ASGIApp, cache: ReadCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _SAFE:
+            await self.app(scope, receive, send)
+            return
+        cache = self.cache
+
+        async def clearing_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cache.clear()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, clearing_send)
+        finally:
+            cache.clear()
