@@ -518,6 +518,37 @@ async def checkpoint(request: Request, who: Reader) -> PlainTextResponse:
     )
 
 
+_IMMUTABLE = "private, max-age=31536000, immutable"
+_PARTIAL = "private, max-age=60"
+
+
+@router.get(
+    "/log/tile/{path:path}",
+    tags=["log"],
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def tile(path: str, request: Request, who: Reader) -> Response:
+    """C2SP tlog-tiles under the prefix ``/v1/log``: hash tiles ``tile/<L>/<N>[.p/<W>]`` and
+    entry bundles ``tile/entries/<N>[.p/<W>]``, byte for byte what ``ordinance log export
+    --tiles`` writes (the checkpoint is ``/v1/log/checkpoint``). Full tiles never change and
+    are cacheable for good; partial ones for a minute. Entry bundles are gzip-compressed
+    when the client accepts it. 404 beyond the latest checkpoint; 400 for a malformed path."""
+    from ordinance.log.tiles import TILE_WIDTH, parse_tile_path, read_tile
+
+    rel = f"tile/{path}"
+    ref = parse_tile_path(rel)
+    body, ctype = read_tile(_ws(request).audit_log(), rel)
+    headers = {"Cache-Control": _IMMUTABLE if ref.width == TILE_WIDTH else _PARTIAL}
+    if ref.level is None and "gzip" in request.headers.get("accept-encoding", ""):
+        import gzip
+
+        body = gzip.compress(body, compresslevel=5, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+        headers["Vary"] = "Accept-Encoding"
+    return Response(body, media_type=ctype, headers=headers)
+
+
 @router.get("/log/vkey", tags=["log"], response_class=PlainTextResponse)
 def vkey(request: Request, who: Reader) -> str:
     """The log's verifier key (pin it out of band; this answer is only a hint)."""
