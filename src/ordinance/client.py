@@ -320,7 +320,44 @@ class Remote:
             "GET", f"/v1/models/{model}/versions/{version}/attestation", idempotent=True
         ).content
 
+    def rollback(self, model: str, to_version: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.post_json(
+            "/v1/rollbacks", {"model": model, "to_version": to_version}, idempotent=False
+        )
+        return result
+
+    def archive(self, model: str, version: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.post_json(
+            "/v1/archives", {"model": model, "version": version}, idempotent=False
+        )
+        return result
+
     # -- log --------------------------------------------------------------------------------
+    def log_entries(
+        self, model: str | None, since: str | None, predicate_type: str | None
+    ) -> Iterator[dict[str, Any]]:
+        """Log entries as ``LogEntry.to_dict()`` rows, in log order, page by page."""
+        after = -1
+        while True:
+            page = self.get_json(
+                "/v1/log/entries",
+                model=model,
+                since=since,
+                predicate_type=predicate_type,
+                after=after,
+            )
+            yield from page["entries"]
+            if page["next"] is None:
+                return
+            after = int(page["next"])
+
+    def prove(self, index: int) -> str:
+        return self.request("GET", f"/v1/log/proof/{index}", idempotent=True).text
+
+    def consistency(self, old: int, new: int) -> list[str]:
+        proof: list[str] = self.get_json("/v1/log/consistency", old=old, new=new)["proof"]
+        return proof
+
     def checkpoint(self) -> str:
         return self.request("GET", "/v1/log/checkpoint", idempotent=True).text
 

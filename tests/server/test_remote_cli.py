@@ -189,3 +189,61 @@ def test_a_manifest_cannot_make_the_server_read_its_own_files(team: Team, tmp_pa
     assert r.status_code == 400, r.text
     assert "not uploaded" in r.json()["error"]["message"]
     assert remote_cli(team.url, team.ci_token, "models", "--format", "json").json() == []
+
+
+def test_log_reads_archive_and_rollback_through_the_server(team: Team, tmp_path: Path) -> None:
+    ci = team.ci_token
+    for v in ("1.0.0", "2.0.0"):
+        r = remote_cli(team.url, ci, "register", small_manifest(tmp_path / v, version=v))
+        assert r.code == 0, r.err
+    size = int(_local(team, "log", "checkpoint")[1].splitlines()[1])
+    for args in (
+        ("log", "show"),
+        ("log", "show", "--format", "json"),
+        ("log", "show", "--model", "toy", "--format", "json"),
+        ("log", "prove", "1"),
+        ("log", "prove", "1", "--format", "json"),
+        ("log", "prove", str(size)),  # beyond the log: the same refusal
+        ("log", "consistency", "1", str(size)),
+        ("log", "consistency", "2", str(size), "--format", "json"),
+    ):
+        remote, local = remote_cli(team.url, ci, *args), run_cli("--home", team.home, *args)
+        assert (remote.code, remote.out, remote.err) == (local.code, local.out, local.err), args
+    assert len(remote_cli(team.url, ci, "log", "show", "--format", "json").json()) == size
+    # a version never in production cannot be rolled back to: the same refusal both ways
+    remote = remote_cli(team.url, ci, "rollback", "toy", "--to", "2.0.0")
+    local = run_cli("--home", team.home, "rollback", "toy", "--to", "2.0.0", "--actor", "ci")
+    assert remote.code == local.code != 0 and remote.err == local.err
+    # archive: logged by the server with the caller's identity as the actor
+    r = remote_cli(team.url, ci, "archive", "toy@1.0.0", "--format", "json")
+    assert r.code == 0, r.err
+    assert r.json()["actor"] == "ci" and r.json()["to_stage"] == "archived"
+    shown = run_cli("--home", team.home, "show", "toy@1.0.0", "--format", "json").json()
+    assert shown["stage"] == "archived"
+    r = remote_cli(team.url, team.vera.token, "archive", "toy@2.0.0")
+    assert r.code == 2 and "may not request promotions" in r.err
+
+
+def test_commands_without_a_server_form_say_so_in_one_line(
+    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands that act on the server's own workspace (or create one) are refused in server
+    mode with one line naming the command; nothing local is opened or written."""
+    monkeypatch.chdir(tmp_path)
+    roster = tmp_path / "roster.yaml"
+    roster.write_text("apiVersion: ordinance/v1\nkind: Roster\nmembers: []\n")
+    for args in (
+        ("roster", "apply", str(roster), "--actor", "admin"),
+        ("init",),
+        ("index", "rebuild"),
+        ("db", "upgrade"),
+        ("keys", "rotate", "--actor", "admin"),
+    ):
+        r = remote_cli(team.url, team.admin_token, *args)
+        name = " ".join(a for a in args if not a.startswith(("-", "/")) and a != "admin")
+        assert r.code == 2, (args, r.err)
+        assert r.err.strip() == (
+            f"ordinance: error: {name} is not available in server mode (ORDINANCE_URL is set); "
+            "run it on the server's workspace"
+        ), args
+    assert not (Path.cwd() / ".ordinance").exists()

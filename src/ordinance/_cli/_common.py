@@ -53,6 +53,12 @@ class Ctx:
             )
 
     def workspace(self) -> Workspace:
+        """The local workspace; in server mode, a command that got here has no server form
+        (it would act on a local workspace instead of the server's): refused, named."""
+        if self.url:
+            command = click.get_current_context(silent=True)
+            name = command.command_path.removeprefix("ordinance ") if command else "this command"
+            self.local_only(name)
         if self._ws is None:
             from ordinance.workspace import Workspace
 

@@ -498,6 +498,10 @@ def register(cli: click.Group) -> None:
         """Return a previous production version to production (still policy checked)."""
         from ordinance.promotion import rollback
 
+        if obj.remote is not None:  # the server records the caller's identity as the actor
+            r = obj.remote.rollback(model, to_version)
+            _emit_decision_data(r["decision"], r["summary"], fmt)
+            return
         d = rollback(obj.workspace(), model, to_version, require_actor(actor, "rollback"), _now())
         _emit_decision(d, fmt)
 
@@ -511,6 +515,10 @@ def register(cli: click.Group) -> None:
         from ordinance.promotion import archive
 
         model, version = _ref(ref)
+        if obj.remote is not None:  # the server records the caller's identity as the actor
+            r = obj.remote.archive(model, version)
+            _emit_decision_data(r["decision"], r["summary"], fmt)
+            return
         d = archive(obj.workspace(), model, version, require_actor(actor, "archive"), _now())
         _emit_decision(d, fmt)
 

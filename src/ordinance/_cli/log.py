@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,10 @@ def _workspace_vkey(ctx: Ctx) -> str | None:
         return ctx.workspace().vkey()
     except OrdinanceError:
         return None
+
+
+def _parse_logged(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
 def _reader(ctx: Ctx) -> TransparencyLog:
@@ -307,17 +312,21 @@ def register(cli: click.Group) -> None:
         ctx: Ctx, model: str | None, since: str | None, predicate_type: str | None, fmt: str
     ) -> None:
         """List log entries."""
-        entries = _reader(ctx).entries(model=model, since=since, predicate_type=predicate_type)
+        if ctx.remote is not None:
+            rows = ctx.remote.log_entries(model, since, predicate_type)
+        else:
+            found = _reader(ctx).entries(model=model, since=since, predicate_type=predicate_type)
+            rows = (e.to_dict() for e in found)
         if fmt == "json":
-            emit_json([e.to_dict() for e in entries])
+            emit_json(list(rows))
             return
-        for e in entries:
-            ptype = (
-                e.predicate_type.rsplit("/", 2)[-2] if "/" in e.predicate_type else e.predicate_type
-            )
+        for e in rows:
+            ptype = str(e["predicate_type"])
+            ptype = ptype.rsplit("/", 2)[-2] if "/" in ptype else ptype
+            logged = _parse_logged(str(e["logged_at"]))
             click.echo(
-                f"{e.index:>8}  {e.logged_at:%Y-%m-%d %H:%M:%S}  {ptype:<22} "
-                f"{e.subject_name}  {e.subject_digest[:16]}"
+                f"{e['index']:>8}  {logged:%Y-%m-%d %H:%M:%S}  {ptype:<22} "
+                f"{e['subject']['name']}  {e['subject']['digest'][:16]}"
             )
 
     @log.command("prove")
@@ -327,7 +336,7 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def prove(ctx: Ctx, index: int, output: str | None, fmt: str) -> None:
         """Print a C2SP tlog-proof for entry INDEX against the latest checkpoint."""
-        proof = _reader(ctx).prove(index)
+        proof = ctx.remote.prove(index) if ctx.remote is not None else _reader(ctx).prove(index)
         if fmt == "json":
             if output is not None and output != "-":
                 write_output(proof, output)
@@ -342,7 +351,10 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def consistency(ctx: Ctx, old: int, new: int, fmt: str) -> None:
         """Print an RFC 6962 consistency proof from tree size OLD to NEW (base64 lines)."""
-        proof = [base64.b64encode(h).decode() for h in _reader(ctx).consistency(old, new)]
+        if ctx.remote is not None:
+            proof = ctx.remote.consistency(old, new)
+        else:
+            proof = [base64.b64encode(h).decode() for h in _reader(ctx).consistency(old, new)]
         if fmt == "json":
             emit_json({"old": old, "new": new, "proof": proof})
         else:

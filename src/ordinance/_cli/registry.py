@@ -62,6 +62,8 @@ def register(cli: click.Group) -> None:
         schema, evidence store and the log signing key. Safe to re-run."""
         import os
 
+        obj.local_only("init")  # a server's workspace is created on the server
+
         from ordinance.errors import InputError
         from ordinance.workspace import HOME_DIRNAME, default_home, init_workspace
 

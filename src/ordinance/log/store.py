@@ -823,8 +823,10 @@ class TransparencyLog:
         predicate_type: str | None = None,
         *,
         page: int = 1000,
+        after: int = -1,
     ) -> Iterator[LogEntry]:
-        """Entries in log order, filtered by subject name, logged time and predicate type."""
+        """Entries in log order, filtered by subject name, logged time and predicate type,
+        from index ``after + 1``."""
         q = select(entries_t).order_by(entries_t.c.idx)
         if model is not None:
             q = q.where(entries_t.c.subject_name == model)
@@ -832,7 +834,7 @@ class TransparencyLog:
             q = q.where(entries_t.c.logged_at >= _since_ts(since))
         if predicate_type is not None:
             q = q.where(entries_t.c.predicate_type == predicate_type)
-        last = -1
+        last = after
         while True:
             with self._read() as conn:
                 rows = conn.execute(q.where(entries_t.c.idx > last).limit(page)).all()

@@ -468,6 +468,44 @@ def promote(
     return {"decision": d.to_dict(), "summary": d.summary()}
 
 
+class RollbackBody(_Body):
+    model: str
+    to_version: str
+
+
+@router.post("/rollbacks", tags=["promotions"])
+def rollback(
+    body: RollbackBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("promote"))],
+) -> dict[str, Any]:
+    """Return a version that was in production to production (``ordinance rollback``; still
+    policy checked, logged either way). The actor is the caller's identity."""
+    from ordinance.promotion import rollback as run
+
+    d = run(_ws(request), body.model, body.to_version, who.identity, _now(request))
+    return {"decision": d.to_dict(), "summary": d.summary()}
+
+
+class ArchiveBody(_Body):
+    model: str
+    version: str
+
+
+@router.post("/archives", tags=["promotions"])
+def archive(
+    body: ArchiveBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("promote"))],
+) -> dict[str, Any]:
+    """Move a version to the archive stage (``ordinance archive``; logged). The actor is the
+    caller's identity."""
+    from ordinance.promotion import archive as run
+
+    d = run(_ws(request), body.model, body.version, who.identity, _now(request))
+    return {"decision": d.to_dict(), "summary": d.summary()}
+
+
 @router.get("/models/{model}/history", tags=["promotions"])
 def history(
     model: str,
@@ -614,6 +652,56 @@ def append_envelopes(
     with ws.write_transaction("appending envelopes") as conn:
         indexes = log.append_envelopes_in(conn, raws)
     return {"log_indexes": [indexes[0], indexes[-1]] if indexes else [], "count": len(indexes)}
+
+
+@router.get("/log/entries", tags=["log"])
+def log_entries(
+    request: Request,
+    who: Reader,
+    model: str | None = None,
+    since: str | None = None,
+    predicate_type: str | None = None,
+    after: Annotated[int, Field(ge=-1)] = -1,
+    limit: Annotated[int, Field(ge=1, le=1000)] = 1000,
+) -> dict[str, Any]:
+    """Log entries in log order (``ordinance log show``), filtered by subject name, logged
+    time and predicate type, from index ``after + 1``; ``next`` is the ``after`` of the next
+    page (``null`` at the end)."""
+    from itertools import islice
+
+    log = _ws(request).audit_log()
+    it = log.entries(
+        model=model, since=since, predicate_type=predicate_type, page=limit + 1, after=after
+    )
+    rows = list(islice(it, limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "entries": [e.to_dict() for e in rows],
+        "next": rows[-1].index if more else None,
+    }
+
+
+@router.get("/log/proof/{index}", tags=["log"], response_class=PlainTextResponse)
+def log_proof(
+    index: Annotated[int, Field(ge=0)], request: Request, who: Reader
+) -> PlainTextResponse:
+    """A C2SP tlog-proof for entry ``index`` against the latest checkpoint
+    (``ordinance log prove``)."""
+    return PlainTextResponse(_ws(request).audit_log().prove(index))
+
+
+@router.get("/log/consistency", tags=["log"])
+def log_consistency(
+    request: Request,
+    who: Reader,
+    old: Annotated[int, Field(ge=1)],
+    new: Annotated[int, Field(ge=1)],
+) -> dict[str, Any]:
+    """An RFC 6962 consistency proof from tree size ``old`` to ``new`` (base64 hashes;
+    ``ordinance log consistency``)."""
+    proof = _ws(request).audit_log().consistency(old, new)
+    return {"old": old, "new": new, "proof": [base64.b64encode(h).decode() for h in proof]}
 
 
 @router.get("/log/size", tags=["log"])
