@@ -352,11 +352,13 @@ def _reads(url: str, token: str, args: argparse.Namespace, server_pid: int) -> N
         else:
             paths = [f"/v1/models/bench/versions/{v}" for v in versions]
 
-        async def run(paths: list[str] = paths) -> None:
+        async def run(
+            paths: list[str] = paths, lat: list[float] = latencies, errs: list[str] = errors
+        ) -> None:
             stop = time.perf_counter() + args.seconds
             await asyncio.gather(
                 *(
-                    _get_loop(port, token, paths[i:] + paths[:i], stop, latencies, errors)
+                    _get_loop(port, token, paths[i:] + paths[:i], stop, lat, errs)
                     for i in range(args.readers)
                 )
             )

@@ -7,8 +7,8 @@ import base64
 
 import httpx
 from team_support import Team
-from log.tiles_client import TilesClient
 
+from log.tiles_client import TilesClient
 from ordinance._canonical import canonical_json
 from ordinance.log import merkle
 from ordinance.log.note import Checkpoint, SignedNote, verify_note

@@ -709,4 +709,3 @@ def log_size(request: Request, who: Reader) -> dict[str, Any]:
     """The log's size and root hash as of the latest checkpoint."""
     log = _ws(request).audit_log()
     return {"size": log.size(), "root": log.root().hex()}
-
