@@ -206,6 +206,9 @@ def test_log_reads_archive_and_rollback_through_the_server(team: Team, tmp_path:
         ("log", "prove", str(size)),  # beyond the log: the same refusal
         ("log", "consistency", "1", str(size)),
         ("log", "consistency", "2", str(size), "--format", "json"),
+        ("roster", "show"),
+        ("roster", "show", "--format", "json"),
+        ("roster", "show", "--at", "2001-01-01"),  # before any roster: the same answer
     ):
         remote, local = remote_cli(team.url, ci, *args), run_cli("--home", team.home, *args)
         assert (remote.code, remote.out, remote.err) == (local.code, local.out, local.err), args

@@ -199,10 +199,14 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def roster_show(obj: Ctx, at: str | None, fmt: str) -> None:
         """Show the roster in force now (or at --at)."""
-        from ordinance.approvals import parse_when, roster_at
+        from ordinance.approvals import Roster, parse_when, roster_at
 
-        when = parse_when(at) if at else _now()
-        r = roster_at(obj.workspace(), when)
+        if obj.remote is not None:
+            data = obj.remote.get_json("/v1/roster", at=at)
+            data.pop("digest", None)
+            r = Roster.from_dict(data)
+        else:
+            r = roster_at(obj.workspace(), parse_when(at) if at else _now())
         if fmt == "json":
             emit_json({"digest": r.digest, **r.to_dict()})
             return

@@ -377,11 +377,11 @@ class SignedBody(_Body):
 
 
 @router.get("/roster", tags=["approvals"])
-def roster(request: Request, who: Reader) -> dict[str, Any]:
-    """The roster in force now."""
-    from ordinance.approvals import roster_at
+def roster(request: Request, who: Reader, at: str | None = None) -> dict[str, Any]:
+    """The roster in force now (or at ``at``, a date or time as ``roster show --at`` takes)."""
+    from ordinance.approvals import parse_when, roster_at
 
-    r = roster_at(_ws(request), _now(request))
+    r = roster_at(_ws(request), parse_when(at) if at else _now(request))
     return {"digest": r.digest, **r.to_dict()}
 
 
