@@ -189,3 +189,41 @@ def test_entries_past_the_signed_size_are_never_returned(
     assert [e.index for e in log.verified_entries_about(subject="model-0")] == [0]
     with pytest.raises(VerificationError, match="entry 3 is not in the signed log"):
         log.verified_entries([3])
+
+
+def test_a_read_overtaken_by_a_newer_verification_is_not_a_rollback(
+    engine: Engine, signer: Ed25519Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Server threads share one log object: a thread that read the head at size 6 while
+    another verified size 7 must not call its older (true) read a rollback, and the newer
+    trusted head must survive it (in memory and on disk)."""
+    from ordinance.log import store
+
+    trust = tmp_path / "head.json"
+    log = _fresh(engine, signer, trust)
+    _fill(log)
+    assert log.trusted_head().size == 6
+    with engine.connect() as conn:
+        stale = store._head(conn)  # what a slow reader got before the next append
+    log.append_statements([stmt(6)])
+    real = store._head
+    calls = 0
+
+    def overtaken(conn: object) -> tuple[int, bytes, str | None]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # meanwhile another thread verifies the new head
+            assert log.trusted_head().size == 7
+            return stale
+        return real(conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_head", overtaken)
+    assert log.trusted_head().size == 6  # the older read verifies as what it was
+    assert calls == 2
+    monkeypatch.setattr(store, "_head", real)
+    assert log._trusted is not None and log._trusted.size == 7
+    assert json.loads(trust.read_text())["size"] == 7
+    # a real rollback is still one
+    attack(engine, "DELETE FROM ordinance_log_checkpoint WHERE tree_size = 7", {})
+    with pytest.raises(VerificationError, match="rollback"):
+        log.trusted_head()

@@ -16,6 +16,7 @@ PostgreSQL ``pg_advisory_xact_lock``): leaves, nodes and the signed checkpoint, 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -309,6 +310,7 @@ class TransparencyLog:
         self._clock = clock
         self._trust_path = trust_path
         self._trusted: TrustedHead | None = None
+        self._trust_lock = threading.Lock()  # threads of one server share this object
         # what our own last append produced (from the trusted frontier and our own bytes):
         # adopted as the trusted head once its checkpoint is seen committed
         self._pending: TrustedHead | None = None
@@ -552,6 +554,7 @@ class TransparencyLog:
         size: int,
         root: bytes,
         note_text: str | None,
+        start: TrustedHead | None = None,
     ) -> TrustedHead:
         """Verify the log from the trusted head up to the stored head ``note_text``.
 
@@ -559,8 +562,12 @@ class TransparencyLog:
         computed from the stored bytes, folded into the trusted frontier and the result
         compared with the signed root. Raises :class:`VerificationError` (naming the entry
         when one is to blame) on a rollback, a fork, a bad signature or edited entries.
+
+        ``start`` is the trusted head taken *before* the stored head was read: another
+        thread may verify a newer head meanwhile, and comparing an older read with it would
+        look like a rollback.
         """
-        t = self._trusted_start()
+        t = start if start is not None else self._trusted_start()
         pending = self._pending
         if pending is not None and note_text == pending.note and pending.size > t.size:
             t = self._set_trusted(pending)
@@ -651,11 +658,15 @@ class TransparencyLog:
         return frontier, first_edit
 
     def _set_trusted(self, head: TrustedHead) -> TrustedHead:
-        self._trusted = head
-        if self._pending is not None and self._pending.size <= head.size:
-            self._pending = None
-        if self._trust_path is not None:
-            save_head(self._trust_path, head)
+        with self._trust_lock:
+            current = self._trusted
+            if current is not None and head.size < current.size:
+                return head  # another thread verified a newer head meanwhile: keep it
+            self._trusted = head
+            if self._pending is not None and self._pending.size <= head.size:
+                self._pending = None
+            if self._trust_path is not None:
+                save_head(self._trust_path, head)
         return head
 
     def trusted_head(self) -> TrustedHead:
@@ -665,12 +676,13 @@ class TransparencyLog:
 
     def _refresh(self, conn: Connection) -> TrustedHead:
         sql = _sql(conn)
+        start = self._trusted_start()  # before the head is read (see _advance)
         size, root, note = _head(conn)
 
         def run(query: str, params: Any) -> list[Any]:
             return list(conn.exec_driver_sql(query, params).all())
 
-        return self._advance(run, sql, size, root, note)
+        return self._advance(run, sql, size, root, note, start=start)
 
     def verified_entries(self, indices: Sequence[int]) -> dict[int, LogEntry]:
         """The entries at ``indices``, each proven part of the verified tree.
