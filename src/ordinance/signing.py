@@ -54,6 +54,7 @@ from ordinance.errors import InfrastructureError, InputError, VerificationError
 __all__ = [
     "PAYLOAD_TYPE_INTOTO",
     "SIGTYPE_COSIGNATURE_V1",
+    "SIGTYPE_ECDSA",
     "SIGTYPE_ED25519",
     "DsseSignature",
     "EcdsaP256Verifier",
@@ -79,6 +80,11 @@ __all__ = [
 ]
 
 SIGTYPE_ED25519 = 0x01
+#: ECDSA approver keys (NIST P-256, SHA-256), the type C2SP signed-note assigns to ECDSA: the
+#: key is the DER SubjectPublicKeyInfo and its key ID the first 4 bytes of SHA-256(SPKI).
+#: Only for roster members' DSSE signatures (raw ``r||s``, as WebCrypto makes them), the
+#: fallback for browsers without Ed25519; never a log or witness key.
+SIGTYPE_ECDSA = 0x02
 SIGTYPE_COSIGNATURE_V1 = 0x04
 _ED25519_TYPES = (SIGTYPE_ED25519, SIGTYPE_COSIGNATURE_V1)
 PAYLOAD_TYPE_INTOTO = "application/vnd.in-toto+json"
@@ -190,6 +196,9 @@ class VerifierKey:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        if self.sigtype == SIGTYPE_ECDSA:
+            _p256_public(self.public_key)
+            return
         if self.sigtype not in _ED25519_TYPES:
             raise InputError(f"unsupported key type 0x{self.sigtype:02x}")
         if len(self.public_key) != 32:
@@ -197,6 +206,8 @@ class VerifierKey:
 
     @cached_property
     def key_id_bytes(self) -> bytes:
+        if self.sigtype == SIGTYPE_ECDSA:
+            return hashlib.sha256(self.public_key).digest()[:4]
         return note_key_id(self.name, self.sigtype, self.public_key)
 
     @cached_property
@@ -213,10 +224,18 @@ class VerifierKey:
         return Ed25519PublicKey.from_public_bytes(self.public_key)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
+        if self.sigtype == SIGTYPE_ECDSA:
+            return self._ecdsa.verify(message, signature)
         return ed25519_verify(self.public_key, message, signature)
+
+    @cached_property
+    def _ecdsa(self) -> EcdsaP256Verifier:
+        return EcdsaP256Verifier(self.name, self.key_id, _p256_public(self.public_key))
 
     def verify_reference(self, message: bytes, signature: bytes) -> bool:
         """The same check with `cryptography` (the reference implementation)."""
+        if self.sigtype == SIGTYPE_ECDSA:
+            return self._ecdsa.verify(message, signature)
         try:
             self._public.verify(signature, message)
         except (InvalidSignature, ValueError):
@@ -225,6 +244,20 @@ class VerifierKey:
 
     def __str__(self) -> str:
         return self.vkey
+
+
+def _p256_public(der: bytes) -> ec.EllipticCurvePublicKey:
+    """An ECDSA P-256 public key from its DER SubjectPublicKeyInfo (the one encoding)."""
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, TypeError):
+        raise InputError("an ECDSA key must be a DER SubjectPublicKeyInfo") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise InputError("an ECDSA key must be on NIST P-256")
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_bytes(serialization.Encoding.DER, spki) != der:
+        raise InputError("an ECDSA key must be a canonical DER SubjectPublicKeyInfo")
+    return key
 
 
 def parse_vkey(vkey: str) -> VerifierKey:

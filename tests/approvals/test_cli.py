@@ -296,3 +296,71 @@ def test_waiver_requests_verify_deep_and_a_forged_grant_is_caught(
     bad = run_cli(*home, "log", "verify", "--deep")
     assert bad.code == 1
     assert "no earlier request for that rule and version" in bad.out + bad.err
+
+
+def test_an_ecdsa_p256_approver_key_signs_approvals_that_verify_deep(
+    cli_ws: tuple[Workspace, list[str], dict[str, Path]], tmp_path: Path
+) -> None:
+    """The browsers' fallback: an ECDSA P-256 key (vkey type 0x02, DER SPKI, key ID
+    SHA-256(SPKI)[:4]) enrolled by a roster change signs a DSSE approval (raw r||s) that is
+    recorded and passes --deep; a signature by another P-256 key is refused."""
+    import base64
+    import hashlib
+    from datetime import UTC, datetime
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from ordinance._canonical import canonical_json
+    from ordinance.approvals import ApprovalRefused, approval_statement, record_approval
+    from ordinance.gate import policy_digests
+    from ordinance.signing import SIGTYPE_ECDSA, Envelope, pae, parse_vkey
+
+    ws, home, _keys = cli_ws
+
+    def p256() -> tuple[ec.EllipticCurvePrivateKey, str]:
+        priv = ec.generate_private_key(ec.SECP256R1())
+        spki = priv.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        kid = hashlib.sha256(spki).hexdigest()[:8]
+        return priv, f"rita@example.com+{kid}+{base64.b64encode(bytes([2]) + spki).decode()}"
+
+    priv, vkey = p256()
+    other, _ = p256()
+    key = parse_vkey(vkey)
+    assert key.sigtype == SIGTYPE_ECDSA and key.vkey == vkey
+    roster = (tmp_path / "roster.yaml").read_text()  # the fixture's
+    (tmp_path / "roster.yaml").write_text(roster.replace("keys: ['rita", f"keys: ['{vkey}', 'rita"))
+    applied = run_cli(*home, "roster", "apply", tmp_path / "roster.yaml", "--actor", "admin")
+    assert applied.code == 0, applied.err
+
+    v = ws.registry().get_version("toy", "1.0.0")
+    now = datetime.now(UTC)
+    stmt = approval_statement(
+        v, "production", "rita@example.com", signed_at=now,
+        policies=policy_digests(ws, "production", v),
+    )  # fmt: skip
+    payload = canonical_json(stmt)
+
+    def envelope(signer: ec.EllipticCurvePrivateKey) -> Envelope:
+        der = signer.sign(pae("application/vnd.in-toto+json", payload), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return Envelope.from_dict(
+            {
+                "payload": base64.b64encode(payload).decode(),
+                "payloadType": "application/vnd.in-toto+json",
+                "signatures": [{"keyid": key.key_id, "sig": base64.b64encode(sig).decode()}],
+            }
+        )
+
+    with pytest.raises(ApprovalRefused, match="unknown key"):
+        record_approval(ws, envelope(other), model="toy", version="1.0.0", stage="production", now=now)  # fmt: skip
+    rec = record_approval(
+        ws, envelope(priv), model="toy", version="1.0.0", stage="production", now=now
+    )
+    assert rec.approver == "rita@example.com" and "risk-officer" in rec.roles
+    deep = run_cli(*home, "log", "verify", "--deep", "--format", "json")
+    assert deep.code == 0, deep.out + deep.err

@@ -1,6 +1,6 @@
 // Ordinance console: the only script the pages load (CSP: script-src 'self').
-// Signing happens here, in the approver's browser: an Ed25519 WebCrypto key generated
-// non-extractable and kept in IndexedDB; the server sees only the public key and the
+// Signing happens here, in the approver's browser: an Ed25519 WebCrypto key (ECDSA P-256 where
+// the browser lacks Ed25519) generated non-extractable and kept in IndexedDB; the server sees only the public key and the
 // signed DSSE envelope. Pages work without this file except for signing.
 "use strict";
 (() => {
@@ -67,8 +67,17 @@
     return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canonical(v[k])).join(",") + "}";
   }
 
-  // A C2SP signed-note verifier key: name+keyid+base64(0x01 || public key)
-  async function vkeyOf(name, publicKey) {
+  const P256 = "ECDSA P-256";
+  const signAlgorithm = (rec) => (rec.alg === P256 ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" });
+
+  // A C2SP signed-note verifier key: name+keyid+base64(0x01 || public key) for Ed25519;
+  // name+keyid+base64(0x02 || DER SPKI) for ECDSA P-256 (key ID: SHA-256(SPKI)[:4]).
+  async function vkeyOf(name, publicKey, alg) {
+    if (alg === P256) {
+      const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
+      const keyid = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", spki)).slice(0, 4));
+      return { vkey: `${name}+${keyid}+${b64(concat([0x02], spki))}`, keyid };
+    }
     const raw = new Uint8Array(await crypto.subtle.exportKey("raw", publicKey));
     const typed = concat([0x01], raw);
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", concat(enc.encode(name), [0x0a], typed)));
@@ -76,10 +85,17 @@
     return { vkey: `${name}+${keyid}+${b64(typed)}`, keyid };
   }
 
+  // Ed25519 where the browser has it; otherwise ECDSA P-256 (both non-extractable).
   async function generate(name) {
-    const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
-    const { vkey, keyid } = await vkeyOf(name, pair.publicKey);
-    const rec = { privateKey: pair.privateKey, publicKey: pair.publicKey, vkey, keyid, created: new Date().toISOString() };
+    let pair, alg = "Ed25519";
+    try {
+      pair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+    } catch (e) {
+      alg = P256;
+      pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+    }
+    const { vkey, keyid } = await vkeyOf(name, pair.publicKey, alg);
+    const rec = { privateKey: pair.privateKey, publicKey: pair.publicKey, vkey, keyid, alg, created: new Date().toISOString() };
     await putKey(name, rec);
     return rec;
   }
@@ -103,7 +119,7 @@
     }
     const show = (rec) => {
       out.value = rec.vkey;
-      say(status, `A non-extractable Ed25519 key for ${name} is stored in this browser (created ${rec.created}).`);
+      say(status, `A non-extractable ${rec.alg || "Ed25519"} key for ${name} is stored in this browser (created ${rec.created}).`);
       button.textContent = "Replace it with a new key";
     };
     try {
@@ -116,7 +132,7 @@
       try {
         show(await generate(name));
       } catch (e) {
-        say(status, `This browser cannot create an Ed25519 key (${e.name || e}); use a current Chromium, Firefox or Safari.`, true);
+        say(status, `This browser can create neither an Ed25519 nor an ECDSA P-256 key (${e.name || e}); use a current Chromium, Firefox or Safari.`, true);
       }
     });
   }
@@ -138,7 +154,8 @@
         if (form.dataset.sign === "waiver") stmt.predicate.justification = form.elements.justification.value;
         if (form.dataset.sign === "decline") stmt.predicate.reason = form.elements.reason.value;
         const payload = enc.encode(canonical(stmt));
-        const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, rec.privateKey, pae(PAYLOAD_TYPE, payload)));
+        // Ed25519, or ECDSA P-256/SHA-256 (WebCrypto returns r||s, the form the server verifies)
+        const sig = new Uint8Array(await crypto.subtle.sign(signAlgorithm(rec), rec.privateKey, pae(PAYLOAD_TYPE, payload)));
         form.elements.envelope.value = JSON.stringify({
           payload: b64(payload),
           payloadType: PAYLOAD_TYPE,
