@@ -13,7 +13,7 @@ most :attr:`ReadCache.ttl` seconds:
   command on the server's workspace) shows within ``ttl`` seconds. C2SP tlog-tiles asks
   exactly this of a checkpoint: it is mutable and may be cached for a few seconds.
 
-:class:`ClearOnWrite` is the ASGI middleware that clears it.
+:class:`ClearOnWrite` is the ASGI middleware that clears it (and bounds the request threads).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any
 
+from anyio.to_thread import current_default_thread_limiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ClearOnWrite", "ReadCache"]
@@ -67,13 +68,24 @@ class ReadCache:
 
 class ClearOnWrite:
     """Clears ``cache`` when a non-GET request's response starts (its write is committed by
-    then: routes answer after their transaction) and again when it ends."""
+    then: routes answer after their transaction) and again when it ends.
 
-    def __init__(self, app: ASGIApp, cache: ReadCache) -> None:
+    It also bounds the event loop's thread pool (which runs sync routes and the core's
+    blocking calls) to ``threads``, the number the database pool was sized for: set on every
+    request (the limiter is per event loop; setting it is a few attribute writes) rather than
+    in a lifespan, so that it holds however the app is served.
+    """
+
+    def __init__(self, app: ASGIApp, cache: ReadCache, threads: int | None = None) -> None:
         self.app = app
         self.cache = cache
+        self.threads = threads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.threads is not None:
+            limiter = current_default_thread_limiter()
+            if limiter.total_tokens != self.threads:
+                limiter.total_tokens = self.threads
         if scope["type"] != "http" or scope["method"] in _SAFE:
             await self.app(scope, receive, send)
             return

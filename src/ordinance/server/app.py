@@ -13,8 +13,7 @@ Other routers (the web console) mount on the same app and reuse
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,7 +105,7 @@ def create_app(
     from ordinance.server._cache import ClearOnWrite, ReadCache
 
     app.state.reads = ReadCache(ttl=float(ws.config.server.get("read_cache_seconds", 1.0)))
-    app.add_middleware(ClearOnWrite, cache=app.state.reads)
+    app.add_middleware(ClearOnWrite, cache=app.state.reads, threads=n)
     app.state.authenticator = Authenticator(TokenStore(ws.engine()), oidc, now)
     spool_dir = spool or ws.home / "spool"
     shutil.rmtree(spool_dir, ignore_errors=True)
@@ -119,22 +118,11 @@ def create_app(
     return app
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    import anyio.to_thread
-
-    threads = getattr(app.state, "threads", None)
-    if threads is not None:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-    yield
-
-
 def _new_app() -> FastAPI:
     """The app with its routes and error handler, no state (also used for the OpenAPI doc)."""
     from ordinance.server import api
 
     app = FastAPI(
-        lifespan=_lifespan,
         title="Ordinance",
         version=API_VERSION,
         summary="Policy-gated ML model governance with a signed audit log",
