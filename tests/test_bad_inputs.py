@@ -12,17 +12,21 @@ from typing import Any
 
 import pytest
 
-from helpers import Result, run_cli, small_manifest
+from helpers import Result, Templates, run_cli, small_manifest
 
 SHA = "a" * 64
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    h = tmp_path / ".ordinance"
+def _registered(root: Path) -> None:
+    h = root / ".ordinance"
     assert run_cli("--home", h, "init").code == 0
-    assert run_cli("--home", h, "register", small_manifest(tmp_path / "base")).code == 0
-    return h
+    assert run_cli("--home", h, "register", small_manifest(root / "base")).code == 0
+
+
+@pytest.fixture
+def home(tmp_path: Path, templates: Templates) -> Path:
+    """A workspace holding toy@1.0.0 (a copy of one made per session)."""
+    return templates.clone("bad-inputs-registered", _registered, tmp_path) / ".ordinance"
 
 
 def _usage_error(r: Result, needle: str) -> None:
@@ -47,7 +51,9 @@ def _evidence(**attributes: Any) -> dict[str, Any]:
     ],
     ids=["nan-metric", "inf-metric", "yaml-date", "nan-attribute", "int-key", "far-time"],
 )
-def test_bad_manifest_values(home: Path, tmp_path: Path, extra: dict[str, Any], needle: str) -> None:
+def test_bad_manifest_values(
+    home: Path, tmp_path: Path, extra: dict[str, Any], needle: str
+) -> None:
     m = small_manifest(tmp_path / "m", name="other", **extra)
     _usage_error(run_cli("--home", home, "register", m), needle)
 
@@ -126,9 +132,7 @@ def test_explainability_evidence_in_a_manifest_is_validated(home: Path, tmp_path
     d = tmp_path / "m"
     d.mkdir()
     (d / "ex.json").write_text(json.dumps(_artifact()).replace("0.1", "Infinity"))
-    m = small_manifest(
-        d, name="other", evidence=[{"kind": "explainability", "path": "ex.json"}]
-    )
+    m = small_manifest(d, name="other", evidence=[{"kind": "explainability", "path": "ex.json"}])
     _usage_error(run_cli("--home", home, "register", m), "evidence.0.path: explainability")
 
 
