@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,17 +44,42 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-@pytest.hookimpl(tryfirst=True)
+#: directories whose modules share a costly session fixture (the report tests read one demo
+#: workspace): under ``pytest -n`` the whole directory is one unit of work, so it is built once
+SHARED_UNITS = ("tests/report/",)
+
+
+def _unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return next((d for d in SHARED_UNITS if path.startswith(d)), path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``pytest -n auto`` (pytest-xdist) hands out whole modules (or ``SHARED_UNITS``), not
+    single tests, so module-scoped fixtures (a live server, Chromium, a story workspace) are
+    built once, not once per worker. Units come in collection order, which puts those holding
+    a test marked ``slow`` first (below). An explicit ``--dist`` other than ``load`` is kept."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep the slow-first order
+    return UnitScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup`` a test module runs on one worker, so module- and
-    session-scoped fixtures (a demo workspace, a live server, Chromium) are built once per
-    module, not once per worker; ``@pytest.mark.xdist_group(name)`` puts several modules that
-    share an expensive session fixture on the same worker."""
-    if not config.pluginmanager.hasplugin("xdist"):
+    """In an xdist worker, put the units holding a test marked ``slow`` first, so a two-minute
+    module does not start last while the other core idles (every worker sorts alike)."""
+    if not hasattr(config, "workerinput"):
         return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    slow = {_unit(i.nodeid) for i in items if i.get_closest_marker("slow") is not None}
+    slow.update(SHARED_UNITS)
+    items.sort(key=lambda i: _unit(i.nodeid) not in slow)  # stable: the order within is kept
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
