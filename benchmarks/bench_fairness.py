@@ -197,7 +197,9 @@ def main() -> None:
     mf_s = time_metricframe(df.iloc[:mf_rows])
     mf_scaled = mf_s * args.rows / mf_rows
     print("\n## 1. speed, in memory (same metrics: 7 rates + count, difference + ratio)")
-    print(f"ordinance compute_fairness   {ordinance_s:9.3f} s  ({ordinance_s / args.rows * 1e9:.1f} ns/row)")
+    print(
+        f"ordinance compute_fairness   {ordinance_s:9.3f} s  ({ordinance_s / args.rows * 1e9:.1f} ns/row)"
+    )
     scaled = (
         ""
         if mf_rows == args.rows

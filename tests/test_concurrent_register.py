@@ -28,9 +28,7 @@ def _register(home: str, db_url: str, manifest: str, go: Any, out: Any) -> None:
 
 
 @pytest.mark.slow
-def test_eight_processes_register_same_and_different_manifests(
-    tmp_path: Path, db_url: str
-) -> None:
+def test_eight_processes_register_same_and_different_manifests(tmp_path: Path, db_url: str) -> None:
     home = tmp_path / ".ordinance"
     assert run_cli("--home", home, "--db", db_url, "init").code == 0
     expected_versions = 0

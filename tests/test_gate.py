@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from helpers import run_cli, small_manifest
+from ordinance import promote
 from ordinance.approvals import Member, Roster, apply_roster, approve, waive
 from ordinance.errors import InfrastructureError, ManifestError
-from ordinance.promotion import promote
 from ordinance.signing import Ed25519Signer, generate_key, load_signer
 from ordinance.workspace import Workspace, init_workspace
 

@@ -43,8 +43,6 @@ _LAZY = {
     "TransparencyLog": "ordinance.log",
     "verify_bundle": "ordinance.log",
     "approve": "ordinance.approvals",
-    "promote": "ordinance.promotion",
-    "rollback": "ordinance.promotion",
     "history": "ordinance.stage_history",
 }
 
@@ -61,10 +59,52 @@ def __getattr__(name: str) -> object:
 
 
 if _TYPE_CHECKING:
+    from datetime import datetime
+
     from ordinance.identity import ModelIdentity, compute_identity
     from ordinance.manifest import load_manifest
     from ordinance.model import Dataset, Evidence, Lineage, Model, ModelVersion
+    from ordinance.promotion import PromotionDecision
     from ordinance.workspace import RegisterResult, Workspace, init_workspace
+
+
+def promote(
+    ws: Workspace,
+    model: str,
+    version: str,
+    to_stage: str,
+    actor: str,
+    now: datetime | None = None,
+    *,
+    demote_to: str | None = None,
+) -> PromotionDecision:
+    """Promote ``model@version`` to ``to_stage`` if its policies and approvals allow; the
+    decision is logged either way (``decision.raise_for_denial()`` turns a denial into exit 1).
+
+    A convenience over :func:`ordinance.promotion.promote`, which takes the pipeline's built
+    collaborators (``ws.promotion()``) instead of the workspace.
+    """
+    from ordinance.promotion import promote as run
+
+    return run(ws.promotion(), model, version, to_stage, actor, now, demote_to=demote_to)
+
+
+def rollback(
+    ws: Workspace,
+    model: str,
+    to_version: str,
+    actor: str,
+    now: datetime | None = None,
+    *,
+    stage: str | None = None,
+) -> PromotionDecision:
+    """Return a version that was in production before back to production (policy checked).
+
+    A convenience over :func:`ordinance.promotion.rollback` (see :func:`promote`).
+    """
+    from ordinance.promotion import rollback as run
+
+    return run(ws.promotion(), model, to_version, actor, now, stage=stage)
 
 
 def _package_version() -> str:

@@ -264,10 +264,11 @@ def promotion_story(
         )
     )
     change = apply_roster(ws, roster, actor="demo", now=t0)
+    parts = ws.promotion()
     say(f"-- roster {change.digest[:12]}…: vera (model-validator), rita (risk-officer)")
     decisions: list[PromotionDecision] = []
 
-    d1 = promote(ws, model, blocked, "production", "demo", now=t0 + step)
+    d1 = promote(parts, model, blocked, "production", "demo", now=t0 + step)
     decisions.append(d1)
     say(f"-- promote {model}@{blocked}: {d1.outcome.upper()}")
     for r in d1.reasons:
@@ -276,7 +277,7 @@ def promotion_story(
     for person in people:
         approve(ws, model, fixed, "production", signers[person], "reviewed", now=t0 + 2 * step)
         say(f"-- {person} approved {model}@{fixed} for production (signed, logged)")
-    d2 = promote(ws, model, fixed, "production", "demo", now=t0 + 3 * step)
+    d2 = promote(parts, model, fixed, "production", "demo", now=t0 + 3 * step)
     decisions.append(d2)
     say(f"-- promote {model}@{fixed}: {d2.outcome.upper()} (log entries {list(d2.log_indexes)})")
 
@@ -298,14 +299,14 @@ def promotion_story(
         say(f"-- rita signed a 7-day waiver of {rule} for {model}@{blocked}")
     for person in people:
         approve(ws, model, blocked, "production", signers[person], "emergency", now=t0 + 4 * step)
-    d3 = promote(ws, model, blocked, "production", "demo", now=t0 + 5 * step)
+    d3 = promote(parts, model, blocked, "production", "demo", now=t0 + 5 * step)
     decisions.append(d3)
     say(
         f"-- promote {model}@{blocked} under waiver: {d3.outcome.upper()}"
         + (f"; {model}@{d3.demoted} → {d3.demote_to}" if d3.demoted else "")
     )
 
-    d4 = rollback(ws, model, fixed, "demo", now=t0 + 6 * step)
+    d4 = rollback(parts, model, fixed, "demo", now=t0 + 6 * step)
     decisions.append(d4)
     say(
         f"-- rollback {model} to {fixed}: {d4.outcome.upper()}"

@@ -21,6 +21,12 @@ PostgreSQL advisory lock, or a lock file next to the SQLite database) and
 holder and a log that matches the registry.
 
 Denied attempts are logged too (the FAILED VSA and a ``denied`` transition with reasons).
+
+The pipeline receives its built collaborators (:class:`PromotionParts`: the config, the
+database, the registry, the gate and the signing log), never the workspace; each step takes
+only the ones it uses. :meth:`ordinance.workspace.Workspace.promotion` builds them, and
+``ordinance.promote``/``ordinance.rollback`` are the convenience entry points that take a
+workspace.
 """
 
 from __future__ import annotations
@@ -34,24 +40,31 @@ from ordinance.approvals.collect import Collected
 from ordinance.errors import (
     CheckFailed,
     ConflictError,
-    InfrastructureError,
     InputError,
 )
 from ordinance.gate import GateResult
 from ordinance.model import ModelVersion
+from ordinance.recording import record_evaluation
 from ordinance.records import Transition
 from ordinance.stages import check_stage, default_demote_to, exclusive_stage
 from ordinance.store._approval_tables import ts
 from ordinance.store.locks import model_lock
 from ordinance.store.registry import TransitionRecord
+from ordinance.store.transaction import write_transaction
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ordinance.gate import Gate
+    from ordinance.log import TransparencyLog
     from ordinance.policy import Evaluation
-    from ordinance.workspace import Workspace
+    from ordinance.store.registry import SqlRegistry
+    from ordinance.workspace import WorkspaceConfig
 
 __all__ = [
     "LogHead",
     "PromotionDecision",
+    "PromotionParts",
     "archive",
     "decide",
     "promote",
@@ -65,6 +78,20 @@ MAX_ATTEMPTS = 3
 
 
 # --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class PromotionParts:
+    """What the promotion pipeline works with, built once by the composition root."""
+
+    #: stages, exclusive stages, where a demoted holder goes
+    config: WorkspaceConfig
+    #: the database: the per-model promotion lock and the write transaction
+    engine: Engine
+    registry: SqlRegistry
+    gate: Gate
+    #: opens the signing log; refuses (nothing written) when the workspace cannot log
+    open_log: Callable[[], TransparencyLog]
 
 
 @dataclass(frozen=True)
@@ -184,29 +211,24 @@ class PromotionDecision:
 # --------------------------------------------------------------------------- steps
 
 
-def verify_log_head(ws: Workspace) -> LogHead:
-    """Step 1: the log verifies from the last verified head up to its newest checkpoint."""
+def verify_log_head(log: TransparencyLog) -> LogHead:
+    """Step 1: the log verifies from the last verified head up to its newest checkpoint.
 
-    if not ws.can_log():
-        raise InfrastructureError(
-            f"the workspace has no log key at {ws.log_key_path}: promotions must be logged"
-        )
-    # verified incrementally from the workspace's trusted head: every entry added since is
-    # re-hashed and folded into the trusted frontier, so a rewritten or forged history fails
-    # here, before anything is decided or signed (exit 1, naming the entry)
-    head = ws.audit_log().trusted_head()
+    Verified incrementally from the workspace's trusted head: every entry added since is
+    re-hashed and folded into the trusted frontier, so a rewritten or forged history fails
+    here, before anything is decided or signed (exit 1, naming the entry)."""
+    head = log.trusted_head()
     return LogHead(head.size, head.root.hex())
 
 
 def resolve_version(
-    ws: Workspace, model: str, version: str, stage: str
+    registry: SqlRegistry, exclusive_stages: tuple[str, ...], model: str, version: str, stage: str
 ) -> tuple[ModelVersion, ModelVersion | None]:
     """Step 2: the version (fresh from the registry) and the current holder of ``stage``
     when it is exclusive."""
-    registry = ws.registry()
     v = registry.get_version(model, version)
     holder = None
-    if stage in ws.config.exclusive_stages:
+    if stage in exclusive_stages:
         holder = registry.find_version_in_stage(model, stage)
         if holder is not None and holder.version == v.version:
             holder = None
@@ -248,7 +270,11 @@ def decide(
 
 
 def record_decision(
-    ws: Workspace, decision: PromotionDecision, version: ModelVersion, holder: ModelVersion | None
+    parts: PromotionParts,
+    log: TransparencyLog,
+    decision: PromotionDecision,
+    version: ModelVersion,
+    holder: ModelVersion | None,
 ) -> PromotionDecision:
     """Step 5: log the VSA and the transition(s) (or the denial), then move the stages.
 
@@ -256,10 +282,12 @@ def record_decision(
     transaction. If a stage changed underneath (``ConflictError``) nothing is written, an
     ``aborted`` entry records the attempt and the caller retries.
     """
-    log = ws.audit_log()
+    registry = parts.registry
     eval_index = None
     if decision.evaluation is not None:
-        eval_index = ws.record_evaluation(decision.evaluation)
+        eval_index = record_evaluation(
+            decision.evaluation, log=log, registry=registry, engine=parts.engine
+        )
     decision = replace(decision, evaluation_log_index=eval_index)
     details = decision.details()
     stmts: list[Transition] = []
@@ -319,10 +347,9 @@ def record_decision(
             details=details,
         )
     )
-    registry = ws.registry()
     try:
         # the log entries and the stage changes commit together or not at all
-        with ws.write_transaction("promotion") as conn:
+        with write_transaction(parts.engine, "promotion") as conn:
             indexes = log.append_statements_in(conn, [t.to_statement() for t in stmts])
             records = [replace(r, log_index=i) for r, i in zip(records, indexes, strict=True)]
             registry.apply_transitions_in(conn, records)
@@ -347,7 +374,7 @@ def record_decision(
 
 
 def _run(
-    ws: Workspace,
+    parts: PromotionParts,
     model: str,
     version: str,
     to_stage: str,
@@ -357,18 +384,24 @@ def _run(
     demote_to: str | None,
     precheck: Callable[[ModelVersion], None] | None = None,
 ) -> PromotionDecision:
-    check_stage(ws.config, to_stage)
-    target_demote = demote_to or default_demote_to(ws.config)
-    check_stage(ws.config, target_demote)
+    config = parts.config
+    check_stage(config, to_stage)
+    target_demote = demote_to or default_demote_to(config)
+    check_stage(config, target_demote)
     if target_demote == to_stage:
         raise InputError(f"cannot demote the old {to_stage} version to {to_stage}")
-    gate = ws.gate()
+    gate = parts.gate
     gate.preflight(to_stage)  # bad policy files fail here, before the lock
+    # promotions must be logged: refused here when the workspace cannot log; the key is
+    # loaded (and decrypted) once, before the lock
+    log = parts.open_log()
     last: ConflictError | None = None
-    with model_lock(ws.engine(), model):
+    with model_lock(parts.engine, model):
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            head = verify_log_head(ws)
-            v, holder = resolve_version(ws, model, version, to_stage)
+            head = verify_log_head(log)
+            v, holder = resolve_version(
+                parts.registry, config.exclusive_stages, model, version, to_stage
+            )
             if v.stage == to_stage:
                 raise InputError(f"{v.ref} is already in {to_stage}")
             if precheck is not None:
@@ -384,7 +417,7 @@ def _run(
                 log_head=head,
             )
             try:
-                recorded = record_decision(ws, decision, v, holder)
+                recorded = record_decision(parts, log, decision, v, holder)
             except ConflictError as exc:
                 last = exc
                 continue
@@ -394,7 +427,7 @@ def _run(
 
 
 def promote(
-    ws: Workspace,
+    parts: PromotionParts,
     model: str,
     version: str,
     to_stage: str,
@@ -405,11 +438,13 @@ def promote(
 ) -> PromotionDecision:
     """Run the pipeline for ``model@version`` → ``to_stage``; the decision is logged either
     way. Call :meth:`PromotionDecision.raise_for_denial` to turn a denial into exit 1."""
-    return _run(ws, model, version, to_stage, actor, now or datetime.now(UTC), "promote", demote_to)
+    return _run(
+        parts, model, version, to_stage, actor, now or datetime.now(UTC), "promote", demote_to
+    )
 
 
 def rollback(
-    ws: Workspace,
+    parts: PromotionParts,
     model: str,
     to_version: str,
     actor: str,
@@ -418,10 +453,10 @@ def rollback(
     stage: str | None = None,
 ) -> PromotionDecision:
     """Return a version that was in production before back to production (policy checked)."""
-    target = stage or exclusive_stage(ws.config)
+    target = stage or exclusive_stage(parts.config)
     was_there = any(
         t.version == to_version and t.to_stage == target and t.kind not in ("denied", "aborted")
-        for t in ws.registry().transitions(model)
+        for t in parts.registry.transitions(model)
     )
 
     def precheck(v: ModelVersion) -> None:
@@ -432,21 +467,29 @@ def rollback(
             )
 
     return _run(
-        ws, model, to_version, target, actor, now or datetime.now(UTC), "rollback", None, precheck
+        parts,
+        model,
+        to_version,
+        target,
+        actor,
+        now or datetime.now(UTC),
+        "rollback",
+        None,
+        precheck,
     )
 
 
 def archive(
-    ws: Workspace, model: str, version: str, actor: str, now: datetime | None = None
+    parts: PromotionParts, model: str, version: str, actor: str, now: datetime | None = None
 ) -> PromotionDecision:
     """Move a version to the archive stage (policies apply only if configured for it)."""
     return _run(
-        ws,
+        parts,
         model,
         version,
-        default_demote_to(ws.config),
+        default_demote_to(parts.config),
         actor,
         now or datetime.now(UTC),
         "archive",
-        ws.config.stages[0],
+        parts.config.stages[0],
     )

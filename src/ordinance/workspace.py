@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from ordinance.ledger import Ledger
     from ordinance.log import TransparencyLog
     from ordinance.manifest import ResolvedManifest
+    from ordinance.policy import Evaluation as PolicyEvaluation
+    from ordinance.promotion import PromotionParts
     from ordinance.signing import Signer
     from ordinance.store.registry import SqlRegistry
 
@@ -214,30 +216,25 @@ class Workspace:
 
     @contextmanager
     def write_transaction(self, what: str = "write") -> Iterator[Connection]:
-        """One database transaction for writes that must land together or not at all.
+        """One database transaction for writes that must land together or not at all
+        (see :func:`ordinance.store.transaction.write_transaction`)."""
+        from ordinance.store.transaction import write_transaction
 
-        Log appends (``append_statements_in``/``append_envelopes_in``) and the index rows
-        that point at them (versions, transitions, approvals) go through it, so a crash or a
-        refused write never leaves one without the other. On SQLite it begins with
-        ``BEGIN IMMEDIATE`` (the writer lock from the start); on PostgreSQL it takes the
-        log's advisory transaction lock first, so that concurrent writers (two first
-        registrations of one model on two servers' threads) serialize instead of colliding
-        on the index rows. Keep it short: other writers wait for it.
-        """
-        from sqlalchemy import text
-        from sqlalchemy.exc import SQLAlchemyError
+        with write_transaction(self.engine(), what) as conn:
+            yield conn
 
-        try:
-            conn = self.engine().connect().execution_options(sqlite_begin="IMMEDIATE")
-            with conn, conn.begin():
-                if conn.dialect.name == "postgresql":
-                    from ordinance.log.store import _PG_LOCK_KEY
+    def promotion(self) -> PromotionParts:
+        """The promotion pipeline's collaborators, built once: the config, the database,
+        the registry, the gate, and the signing log (opened when the pipeline asks)."""
+        from ordinance.promotion import PromotionParts
 
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-                yield conn
-        except SQLAlchemyError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise InfrastructureError(f"{what} failed: {first}") from exc
+        return PromotionParts(
+            config=self.config,
+            engine=self.engine(),
+            registry=self.registry(),
+            gate=self.gate(),
+            open_log=lambda: self.require_log("promote"),
+        )
 
     def audit_log(self) -> TransparencyLog:
         from ordinance.log import TransparencyLog, open_log
@@ -515,36 +512,14 @@ class Workspace:
             return log.append_statements_in(conn, [statement])[0]
         return log.append_statements([statement])[0]
 
-    def record_evaluation(self, evaluation: Any) -> int:
+    def record_evaluation(self, evaluation: PolicyEvaluation) -> int:
         """Store a policy evaluation and log it as a SLSA VSA; returns its log index."""
-        from ordinance.records import Evaluation
+        from ordinance.recording import record_evaluation
 
-        version: ModelVersion = evaluation.version
-        from ordinance.ledger import evaluation_binding
-
-        result = evaluation.to_dict()
-        digests = {p["name"]: p["sha256"] for p in result.get("policies", [])}
-        stmt = Evaluation.of(evaluation).to_statement()
-        # what the evaluation row holds, bound into the VSA, so the row is a cache of the log
-        stmt["predicate"]["ordinanceEvaluation"] = evaluation_binding(
-            evaluation.stage, result["verdict"], digests, result
-        )
-        registry = self.registry()
         log = self.require_log("record the evaluation")
-        # the evaluation row and its log entry (a VSA) commit together or not at all
-        with self.write_transaction("recording the evaluation") as conn:
-            index = self.append_to_log(stmt, conn=conn, log=log)
-            registry.add_evaluation(
-                version,
-                evaluation.stage,
-                result["verdict"],
-                evaluation.evaluated_at,
-                digests,
-                result,
-                index,
-                conn=conn,
-            )
-        return index
+        return record_evaluation(
+            evaluation, log=log, registry=self.registry(), engine=self.engine()
+        )
 
 
 @dataclass(frozen=True)

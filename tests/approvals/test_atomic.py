@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from approvals_support import HOUR, T0, People
 
+from ordinance import promote
 from ordinance.approvals import approve, collect_approvals, roster_vkeys
 from ordinance.errors import ConflictError, InfrastructureError
-from ordinance.promotion import promote
 from ordinance.store._approval_tables import ApprovalStore
 from ordinance.store.registry import SqlRegistry
 from ordinance.workspace import Workspace

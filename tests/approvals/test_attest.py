@@ -10,12 +10,11 @@ import pytest
 from approvals_support import HOUR, T0, People
 
 from helpers import run_cli
-from ordinance import uris
+from ordinance import promote, uris
 from ordinance._canonical import canonical_json
 from ordinance.approvals import approve
 from ordinance.attest import attestation, verify_attestation
 from ordinance.errors import NotFoundError
-from ordinance.promotion import promote
 from ordinance.signing import PAYLOAD_TYPE_INTOTO, Ed25519Signer, Envelope, sign_envelope
 from ordinance.workspace import Workspace
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from approvals_support import DAY, HOUR, T0, People
 
-from ordinance import uris
+from ordinance import promote, uris
 from ordinance.approvals import (
     APPROVAL_REFUSED,
     ApprovalRefused,
@@ -22,7 +22,6 @@ from ordinance.approvals import (
     sign_approval,
 )
 from ordinance.ledger import IndexMismatch
-from ordinance.promotion import promote
 from ordinance.workspace import Workspace
 
 

@@ -19,6 +19,7 @@ from approvals_support import DAY, HOUR, T0, People
 from sqlalchemy import text
 
 from helpers import run_cli, small_manifest
+from ordinance import promote
 from ordinance.approvals import (
     approve,
     collect_approvals,
@@ -29,7 +30,6 @@ from ordinance.approvals import (
 )
 from ordinance.errors import VerificationError
 from ordinance.ledger import IndexMismatch
-from ordinance.promotion import promote
 from ordinance.workspace import Workspace
 
 APP_ROLE = "ordinance_app_hostile_test"

@@ -8,11 +8,10 @@ import pytest
 from approvals_support import DAY, HOUR, T0, People
 
 from helpers import small_manifest
-from ordinance import uris
+from ordinance import promote, rollback, uris
 from ordinance.approvals import ApprovalRefused, approve, collect_waivers, revoke, waive
 from ordinance.errors import InputError
 from ordinance.promotion import archive as archive_version
-from ordinance.promotion import promote, rollback
 from ordinance.stage_history import history, holder_at
 from ordinance.workspace import Workspace
 
@@ -97,10 +96,10 @@ def test_rollback_is_still_policy_checked(ws: Workspace, people: People) -> None
 
 
 def test_archive_and_unknown_stage(ws: Workspace) -> None:
-    d = archive_version(ws, "toy", "3.0.0", "ops", now=T0 + HOUR)
+    d = archive_version(ws.promotion(), "toy", "3.0.0", "ops", now=T0 + HOUR)
     assert d.allowed and _stages(ws)["3.0.0"] == "archived"
     with pytest.raises(InputError, match="already in archived"):
-        archive_version(ws, "toy", "3.0.0", "ops", now=T0 + HOUR)
+        archive_version(ws.promotion(), "toy", "3.0.0", "ops", now=T0 + HOUR)
     with pytest.raises(InputError, match="unknown stage"):
         promote(ws, "toy", "1.0.0", "prod", "ci", now=T0)
 

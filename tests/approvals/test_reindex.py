@@ -11,8 +11,8 @@ from approvals_support import DAY, HOUR, T0, People
 from test_hostile_index import _one, _setup, attack
 
 from helpers import run_cli
+from ordinance import promote
 from ordinance.approvals import approvals_store, collect_approvals, current_roster
-from ordinance.promotion import promote
 from ordinance.reindex import check_index, rebuild_index
 from ordinance.workspace import Workspace
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from approvals_support import DAY, HOUR, T0, People
 
+from ordinance import promote
 from ordinance.approvals import approve
-from ordinance.promotion import promote
 from ordinance.stage_history import holder_at
 from ordinance.workspace import Workspace
 

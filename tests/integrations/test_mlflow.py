@@ -325,8 +325,14 @@ def test_unreachable_tracking_server_is_exit_3_within_10_seconds(tmp_path: Path,
     try:
         t0 = time.monotonic()
         r = run_cli(
-            "--home", home, "import", "mlflow", "--tracking-uri", f"http://127.0.0.1:{port}",
-            "--model", "credit",
+            "--home",
+            home,
+            "import",
+            "mlflow",
+            "--tracking-uri",
+            f"http://127.0.0.1:{port}",
+            "--model",
+            "credit",
         )
         elapsed = time.monotonic() - t0
     finally:

@@ -47,7 +47,10 @@ def _facts(**over: object) -> VersionFacts:
         "source": "models:/m-1",
         "aliases": ("champion",),
         "model_description": "Scores applications.",
-        "model_tags": {"ordinance.owner": "credit-team", "ordinance.doc.limitations": "retail only"},
+        "model_tags": {
+            "ordinance.owner": "credit-team",
+            "ordinance.doc.limitations": "retail only",
+        },
         "version_tags": {"ordinance.risk_tier": "high", "ordinance.doc.limitations": "retail, EU"},
         "run_id": "r1",
         "params": {"C": "1.0", "max_iter": "200"},
@@ -121,7 +124,9 @@ def test_rendering_is_deterministic_and_ignores_aliases() -> None:
         _facts(), ordinance_name="credit", owner=None, mlmodel=MLMODEL, evidence=[]
     )
     moved = _facts(aliases=("challenger",), params={"max_iter": "200", "C": "1.0"})
-    b, _ = manifest_document(moved, ordinance_name="credit", owner=None, mlmodel=MLMODEL, evidence=[])
+    b, _ = manifest_document(
+        moved, ordinance_name="credit", owner=None, mlmodel=MLMODEL, evidence=[]
+    )
     assert render_manifest(a) == render_manifest(b)
     assert render_manifest(a).startswith(MANIFEST_HEADER)
 

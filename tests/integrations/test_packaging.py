@@ -87,7 +87,9 @@ def test_fresh_venv_install_runs_the_demo_then_pdf_extra(dist: Path, tmp_path: P
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     # Together with pydocket, whose top-level package and console script are named `docket`
     # (the name this project used before; issue 11): neither may overwrite the other.
-    _run(bindir / "python", "-m", "pip", "install", "--quiet", _wheel(dist), "pydocket", cwd=tmp_path)
+    _run(
+        bindir / "python", "-m", "pip", "install", "--quiet", _wheel(dist), "pydocket", cwd=tmp_path
+    )
     t_install = time.monotonic() - t0
     both = _run(bindir / "python", "-c",
                 "import docket, ordinance; print(docket.__file__); print(ordinance.__file__)",
@@ -98,7 +100,9 @@ def test_fresh_venv_install_runs_the_demo_then_pdf_extra(dist: Path, tmp_path: P
     assert (bindir / "docket").exists() and (bindir / "ordinance").exists()
 
     # Installed, not the source tree: run outside the repository.
-    where = _run(bindir / "python", "-c", "import ordinance; print(ordinance.__file__)", cwd=tmp_path)
+    where = _run(
+        bindir / "python", "-c", "import ordinance; print(ordinance.__file__)", cwd=tmp_path
+    )
     assert Path(where.stdout.strip()).is_relative_to(venv)
 
     t1 = time.monotonic()

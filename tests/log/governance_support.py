@@ -84,9 +84,9 @@ def short(ptype: str) -> str:
 def build_story(root: Path) -> Story:
     """Run the story in a fresh SQLite workspace and return its log."""
     from helpers import small_manifest, write_packs
+    from ordinance import promote, rollback
     from ordinance._cli import main
     from ordinance.approvals import Member, Roster, apply_roster, approve, revoke, waive
-    from ordinance.promotion import promote, rollback
     from ordinance.signing import load_signer
     from ordinance.workspace import Workspace, init_workspace
 

@@ -29,7 +29,9 @@ def evaluation(build: Builder) -> Evaluation:
         approved_by="risk@bank.example",
         expires_at=NOW.replace(year=2027),
     )
-    ctx = build.ctx(approvals=[approval(v, "val@bank.example", "model-validator")], waivers=[waiver])
+    ctx = build.ctx(
+        approvals=[approval(v, "val@bank.example", "model-validator")], waivers=[waiver]
+    )
     return evaluate(v, "production", packs, ctx)
 
 
@@ -70,7 +72,9 @@ def test_junit_has_a_testcase_per_rule_passes_included(evaluation: Evaluation) -
         if not list(c.findall("failure")) + list(c.findall("error")) + list(c.findall("skipped"))
     ]
     assert passed, "passing rules appear as testcases too"
-    assert by_name[("ordinance.nist-ai-rmf", "measure-2.11-fairness-fpr")].find("skipped") is not None
+    assert (
+        by_name[("ordinance.nist-ai-rmf", "measure-2.11-fairness-fpr")].find("skipped") is not None
+    )
     assert int(root.get("tests")) == len(cases)
     assert int(root.get("failures")) == sum(1 for f in evaluation.findings if f.status == "fail")
 
@@ -79,7 +83,9 @@ def test_github_commands_and_summary(evaluation: Evaluation) -> None:
     out = render_github(evaluation)
     lines = out.splitlines()
     assert any(line.startswith("::error title=ordinance eu-ai-act-high-risk/") for line in lines)
-    assert any(line.startswith("::notice title=ordinance nist-ai-rmf/measure-2.11") for line in lines)
+    assert any(
+        line.startswith("::notice title=ordinance nist-ai-rmf/measure-2.11") for line in lines
+    )
     assert lines[-1].startswith("::notice title=ordinance verdict::credit-risk@1.0.0 → production")
     for line in lines:  # one command per line, properties escaped
         head = line.split("::")[1]

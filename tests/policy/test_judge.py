@@ -47,9 +47,7 @@ def _both(build: Builder):
     return build.version(evidence=[preds])
 
 
-def test_both_declared_without_a_choice_is_a_blocking_error(
-    build: Builder, tmp_path: Path
-) -> None:
+def test_both_declared_without_a_choice_is_a_blocking_error(build: Builder, tmp_path: Path) -> None:
     v = _both(build)
     ev = evaluate(v, "staging", [_pack(tmp_path, None)], build.ctx())
     f = ev.findings[0]

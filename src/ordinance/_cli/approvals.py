@@ -482,7 +482,7 @@ def register(cli: click.Group) -> None:
             _emit_decision_data(r["decision"], r["summary"], fmt)
             return
         d = promote(
-            obj.workspace(),
+            obj.workspace().promotion(),
             model,
             version,
             to_stage,
@@ -506,7 +506,8 @@ def register(cli: click.Group) -> None:
             r = obj.remote.rollback(model, to_version)
             _emit_decision_data(r["decision"], r["summary"], fmt)
             return
-        d = rollback(obj.workspace(), model, to_version, require_actor(actor, "rollback"), _now())
+        parts = obj.workspace().promotion()
+        d = rollback(parts, model, to_version, require_actor(actor, "rollback"), _now())
         _emit_decision(d, fmt)
 
     @cli.command("archive")
@@ -523,7 +524,8 @@ def register(cli: click.Group) -> None:
             r = obj.remote.archive(model, version)
             _emit_decision_data(r["decision"], r["summary"], fmt)
             return
-        d = archive(obj.workspace(), model, version, require_actor(actor, "archive"), _now())
+        parts = obj.workspace().promotion()
+        d = archive(parts, model, version, require_actor(actor, "archive"), _now())
         _emit_decision(d, fmt)
 
     @cli.command("history")

@@ -457,7 +457,7 @@ def promote(
     from ordinance.promotion import promote as run
 
     d = run(
-        _ws(request),
+        _ws(request).promotion(),
         body.model,
         body.version,
         body.to,
@@ -483,7 +483,7 @@ def rollback(
     policy checked, logged either way). The actor is the caller's identity."""
     from ordinance.promotion import rollback as run
 
-    d = run(_ws(request), body.model, body.to_version, who.identity, _now(request))
+    d = run(_ws(request).promotion(), body.model, body.to_version, who.identity, _now(request))
     return {"decision": d.to_dict(), "summary": d.summary()}
 
 
@@ -502,7 +502,7 @@ def archive(
     caller's identity."""
     from ordinance.promotion import archive as run
 
-    d = run(_ws(request), body.model, body.version, who.identity, _now(request))
+    d = run(_ws(request).promotion(), body.model, body.version, who.identity, _now(request))
     return {"decision": d.to_dict(), "summary": d.summary()}
 
 
