@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from approvals_support import DAY, HOUR, T0, People
@@ -22,6 +24,7 @@ from ordinance.approvals import (
     sign_approval,
 )
 from ordinance.ledger import IndexMismatch
+from ordinance.signing import Envelope, Signer
 from ordinance.workspace import Workspace
 
 
@@ -52,8 +55,8 @@ def _inject(ws: Workspace, env: bytes, *, version: str, approver: str, at: objec
         rule="",
         approver=approver,
         key_id="00000000",
-        signed_at=at,  # type: ignore[arg-type]
-        recorded_at=at,  # type: ignore[arg-type]
+        signed_at=at,
+        recorded_at=at,
         expires_at=None,
         envelope=env,
         log_index=None,
@@ -205,3 +208,57 @@ def test_transition_and_approval_entries_are_in_the_log(ws: Workspace, people: P
     assert uris.VSA in kinds and uris.TRANSITION in kinds
     report = log.verify(ws.vkey(), deep=True, entry_vkeys=[people.vera.vkey, people.rita.vkey])
     assert report.ok, report.reason
+
+
+def _signed(signer: Signer, stmt: Mapping[str, Any]) -> Envelope:
+    from ordinance.approvals._base import _sign_statement
+
+    return _sign_statement(stmt, signer)
+
+
+def test_malformed_signed_approval_does_not_count_and_says_why(
+    ws: Workspace, people: People
+) -> None:
+    """A signed approval whose predicate does not read as an ``ApprovalStatement`` (a time
+    that is not a time, a stage that is not a string) is refused with the reason."""
+    from ordinance.records import ApprovalStatement
+
+    v = ws.registry().get_version("toy", "1.0.0")
+    good = ApprovalStatement.of(
+        v, "production", "vera@example.com", signed_at=T0 + HOUR, policies={}
+    ).to_statement()
+    for field, value, why in (
+        ("signedAt", "yesterday", "signedAt is not an ISO 8601 time"),
+        ("stage", 7, "predicate field 'stage' is missing or not a string"),
+    ):
+        stmt = {**good, "predicate": {**good["predicate"], field: value}}
+        env = _signed(people.vera, stmt)
+        with pytest.raises(ApprovalRefused, match="does not read") as exc:
+            record_approval(
+                ws, env, model="toy", version="1.0.0", stage="production", now=T0 + HOUR
+            )
+        assert why in exc.value.message
+    assert approvals_store(ws).signed("toy") == []
+    assert all("does not read" in str(r["reason"]) for r in _refusals(ws))
+
+
+def test_malformed_signed_waiver_is_refused_with_the_reason(ws: Workspace, people: People) -> None:
+    """``check --waivers`` reads a signed waiver as a ``WaiverStatement``: a rule that is not a
+    string is refused, naming the field."""
+    from ordinance.approvals.collect import verify_waiver_envelope
+    from ordinance.records import WaiverStatement
+
+    v = ws.registry().get_version("toy", "1.0.0")
+    good = WaiverStatement.of(
+        v,
+        waiver_id="W-1",
+        rule="fairness",
+        justification="accepted for the incident window",
+        approver="rita@example.com",
+        signed_at=T0 + HOUR,
+        expires_at=T0 + DAY,
+    ).to_statement()
+    assert verify_waiver_envelope(ws, _signed(people.rita, good), v, T0 + HOUR).rule == "fairness"
+    bad = {**good, "predicate": {**good["predicate"], "rule": 5}}
+    with pytest.raises(ApprovalRefused, match="predicate field 'rule' is missing or not a string"):
+        verify_waiver_envelope(ws, _signed(people.rita, bad), v, T0 + HOUR)

@@ -8,14 +8,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ordinance import uris
 from ordinance._bounds import check_time
 from ordinance._canonical import canonical_json, sha256_hex
 from ordinance.errors import InfrastructureError, InputError, VerificationError
 from ordinance.model import ModelVersion
-from ordinance.records import ApprovalRefusal, Subject
+from ordinance.records import ApprovalRefusal, ApprovalStatement, Subject, WaiverStatement
 from ordinance.signing import PAYLOAD_TYPE_INTOTO, Envelope, Signer, VerifierKey, sign_envelope
 from ordinance.store._approval_tables import ApprovalStore, ts
 
@@ -81,15 +81,6 @@ def _sign_statement(stmt: Mapping[str, Any], signer: Signer) -> Envelope:
 
 def _ts_or_none(t: datetime | None) -> str | None:
     return None if t is None else ts(t)
-
-
-def _parse_time(value: Any, what: str) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} is missing")
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if t.tzinfo is None:
-        raise ValueError(f"{what} has no timezone")
-    return t.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------- rejections
@@ -170,25 +161,43 @@ class ApprovalRecord:
         }
 
 
+#: The signed record an envelope must hold (an approval or a waiver).
+R = TypeVar("R", ApprovalStatement, WaiverStatement)
+
+
 @dataclass(frozen=True)
-class _Checked:
+class _Checked(Generic[R]):
+    """A signed approval or waiver that verified: who signed it and the typed record."""
+
     member: Member
     key: VerifierKey
-    predicate: dict[str, Any]
-    signed_at: datetime
-    expires_at: datetime | None
+    record: R
+
+    @property
+    def signed_at(self) -> datetime:
+        return self.record.signed_at
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.record.expires_at
 
 
 def _check_signed(
     envelope: Envelope,
     *,
-    predicate_type: str,
+    record_type: type[R],
     version: ModelVersion,
     stage: str | None,
     roster: Roster,
     recorded_at: datetime,
-) -> _Checked:
-    """Verify one signed approval/waiver envelope against a claim; raise with the reason."""
+) -> _Checked[R]:
+    """Verify one signed approval/waiver envelope against a claim; raise with the reason.
+
+    The payload is read as the typed record (:meth:`Record.from_statement`): a statement that
+    does not read as one (a missing field, a bad time) is refused with the reason, never
+    half-read from a dict.
+    """
+    predicate_type = record_type.PREDICATE_TYPE
     if envelope.payload_type != PAYLOAD_TYPE_INTOTO:
         raise ApprovalRefused(f"payload type {envelope.payload_type!r} is not in-toto")
     found = roster.signer_of(envelope)
@@ -207,8 +216,7 @@ def _check_signed(
         raise ApprovalRefused("the signed payload is not an in-toto statement")
     if stmt.get("predicateType") != predicate_type:
         raise ApprovalRefused(f"predicate type {stmt.get('predicateType')!r}, not {predicate_type}")
-    pred = stmt.get("predicate")
-    if not isinstance(pred, dict):
+    if not isinstance(stmt.get("predicate"), dict):
         raise ApprovalRefused("the statement has no predicate")
     digests = {
         (s.get("digest") or {}).get("sha256")
@@ -220,30 +228,25 @@ def _check_signed(
             f"the signed subject digest does not match {version.ref} "
             f"(identity sha256:{version.identity.sha256[:12]}…): replayed for another version?"
         )
-    claimed = (pred.get("model"), pred.get("version"))
-    if claimed != (version.model.name, version.version):
-        raise ApprovalRefused(
-            f"signed for {claimed[0]}@{claimed[1]}, not {version.ref} (replay refused)"
-        )
-    if stage is not None and pred.get("stage") != stage:
-        raise ApprovalRefused(
-            f"signed for stage {pred.get('stage')!r}, not {stage!r} (replay refused)"
-        )
-    if pred.get("approver") != member.id:
-        raise ApprovalRefused(
-            f"signed with {member.id}'s key but names {pred.get('approver')!r} as approver"
-        )
     try:
-        signed_at = _parse_time(pred.get("signedAt"), "signedAt")
-        exp = pred.get("expiresAt") if "expiresAt" in pred else pred.get("expires")
-        expires_at = None if exp is None else _parse_time(exp, "expiresAt")
-    except ValueError as exc:
-        raise ApprovalRefused(f"bad time in the signed statement: {exc}") from None
-    if signed_at > recorded_at + CLOCK_SKEW:
+        record = record_type.from_statement(stmt)
+    except InputError as exc:
+        raise ApprovalRefused(f"the signed statement does not read: {exc.message}") from None
+    if (record.model, record.version) != (version.model.name, version.version):
         raise ApprovalRefused(
-            f"signed at {ts(signed_at)}, after it was recorded ({ts(recorded_at)})"
+            f"signed for {record.model}@{record.version}, not {version.ref} (replay refused)"
         )
-    return _Checked(member, key, pred, signed_at, expires_at)
+    if stage is not None and isinstance(record, ApprovalStatement) and record.stage != stage:
+        raise ApprovalRefused(f"signed for stage {record.stage!r}, not {stage!r} (replay refused)")
+    if record.approver != member.id:
+        raise ApprovalRefused(
+            f"signed with {member.id}'s key but names {record.approver!r} as approver"
+        )
+    if record.signed_at > recorded_at + CLOCK_SKEW:
+        raise ApprovalRefused(
+            f"signed at {ts(record.signed_at)}, after it was recorded ({ts(recorded_at)})"
+        )
+    return _Checked(member, key, record)
 
 
 def _record_signed(
@@ -252,7 +255,7 @@ def _record_signed(
     kind: str,
     raw: bytes,
     digest: str,
-    checked: _Checked,
+    checked: _Checked[ApprovalStatement] | _Checked[WaiverStatement],
     model: str,
     version: str,
     stage: str,

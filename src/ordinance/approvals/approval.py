@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ordinance import uris
 from ordinance._canonical import sha256_hex
 from ordinance.approvals._base import (
     ApprovalRecord,
@@ -107,7 +106,7 @@ def record_approval(
     try:
         checked = _check_signed(
             envelope,
-            predicate_type=uris.APPROVAL,
+            record_type=ApprovalStatement,
             version=v,
             stage=stage,
             roster=roster,

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ordinance import uris
 from ordinance._canonical import sha256_hex
 from ordinance.approvals._base import (
     REVOKER_ROLES,
     WAIVER_ROLES,
     ApprovalRefused,
+    R,
     Rejected,
     _check_signed,
+    _Checked,
     _ts_or_none,
     approvals_store,
 )
@@ -30,6 +31,7 @@ from ordinance.errors import InputError
 from ordinance.model import ModelVersion
 from ordinance.policy.context import Approval
 from ordinance.policy.waivers import Waiver
+from ordinance.records import ApprovalStatement, WaiverStatement
 from ordinance.signing import Envelope
 from ordinance.store._approval_tables import ApprovalStore, SignedRow, ts
 
@@ -75,6 +77,52 @@ def _store(source: Workspace | ApprovalStore) -> ApprovalStore:
     return source if isinstance(source, ApprovalStore) else approvals_store(source)
 
 
+def _verify_row(
+    store: ApprovalStore,
+    row: SignedRow,
+    record_type: type[R],
+    version: ModelVersion,
+    stage: str | None,
+) -> _Checked[R] | Rejected:
+    """Re-verify one recorded envelope against the roster in force when it was recorded;
+    what does not count comes back as a :class:`Rejected` with the reason."""
+    try:
+        env = Envelope.from_bytes(row.envelope)
+        if sha256_hex(row.envelope) != row.digest:
+            raise ApprovalRefused("stored envelope does not match its digest")
+        c = _check_signed(
+            env,
+            record_type=record_type,
+            version=version,
+            stage=stage,
+            roster=roster_in_force(store, row.recorded_at),
+            recorded_at=row.recorded_at,
+        )
+        if isinstance(c.record, WaiverStatement):
+            _check_waiver_fields(c, version, WAIVER_ROLES)
+    except (ApprovalRefused, InputError) as exc:
+        return Rejected(row.kind, row.digest, row.approver, exc.message, row.log_index)
+    return c
+
+
+def _recorded(
+    source: Workspace | ApprovalStore,
+    version: ModelVersion,
+    kind: str,
+    now: datetime,
+    stage: str | None,
+) -> tuple[ApprovalStore, list[SignedRow], dict[str, str]]:
+    """The store, the recorded ``kind`` rows of ``version`` (for ``stage``, when given) as
+    of ``now``, and which of them are revoked (digest → revoker)."""
+    store = _store(source)
+    rows = [
+        r
+        for r in store.signed(version.model.name, version.version, kind)
+        if (stage is None or r.stage == stage) and r.recorded_at <= now
+    ]
+    return store, rows, _revoked(store, rows, now)
+
+
 def collect_approvals(
     source: Workspace | ApprovalStore, version: ModelVersion, stage: str, now: datetime
 ) -> tuple[list[Approval], list[Rejected]]:
@@ -83,30 +131,13 @@ def collect_approvals(
     Roles are those the roster gave the signer when the approval was recorded. Revoked and
     expired approvals are returned (flagged) so the policy rule reports them by name.
     """
-    store = _store(source)
-    rows = [
-        r
-        for r in store.signed(version.model.name, version.version, "approval")
-        if r.stage == stage and r.recorded_at <= now
-    ]
-    revoked = _revoked(store, rows, now)
+    store, rows, revoked = _recorded(source, version, "approval", now, stage)
     good: list[Approval] = []
     bad: list[Rejected] = []
     for r in rows:
-        try:
-            env = Envelope.from_bytes(r.envelope)
-            if sha256_hex(r.envelope) != r.digest:
-                raise ApprovalRefused("stored envelope does not match its digest")
-            c = _check_signed(
-                env,
-                predicate_type=uris.APPROVAL,
-                version=version,
-                stage=stage,
-                roster=roster_in_force(store, r.recorded_at),
-                recorded_at=r.recorded_at,
-            )
-        except (ApprovalRefused, InputError) as exc:
-            bad.append(Rejected("approval", r.digest, r.approver, exc.message, r.log_index))
+        c = _verify_row(store, r, ApprovalStatement, version, stage)
+        if isinstance(c, Rejected):
+            bad.append(c)
             continue
         good.append(
             Approval(
@@ -115,12 +146,12 @@ def collect_approvals(
                 model=version.model.name,
                 version=version.version,
                 identity_sha256=version.identity.sha256,
-                stage=str(c.predicate["stage"]),
+                stage=c.record.stage,
                 signed_at=c.signed_at,
                 expires_at=c.expires_at,
                 revoked=r.digest in revoked,
                 digest=r.digest,
-                comment=str(c.predicate.get("comment") or ""),
+                comment=c.record.comment,
             )
         )
     return good, bad
@@ -133,57 +164,43 @@ def verified_approvals(
     return collect_approvals(ws, version, stage, now or datetime.now(UTC))[0]
 
 
+def _policy_waiver(
+    c: _Checked[WaiverStatement], version: ModelVersion, origin: str, digest: str
+) -> Waiver:
+    """The policy engine's ``Waiver`` for a verified signed waiver."""
+    w = c.record
+    return Waiver(
+        id=w.id,
+        rule=w.rule,
+        model=version.model.name,
+        versions=version.version,
+        justification=w.justification.strip(),
+        approved_by=c.member.id,
+        expires_at=w.expires_at,
+        stages=w.stages,
+        approved_at=w.signed_at,
+        origin=origin,
+        digest=digest,
+    )
+
+
 def collect_waivers(
     source: Workspace | ApprovalStore, version: ModelVersion, now: datetime
 ) -> tuple[list[Waiver], list[Rejected]]:
     """Recorded, verified, unrevoked waivers of ``version`` as policy ``Waiver`` objects."""
-    store = _store(source)
-    rows = [
-        r
-        for r in store.signed(version.model.name, version.version, "waiver")
-        if r.recorded_at <= now
-    ]
-    revoked = _revoked(store, rows, now)
+    store, rows, revoked = _recorded(source, version, "waiver", now, None)
     good: list[Waiver] = []
     bad: list[Rejected] = []
     for r in rows:
         if r.digest in revoked:
             bad.append(Rejected("waiver", r.digest, r.approver, f"revoked by {revoked[r.digest]}"))
             continue
-        try:
-            env = Envelope.from_bytes(r.envelope)
-            if sha256_hex(r.envelope) != r.digest:
-                raise ApprovalRefused("stored envelope does not match its digest")
-            c = _check_signed(
-                env,
-                predicate_type=uris.WAIVER,
-                version=version,
-                stage=None,
-                roster=roster_in_force(store, r.recorded_at),
-                recorded_at=r.recorded_at,
-            )
-            _check_waiver_fields(c, version, WAIVER_ROLES)
-        except (ApprovalRefused, InputError) as exc:
-            bad.append(Rejected("waiver", r.digest, r.approver, exc.message, r.log_index))
+        c = _verify_row(store, r, WaiverStatement, version, None)
+        if isinstance(c, Rejected):
+            bad.append(c)
             continue
-        p = c.predicate
-        assert c.expires_at is not None
-        stages = p.get("stages")
-        good.append(
-            Waiver(
-                id=str(p["id"]),
-                rule=str(p["rule"]),
-                model=version.model.name,
-                versions=version.version,
-                justification=str(p["justification"]).strip(),
-                approved_by=c.member.id,
-                expires_at=c.expires_at,
-                stages=None if not stages else tuple(str(s) for s in stages),
-                approved_at=c.signed_at,
-                origin=f"log/{r.log_index}" if r.log_index is not None else "signed",
-                digest=r.digest,
-            )
-        )
+        origin = f"log/{r.log_index}" if r.log_index is not None else "signed"
+        good.append(_policy_waiver(c, version, origin, r.digest))
     return good, bad
 
 
@@ -223,29 +240,14 @@ def verify_waiver_envelope(
     does not count."""
     c = _check_signed(
         envelope,
-        predicate_type=uris.WAIVER,
+        record_type=WaiverStatement,
         version=version,
         stage=None,
         roster=roster_in_force(_store(source), now),
         recorded_at=now,
     )
     _check_waiver_fields(c, version, WAIVER_ROLES)
-    p = c.predicate
-    assert c.expires_at is not None
-    stages = p.get("stages")
-    return Waiver(
-        id=str(p["id"]),
-        rule=str(p["rule"]),
-        model=version.model.name,
-        versions=version.version,
-        justification=str(p["justification"]).strip(),
-        approved_by=c.member.id,
-        expires_at=c.expires_at,
-        stages=None if not stages else tuple(str(s) for s in stages),
-        approved_at=c.signed_at,
-        origin="signed-file",
-        digest=sha256_hex(envelope.to_bytes()),
-    )
+    return _policy_waiver(c, version, "signed-file", sha256_hex(envelope.to_bytes()))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ordinance import uris
 from ordinance._canonical import sha256_hex
 from ordinance.approvals._base import (
     WAIVER_ROLES,
@@ -95,7 +94,7 @@ def record_waiver(
     try:
         checked = _check_signed(
             envelope,
-            predicate_type=uris.WAIVER,
+            record_type=WaiverStatement,
             version=v,
             stage=None,
             roster=roster_at(ws, now),
@@ -106,13 +105,11 @@ def record_waiver(
         index = _log_refusal(ws, v, "waiver", raw, exc.message, claim, now)
         where = f" (refusal logged at entry {index})" if index is not None else ""
         raise ApprovalRefused(f"waiver refused: {exc.message}{where}") from None
-    pred = checked.predicate
-    assert checked.expires_at is not None
+    waiver = checked.record
     digest = sha256_hex(raw)
     store = approvals_store(ws)
     if store.by_digest(digest) is not None:
         raise ConflictError(f"this waiver ({digest[:12]}…) is already recorded")
-    stages = pred.get("stages")
     return _record_signed(
         ws,
         store,
@@ -122,14 +119,16 @@ def record_waiver(
         checked,
         model,
         version,
-        ",".join(stages) if stages else "",
-        str(pred["rule"]),
+        ",".join(waiver.stages) if waiver.stages else "",
+        waiver.rule,
         now,
     )
 
 
-def _check_waiver_fields(checked: _Checked, v: ModelVersion, roles: frozenset[str]) -> None:
-    pred = checked.predicate
+def _check_waiver_fields(
+    checked: _Checked[WaiverStatement], v: ModelVersion, roles: frozenset[str]
+) -> None:
+    waiver = checked.record
     if not checked.member.roles & roles:
         held = ", ".join(sorted(checked.member.roles)) or "no roles"
         raise ApprovalRefused(
@@ -137,14 +136,11 @@ def _check_waiver_fields(checked: _Checked, v: ModelVersion, roles: frozenset[st
         )
     if checked.member.id == v.author:
         raise ApprovalRefused(f"{checked.member.id} is the version's author and cannot waive")
-    if checked.expires_at is None:
-        raise ApprovalRefused("a waiver must expire")
-    if not isinstance(pred.get("rule"), str) or not pred["rule"]:
+    if not waiver.rule:
         raise ApprovalRefused("the waiver names no rule")
-    if not isinstance(pred.get("id"), str) or not pred["id"]:
+    if not waiver.id:
         raise ApprovalRefused("the waiver has no id")
-    just = pred.get("justification")
-    if not isinstance(just, str) or len(just.strip()) < 10:
+    if len(waiver.justification.strip()) < 10:
         raise ApprovalRefused("a waiver needs a justification of at least 10 characters")
 
 
