@@ -290,63 +290,23 @@ def record_decision(
         )
     decision = replace(decision, evaluation_log_index=eval_index)
     details = decision.details()
-    stmts: list[Transition] = []
-    records: list[TransitionRecord] = []
+    moves: list[tuple[ModelVersion, Transition]] = []
     if decision.allowed and holder is not None and decision.demote_to is not None:
         reason = f"replaced by {version.ref} in {decision.to_stage}"
         demote_details = {**details, "replacedBy": version.version}
-        stmts.append(
-            Transition.of(
+        moves.append(
+            (
                 holder,
-                from_stage=holder.stage,
-                to_stage=decision.demote_to,
-                actor=decision.actor,
-                at=decision.at,
-                kind="demote",
-                reason=reason,
-                details=demote_details,
-            )
-        )
-        records.append(
-            TransitionRecord(
-                model=holder.model.name,
-                version=holder.version,
-                from_stage=holder.stage,
-                to_stage=decision.demote_to,
-                actor=decision.actor,
-                at=decision.at,
-                kind="demote",
-                reason=reason,
-                details=demote_details,
+                _transition(holder, decision, decision.demote_to, "demote", reason, demote_details),
             )
         )
     kind = decision.kind if decision.allowed else "denied"
     reason = "; ".join(decision.reasons) if not decision.allowed else f"{decision.kind} allowed"
-    stmts.append(
-        Transition.of(
-            version,
-            from_stage=version.stage,
-            to_stage=decision.to_stage,
-            actor=decision.actor,
-            at=decision.at,
-            kind=kind,
-            reason=reason,
-            details=details,
-        )
+    moves.append(
+        (version, _transition(version, decision, decision.to_stage, kind, reason, details))
     )
-    records.append(
-        TransitionRecord(
-            model=version.model.name,
-            version=version.version,
-            from_stage=version.stage,
-            to_stage=decision.to_stage,
-            actor=decision.actor,
-            at=decision.at,
-            kind=kind,
-            reason=reason,
-            details=details,
-        )
-    )
+    stmts = [t for _, t in moves]
+    records = [_index_row(v, t) for v, t in moves]
     try:
         # the log entries and the stage changes commit together or not at all
         with write_transaction(parts.engine, "promotion") as conn:
@@ -355,19 +315,48 @@ def record_decision(
             registry.apply_transitions_in(conn, records)
     except ConflictError as exc:
         # nothing was written; the attempt is still on the record
-        abort = Transition.of(
-            version,
-            from_stage=version.stage,
-            to_stage=decision.to_stage,
-            actor=decision.actor,
-            at=decision.at,
-            kind="aborted",
-            reason=f"not applied: {exc.message}",
-            details={},
-        )
+        reason = f"not applied: {exc.message}"
+        abort = _transition(version, decision, decision.to_stage, "aborted", reason, {})
         log.append_statements([abort.to_statement()])
         raise
     return replace(decision, log_indexes=tuple(indexes))
+
+
+def _transition(
+    version: ModelVersion,
+    decision: PromotionDecision,
+    to_stage: str,
+    kind: str,
+    reason: str,
+    details: dict[str, Any],
+) -> Transition:
+    """The logged statement of one move of ``version`` (from its current stage) by the
+    decision's actor at the decision's time."""
+    return Transition.of(
+        version,
+        from_stage=version.stage,
+        to_stage=to_stage,
+        actor=decision.actor,
+        at=decision.at,
+        kind=kind,
+        reason=reason,
+        details=details,
+    )
+
+
+def _index_row(version: ModelVersion, t: Transition) -> TransitionRecord:
+    """The registry's row for a logged transition of ``version``."""
+    return TransitionRecord(
+        model=version.model.name,
+        version=version.version,
+        from_stage=t.from_stage,
+        to_stage=t.to_stage,
+        actor=t.actor,
+        at=t.at,
+        kind=t.kind,
+        reason=t.reason,
+        details=dict(t.details),
+    )
 
 
 # --------------------------------------------------------------------------- entry points

@@ -26,8 +26,8 @@ in ``extra`` so entries written by newer versions still read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -123,6 +123,41 @@ def _sha(p: Mapping[str, Any], key: str) -> str:
 # --------------------------------------------------------------------------- the base
 
 
+class Predicate(Mapping[str, Any]):
+    """A predicate being read: remembers the fields a record reads, so that the others are
+    kept in ``extra`` (no record lists its field names twice)."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+        self._read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self._read.add(key)
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self._read.add(key)
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._read.add(key)
+        return self._data.get(key, default)
+
+    def legacy(self, key: str) -> Any:
+        """A fallback read of an older field name, which stays in ``extra``."""
+        return self._data.get(key)
+
+    def unread(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k not in self._read}
+
+
 @dataclass(frozen=True)
 class Subject:
     """The first subject of a statement: ``model@version`` and its identity digest."""
@@ -147,7 +182,6 @@ class Record:
     """What every record has: the predicate type, its subject and unknown predicate fields."""
 
     PREDICATE_TYPE: ClassVar[str] = ""
-    _KNOWN: ClassVar[frozenset[str]] = frozenset()
 
     subject: Subject
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -188,12 +222,15 @@ class Record:
         pred = stmt.get("predicate")
         if not isinstance(pred, dict):
             raise InputError("the statement has no predicate")
-        extra = {k: v for k, v in pred.items() if k not in cls._KNOWN}
-        return cls._read(subject, pred, extra)
+        fields = Predicate(pred)
+        record = cls._read(subject, fields)
+        # what the record did not read is kept, so that a newer entry re-serializes whole
+        extra = fields.unread()
+        return replace(record, extra=extra) if extra else record
 
     @classmethod
     def _read(
-        cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]
+        cls, subject: Subject, p: Predicate
     ) -> Self:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
 
@@ -267,24 +304,6 @@ class Registration(Record):
     """A version was registered: its facts, evidence digests and model-signing digest."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.REGISTRATION
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {
-            "model",
-            "version",
-            "stage",
-            "author",
-            "createdAt",
-            "registeredAt",
-            "identity",
-            "modelSigningStatementDigest",
-            "manifest",
-            "lineage",
-            "metrics",
-            "documentation",
-            "documentationFields",
-            "evidence",
-        }
-    )
 
     model: Mapping[str, Any]
     version: str
@@ -347,10 +366,9 @@ class Registration(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         return cls(
             subject=subject,
-            extra=extra,
             model=_dict(p, "model"),
             version=_str(p, "version"),
             stage=_str(p, "stage"),
@@ -377,7 +395,6 @@ class EvidenceAdded(Record):
     """Evidence attached to a version after its registration."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.EVIDENCE
-    _KNOWN: ClassVar[frozenset[str]] = frozenset({"version", "actor", "evidence"})
 
     version: str
     actor: str
@@ -397,10 +414,9 @@ class EvidenceAdded(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         return cls(
             subject=subject,
-            extra=extra,
             version=_str(p, "version"),
             actor=_str(p, "actor", ""),
             evidence=tuple(EvidenceItem.from_dict(e) for e in p.get("evidence") or []),
@@ -412,17 +428,6 @@ class Evaluation(Record):
     """A policy evaluation as a SLSA ``verification_summary/v1`` predicate."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.VSA
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {
-            "verifier",
-            "timeVerified",
-            "resourceUri",
-            "policy",
-            "inputAttestations",
-            "verificationResult",
-            "verifiedLevels",
-        }
-    )
 
     verifier: Mapping[str, Any]
     time_verified: datetime
@@ -463,11 +468,10 @@ class Evaluation(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         policy = _dict(p, "policy")
         return cls(
             subject=subject,
-            extra=extra,
             verifier=_dict(p, "verifier"),
             time_verified=_parse_time(p.get("timeVerified"), "timeVerified"),
             resource_uri=_str(p, "resourceUri"),
@@ -487,19 +491,6 @@ class ApprovalStatement(Record):
     """What an approver signs: bound to the identity, version, stage and policy digests."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.APPROVAL
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {
-            "approver",
-            "model",
-            "version",
-            "stage",
-            "identity",
-            "policies",
-            "signedAt",
-            "expiresAt",
-            "comment",
-        }
-    )
 
     approver: str
     model: str
@@ -550,11 +541,10 @@ class ApprovalStatement(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         pol = p.get("policies") or {}
         return cls(
             subject=subject,
-            extra=extra,
             approver=_str(p, "approver"),
             model=_str(p, "model"),
             version=_str(p, "version"),
@@ -565,7 +555,7 @@ class ApprovalStatement(Record):
                 for k, v in (pol.items() if isinstance(pol, dict) else ())
             },
             signed_at=_parse_time(p.get("signedAt"), "signedAt"),
-            expires_at=_opt_time(p.get("expiresAt", p.get("expires")), "expiresAt"),
+            expires_at=_opt_time(p.get("expiresAt", p.legacy("expires")), "expiresAt"),
             comment=str(p.get("comment") or ""),
         )
 
@@ -575,19 +565,6 @@ class WaiverStatement(Record):
     """A signed waiver of one rule for exactly one version (optionally some stages)."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.WAIVER
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {
-            "id",
-            "rule",
-            "model",
-            "version",
-            "stages",
-            "justification",
-            "approver",
-            "signedAt",
-            "expiresAt",
-        }
-    )
 
     id: str
     rule: str
@@ -639,14 +616,13 @@ class WaiverStatement(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         stages = p.get("stages")
-        expires = _opt_time(p.get("expiresAt", p.get("expires")), "expiresAt")
+        expires = _opt_time(p.get("expiresAt", p.legacy("expires")), "expiresAt")
         if expires is None:
             raise InputError("a waiver must expire (expiresAt is missing)")
         return cls(
             subject=subject,
-            extra=extra,
             id=_str(p, "id"),
             rule=_str(p, "rule"),
             model=_str(p, "model"),
@@ -837,9 +813,6 @@ class ApprovalRefusal(Record):
     """A refused approval or waiver submission, logged with the reason (log-key signed)."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.APPROVAL_REFUSED
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {"kind", "reason", "claimed", "envelope", "refusedAt"}
-    )
 
     kind: str
     reason: str
@@ -857,10 +830,9 @@ class ApprovalRefusal(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         return cls(
             subject=subject,
-            extra=extra,
             kind=_str(p, "kind"),
             reason=_str(p, "reason"),
             claimed=dict(p.get("claimed") or {}),
@@ -874,7 +846,6 @@ class Revocation(Record):
     """A signed revocation of an approval or waiver, named by its envelope digest."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.REVOCATION
-    _KNOWN: ClassVar[frozenset[str]] = frozenset({"revokes", "revoker", "reason", "revokedAt"})
 
     revokes_sha256: str
     revokes_kind: str
@@ -891,11 +862,10 @@ class Revocation(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         rev = _dict(p, "revokes")
         return cls(
             subject=subject,
-            extra=extra,
             revokes_sha256=_str(rev, "sha256"),
             revokes_kind=_str(rev, "kind"),
             revoker=_str(p, "revoker"),
@@ -909,9 +879,6 @@ class RosterChange(Record):
     """The roster in force changed: the new document, its digest and the diff."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.ROSTER_CHANGE
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {"digest", "previous", "roster", "diff", "actor", "appliedAt"}
-    )
 
     roster_sha256: str
     previous_sha256: str | None
@@ -931,11 +898,10 @@ class RosterChange(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         prev = p.get("previous")
         return cls(
             subject=subject,
-            extra=extra,
             roster_sha256=_sha(p, "digest"),
             previous_sha256=None if prev is None else _sha(p, "previous"),
             roster=_dict(p, "roster"),
@@ -950,9 +916,6 @@ class KeyChange(Record):
     """The log key was rotated (written by :meth:`TransparencyLog.rotate_key`)."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.KEY_CHANGE
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {"old_vkey", "new_vkey", "reason", "actor", "time"}
-    )
 
     old_vkey: str
     new_vkey: str
@@ -970,10 +933,9 @@ class KeyChange(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         return cls(
             subject=subject,
-            extra=extra,
             old_vkey=_str(p, "old_vkey"),
             new_vkey=_str(p, "new_vkey"),
             reason=str(p.get("reason") or ""),
@@ -988,9 +950,6 @@ class Transition(Record):
     decision (verdict, policy digests, approvals, waivers, reasons, log head)."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.TRANSITION
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {"kind", "fromStage", "toStage", "actor", "at", "reason"}
-    )
 
     kind: str
     from_stage: str | None
@@ -1038,11 +997,10 @@ class Transition(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         frm = p.get("fromStage")
         return cls(
             subject=subject,
-            extra=extra,
             kind=_str(p, "kind"),
             from_stage=None if frm is None else str(frm),
             to_stage=_str(p, "toStage"),
