@@ -37,7 +37,8 @@ from ordinance.errors import InputError, VerificationError
 from ordinance.model import Evidence, Identity, Lineage, Model, ModelVersion
 
 if TYPE_CHECKING:
-    from ordinance.log.store import LogEntry, TransparencyLog
+    from ordinance.log.entries import LogEntry
+    from ordinance.log.store import TransparencyLog
     from ordinance.store._tables import EvaluationRow, EvidenceRow, TransitionRow, VersionRow
 
 __all__ = ["IndexMismatch", "Ledger", "evaluation_binding"]

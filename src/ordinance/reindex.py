@@ -106,7 +106,7 @@ def check_index(ws: Workspace) -> IndexReport:
 
 
 def _entries(conn: Connection, size: int) -> Iterator[tuple[int, bytes, str]]:
-    from ordinance.log.store import entries_t
+    from ordinance.log.schema import entries_t
 
     last = -1
     while True:

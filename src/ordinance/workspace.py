@@ -673,7 +673,7 @@ def _refuse_second_key(ws: Workspace) -> None:
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ordinance.log.store import checkpoints_t
+    from ordinance.log.schema import checkpoints_t
 
     try:
         with ws.engine().connect() as conn:

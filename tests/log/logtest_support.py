@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from ordinance.log import PREDICATE_REGISTRATION, PREDICATE_TRANSITION, make_statement
-from ordinance.log.store import LOG_TABLES
+from ordinance.log.schema import LOG_TABLES
 
 ORIGIN = "ordinance.local/test"
 

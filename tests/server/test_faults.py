@@ -106,7 +106,7 @@ def _approve_and_stage(team: Team, version: str) -> None:
 def test_sigkill_during_a_promotion_leaves_nothing_half_written(pg_team: Team, pg_url: str) -> None:
     import psycopg
 
-    from ordinance.log.store import _PG_LOCK_KEY
+    from ordinance.log.schema import APPEND_LOCK_KEY
 
     team = pg_team
     r = remote_cli(
@@ -120,7 +120,7 @@ def test_sigkill_during_a_promotion_leaves_nothing_half_written(pg_team: Team, p
     dsn, _, query = plain.partition("?")
     schema = query.split("search_path%3D", 1)[1]
     with psycopg.connect(dsn, autocommit=True, options=f"-csearch_path={schema}") as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (_PG_LOCK_KEY,))
+        holder.execute("SELECT pg_advisory_lock(%s)", (APPEND_LOCK_KEY,))
         result: dict[str, object] = {}
 
         def promote() -> None:
@@ -142,7 +142,7 @@ def test_sigkill_during_a_promotion_leaves_nothing_half_written(pg_team: Team, p
         assert waiting, "the promotion never reached the log append"
         team.server.kill()  # mid-transaction
         t.join(30)
-        holder.execute("SELECT pg_advisory_unlock(%s)", (_PG_LOCK_KEY,))
+        holder.execute("SELECT pg_advisory_unlock(%s)", (APPEND_LOCK_KEY,))
     r = result["r"]
     assert r.code == 3  # type: ignore[attr-defined]
     team.server.start()

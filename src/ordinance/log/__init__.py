@@ -20,9 +20,11 @@ from ordinance.log.dsse import (
     make_statement,
     sign_statement,
 )
+from ordinance.log.entries import LogEntry
 from ordinance.log.note import Checkpoint, NoteSignature, SignedNote, cosign, sign_note, verify_note
 from ordinance.log.proof import TlogProof, verify_tlog_proof
-from ordinance.log.store import LogEntry, TransparencyLog, create_schema, open_log
+from ordinance.log.schema import create_schema
+from ordinance.log.store import TransparencyLog, open_log
 from ordinance.log.verify import VerifyReport
 
 __all__ = [

@@ -46,7 +46,8 @@ _BATCH = 20_000
 def export_bundle(log: TransparencyLog, out_dir: Path) -> Path:
     """Write the log as of its latest checkpoint into ``out_dir`` (created; must be empty)."""
     from ordinance.log.dsse import PREDICATE_KEY_CHANGE
-    from ordinance.log.store import _all_checkpoints, entries_t
+    from ordinance.log.queries import _all_checkpoints
+    from ordinance.log.schema import entries_t
 
     out_dir = Path(out_dir)
     try:

@@ -1,16 +1,9 @@
 """The transparency log over SQL (SQLite or PostgreSQL), with SQLAlchemy Core.
 
-Tables (their own ``MetaData``; created by migration 0002 through :func:`create_schema`):
-
-* ``ordinance_log_entry``       one row per leaf: index, leaf hash, envelope bytes (the leaf
-  input, verbatim), and unauthenticated index columns (predicate type, subject, time).
-* ``ordinance_log_node``        every perfect-subtree root of level >= 1, keyed (level, index).
-* ``ordinance_log_checkpoint``  every signed checkpoint, one per append batch.
-* ``ordinance_log_cosignature`` witness cosignature lines, per checkpoint.
-
-All four are append-only: triggers reject UPDATE and DELETE (and TRUNCATE on PostgreSQL).
-An append is one transaction holding the writer lock (SQLite ``BEGIN IMMEDIATE``,
-PostgreSQL ``pg_advisory_xact_lock``): leaves, nodes and the signed checkpoint, or nothing.
+The tables are in :mod:`ordinance.log.schema`, entries in :mod:`ordinance.log.entries`, the
+driver-level SQL of the hot paths in :mod:`ordinance.log.queries`. An append is one
+transaction holding the writer lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL
+``pg_advisory_xact_lock``): leaves, nodes and the signed checkpoint, or nothing.
 """
 
 from __future__ import annotations
@@ -19,270 +12,60 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    SmallInteger,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ordinance._bounds import check_time
 from ordinance.errors import InfrastructureError, InputError, NotFoundError, VerificationError
 from ordinance.log import merkle
 from ordinance.log.dsse import (
     PREDICATE_KEY_CHANGE,
-    Envelope,
-    StatementInfo,
     make_statement,
     sign_statement,
-    statement_info,
+)
+from ordinance.log.entries import (
+    LogEntry,
+    _columns,
+    _entry_from_row,
+    _learn_key,
+    _plain_columns,
+    _prepare,
+    _since_ts,
+    _ts,
 )
 from ordinance.log.note import Checkpoint, NoteSignature, SignedNote, sign_note
 from ordinance.log.proof import TlogProof
+from ordinance.log.queries import (
+    _PG_NODES,
+    _all_checkpoints,
+    _fetch_nodes,
+    _fetch_nodes_raw,
+    _head,
+    _pg_node_arrays,
+    _pipelines,
+    _Sql,
+    _sql,
+    _with_cosignatures,
+)
+from ordinance.log.schema import (
+    APPEND_LOCK_KEY,
+    checkpoints_t,
+    cosignatures_t,
+    entries_t,
+)
 from ordinance.log.trusted import TrustedHead, check_note, extend_frontier, load_head, save_head
 from ordinance.signing import Signer, VerifierKey, load_signer, parse_vkey
 
 __all__ = [
-    "LogEntry",
     "TransparencyLog",
-    "create_schema",
-    "metadata",
     "open_log",
 ]
 
-metadata = MetaData()
-
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-entries_t = Table(
-    "ordinance_log_entry",
-    metadata,
-    Column("idx", _BigId, primary_key=True, autoincrement=False),
-    Column("leaf_hash", LargeBinary(32), nullable=False),
-    Column("envelope", LargeBinary(), nullable=False),
-    Column("predicate_type", String(), nullable=False),
-    Column("subject_name", String(), nullable=False),
-    Column("subject_digest", String(), nullable=False),
-    Column("logged_at", String(32), nullable=False),
-)
-Index("ix_ordinance_log_entry_subject", entries_t.c.subject_name, entries_t.c.logged_at)
-Index("ix_ordinance_log_entry_ptype", entries_t.c.predicate_type, entries_t.c.idx)
-Index("ix_ordinance_log_entry_logged_at", entries_t.c.logged_at)
-
-nodes_t = Table(
-    "ordinance_log_node",
-    metadata,
-    Column("level", SmallInteger(), primary_key=True, autoincrement=False),
-    Column("idx", BigInteger(), primary_key=True, autoincrement=False),
-    Column("hash", LargeBinary(32), nullable=False),
-    sqlite_with_rowid=False,
-)
-
-checkpoints_t = Table(
-    "ordinance_log_checkpoint",
-    metadata,
-    Column("tree_size", _BigId, primary_key=True, autoincrement=False),
-    Column("root_hash", LargeBinary(32), nullable=False),
-    Column("note", Text(), nullable=False),
-    Column("created_at", String(32), nullable=False),
-)
-
-cosignatures_t = Table(
-    "ordinance_log_cosignature",
-    metadata,
-    Column(
-        "tree_size",
-        BigInteger(),
-        ForeignKey("ordinance_log_checkpoint.tree_size"),
-        primary_key=True,
-        autoincrement=False,
-    ),
-    Column("key_name", String(), primary_key=True),
-    Column("key_id", String(8), primary_key=True),
-    Column("line", Text(), nullable=False),
-    Column("created_at", String(32), nullable=False),
-)
-
-LOG_TABLES = (entries_t.name, nodes_t.name, checkpoints_t.name, cosignatures_t.name)
-# pg_advisory_xact_lock key: first 8 bytes of SHA-256("ordinance.log.append"), as a signed int64
-_PG_LOCK_KEY = int.from_bytes(
-    hashlib.sha256(b"ordinance.log.append").digest()[:8], "big", signed=True
-)
-
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _VERIFY_BATCH = 20_000
-
-
-def _ts(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime(_TS_FORMAT)
-
-
-def _parse_ts(s: str) -> datetime:
-    return datetime.strptime(s, _TS_FORMAT).replace(tzinfo=UTC)
-
-
-def _since_ts(since: datetime | date | str) -> str:
-    if isinstance(since, str):
-        try:
-            since = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            check_time(since)
-        except ValueError as exc:
-            why = str(exc) if "year must be" in str(exc) else "use ISO 8601, e.g. 2025-01-31"
-            raise InputError(f"bad date {since!r}: {why}") from None
-    if not isinstance(since, datetime):
-        since = datetime(since.year, since.month, since.day, tzinfo=UTC)
-    return _ts(since)
-
-
-# --------------------------------------------------------------------------- schema
-
-
-def create_schema(conn: Connection) -> None:
-    """Create the log tables, indexes and append-only triggers (idempotent)."""
-    metadata.create_all(conn, checkfirst=True)
-    if conn.dialect.name == "sqlite":
-        for table in LOG_TABLES:
-            for op in ("UPDATE", "DELETE"):
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} "
-                    f"BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'ordinance audit log is append-only'); END"
-                )
-    elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION ordinance_log_append_only() RETURNS trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            # '%%' is a literal '%' for the driver's paramstyle: plpgsql sees '%'
-            "RAISE EXCEPTION 'ordinance audit log is append-only (%% on %%)', TG_OP, TG_TABLE_NAME; "
-            "END $$"
-        )
-        for table in LOG_TABLES:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION ordinance_log_append_only()"
-            )
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION ordinance_log_append_only()"
-            )
-
-
-def drop_schema(conn: Connection) -> None:
-    """Drop the log tables (the downgrade of migration 0002)."""
-    if conn.dialect.name == "postgresql":
-        for table in LOG_TABLES:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-    metadata.drop_all(conn, checkfirst=True)
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("DROP FUNCTION IF EXISTS ordinance_log_append_only()")
-
-
-# --------------------------------------------------------------------------- entries
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One log entry: the exact envelope bytes and what the log indexed about them."""
-
-    index: int
-    envelope: bytes
-    statement: dict[str, Any]
-    predicate_type: str
-    subject_name: str
-    subject_digest: str
-    logged_at: datetime
-
-    @property
-    def leaf_hash(self) -> bytes:
-        return merkle.leaf_hash(self.envelope)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "logged_at": _ts(self.logged_at),
-            "predicate_type": self.predicate_type,
-            "subject": {"name": self.subject_name, "digest": self.subject_digest},
-            "leaf_hash": self.leaf_hash.hex(),
-            "statement": self.statement,
-        }
-
-
-def _entry_from_row(row: Any) -> LogEntry:
-    env = bytes(row.envelope)
-    info = statement_info(Envelope.from_bytes(env))
-    return LogEntry(
-        index=int(row.idx),
-        envelope=env,
-        statement=info.statement,
-        predicate_type=row.predicate_type,
-        subject_name=row.subject_name,
-        subject_digest=row.subject_digest,
-        logged_at=_parse_ts(row.logged_at),
-    )
-
-
-def _prepare(envelope: bytes) -> StatementInfo:
-    if b"\n" in envelope or b"\r" in envelope:
-        raise InputError("log entries must be single-line envelope JSON (no raw newlines)")
-    return statement_info(Envelope.from_bytes(envelope))
-
-
-def _columns(info: StatementInfo) -> tuple[str, str, str]:
-    return info.predicate_type, info.subject_name, info.subject_digest
-
-
-def _plain_columns(stmt: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(predicate type, subject name, subject digest) of a checked statement, if all plain str.
-
-    Same values as :func:`statement_info` on the signed payload; ``None`` for anything
-    unusual (non-str name, no sha256 digest), which then goes through the envelope.
-    """
-    ptype = stmt.get("predicateType")
-    first = stmt["subject"][0]
-    name = first.get("name")
-    digest = first["digest"].get("sha256")
-    if type(ptype) is str and type(name) is str and name and type(digest) is str:
-        return ptype, name, digest
-    return None
-
-
-def _learn_key(envelope: bytes, vkeys: list[str], own: Sequence[VerifierKey]) -> None:
-    """Trust the new key of a key-change entry signed by a key already trusted."""
-    from ordinance.signing import verify_envelope
-
-    try:
-        info = statement_info(Envelope.from_bytes(envelope))
-        old = str(info.statement["predicate"]["old_vkey"])
-        new = str(info.statement["predicate"]["new_vkey"])
-        trusted = {k.vkey for k in own} | set(vkeys)
-        if old in trusted and new not in trusted:
-            verify_envelope(Envelope.from_bytes(envelope), [parse_vkey(old)])
-            vkeys.append(new)
-    except (InputError, VerificationError, KeyError, TypeError):
-        return
 
 
 def _default_clock() -> datetime:
@@ -482,7 +265,7 @@ class TransparencyLog:
         cur = conn.connection.cursor()
         try:
             if conn.dialect.name == "postgresql":
-                cur.execute(sql.lock, (_PG_LOCK_KEY,))
+                cur.execute(sql.lock, (APPEND_LOCK_KEY,))
             cur.execute(sql.head)
             row = cur.fetchone()
             if row is None:
@@ -1080,189 +863,6 @@ class _ReadOnlySigner:
 
     def sign(self, message: bytes) -> bytes:
         raise InputError("this log was opened read-only (no private key): cannot append")
-
-
-def _head(conn: Connection) -> tuple[int, bytes, str | None]:
-    row = conn.execute(
-        select(checkpoints_t.c.tree_size, checkpoints_t.c.root_hash, checkpoints_t.c.note)
-        .order_by(checkpoints_t.c.tree_size.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return 0, merkle.EMPTY_ROOT, None
-    return int(row.tree_size), bytes(row.root_hash), str(row.note)
-
-
-_COSIGNED = (
-    "SELECT c.tree_size, c.root_hash, c.note, s.line FROM ({}) c "
-    "LEFT JOIN ordinance_log_cosignature s ON s.tree_size = c.tree_size "
-    "ORDER BY s.created_at, s.key_name"
-)
-_HEAD = "SELECT tree_size, root_hash, note FROM ordinance_log_checkpoint ORDER BY tree_size DESC LIMIT 1"
-_AT = "SELECT tree_size, root_hash, note FROM ordinance_log_checkpoint WHERE tree_size = ?"
-_LEAVES = "SELECT 0, idx, leaf_hash FROM ordinance_log_entry WHERE idx IN ({})"
-_INNER = "SELECT level, idx, hash FROM ordinance_log_node WHERE {}"
-_PG_NODES = (
-    "SELECT 0, idx, leaf_hash FROM ordinance_log_entry WHERE idx = ANY(%s::bigint[]) "
-    "UNION ALL SELECT n.level, n.idx, n.hash FROM ordinance_log_node n "
-    "JOIN unnest(%s::smallint[], %s::bigint[]) AS k(level, idx) "
-    "ON n.level = k.level AND n.idx = k.idx"
-)
-
-
-@dataclass(frozen=True)
-class _Sql:
-    """Driver-level SQL for the hot paths, in the driver's placeholder style.
-
-    Only placeholders are ever substituted into these strings; values are always bound.
-    """
-
-    ph: str
-    lock: str = "SELECT pg_advisory_xact_lock(?)"
-    head: str = _HEAD
-    head_with_cosignatures: str = _COSIGNED.format(_HEAD)
-    checkpoint_with_cosignatures: str = _COSIGNED.format(_AT)
-    insert_entry: str = (
-        "INSERT INTO ordinance_log_entry (idx, leaf_hash, envelope, predicate_type, "
-        "subject_name, subject_digest, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    )
-    insert_node: str = "INSERT INTO ordinance_log_node (level, idx, hash) VALUES (?, ?, ?)"
-    entry_range: str = (
-        "SELECT idx, envelope, leaf_hash, predicate_type FROM ordinance_log_entry "
-        "WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"
-    )
-    insert_checkpoint: str = (
-        "INSERT INTO ordinance_log_checkpoint (tree_size, root_hash, note, created_at) "
-        "VALUES (?, ?, ?, ?)"
-    )
-
-    def styled(self) -> _Sql:
-        """The same statements with the driver's placeholder instead of ``?``."""
-        if self.ph == "?":
-            return self
-        fields = {k: v.replace("?", self.ph) for k, v in vars(self).items() if k != "ph"}
-        return _Sql(ph=self.ph, **fields)
-
-    def nodes(self, leaves: int, inner: int) -> str:
-        """One query for ``leaves`` leaf hashes and ``inner`` stored nodes (slot counts)."""
-        parts = []
-        if leaves:
-            parts.append(_LEAVES.format(", ".join([self.ph] * leaves)))
-        if inner:
-            parts.append(_INNER.format(" OR ".join(["(level = ? AND idx = ?)"] * inner)))
-        return " UNION ALL ".join(parts).replace("?", self.ph)
-
-
-def _make_sql(ph: str) -> _Sql:
-    return _Sql(ph=ph).styled()
-
-
-_SQL_QMARK = _make_sql("?")
-_SQL_FORMAT = _make_sql("%s")
-
-
-def _sql(conn: Connection | Any) -> _Sql:
-    """The SQL set for a SQLAlchemy connection (or engine)."""
-    return _SQL_QMARK if conn.dialect.paramstyle in ("qmark", "numeric") else _SQL_FORMAT
-
-
-_SLOTS = (4, 8, 16, 32, 64)
-
-
-def _slots(n: int) -> int:
-    return 0 if n == 0 else next(k for k in _SLOTS if k >= n)
-
-
-def _fetch_nodes(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
-    """Look up perfect nodes: level 0 from the entries' leaf hashes, others from the nodes.
-
-    SQLite: one statement per up to 64 leaves and 64 inner nodes, with the slot counts rounded
-    up (padded with -1) so few distinct statements exist and the statement cache hits.
-    PostgreSQL: one fixed statement with array parameters (prepared once per connection).
-    Every lookup is a primary-key lookup.
-    """
-    return _fetch_nodes_raw(conn.exec_driver_sql, _sql(conn), nodes)
-
-
-def _fetch_nodes_raw(
-    execute: Callable[[str, Any], Any], sql: _Sql, nodes: Sequence[merkle.Node]
-) -> dict[merkle.Node, bytes]:
-    out: dict[merkle.Node, bytes] = {}
-    leaves = sorted({i for lv, i in nodes if lv == 0})
-    inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
-    if sql.ph == "%s":
-        # PostgreSQL: one statement whatever the counts, with array parameters, so psycopg
-        # prepares it once per connection and the server does not re-plan it per call
-        for lv, ix, h in execute(_PG_NODES, _pg_node_arrays(nodes)):
-            out[(int(lv), int(ix))] = bytes(h)
-        leaves, inner = [], []
-    top = _SLOTS[-1]
-    for pos in range(0, max(len(leaves), len(inner)), top):
-        part = leaves[pos : pos + top]
-        part2 = inner[pos : pos + top]
-        kl, ki = _slots(len(part)), _slots(len(part2))
-        params: list[int] = part + [-1] * (kl - len(part))
-        for lv, ix in part2:
-            params += (lv, ix)
-        params += [-1, -1] * (ki - len(part2))
-        for lv, ix, h in execute(sql.nodes(kl, ki), tuple(params)):
-            out[(int(lv), int(ix))] = bytes(h)
-    missing = [n for n in nodes if n not in out]
-    if missing:
-        raise VerificationError(f"the log's stored tree is missing node {missing[0]}")
-    return out
-
-
-@cache
-def _pipelines() -> bool:
-    """Whether psycopg's libpq can pipeline (libpq 14+; the binary wheel always can)."""
-    from psycopg import Pipeline
-
-    return bool(Pipeline.is_supported())
-
-
-def _pg_node_arrays(nodes: Sequence[merkle.Node]) -> tuple[str, str, str]:
-    """The array parameters of ``_PG_NODES``: leaf indices, inner levels, inner indices.
-
-    As array literals (``{1,2,3}``, cast by the query): a third of the client CPU psycopg
-    spends adapting Python lists, on every proof.
-    """
-    inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
-    leaves = sorted({i for lv, i in nodes if lv == 0})
-    return (
-        "{" + ",".join(map(str, leaves)) + "}",
-        "{" + ",".join(str(lv) for lv, _ in inner) + "}",
-        "{" + ",".join(str(ix) for _, ix in inner) + "}",
-    )
-
-
-def _cosignature_lines(conn: Connection, size: int | None = None) -> dict[int, list[str]]:
-    q = select(cosignatures_t.c.tree_size, cosignatures_t.c.line).order_by(
-        cosignatures_t.c.tree_size, cosignatures_t.c.created_at, cosignatures_t.c.key_name
-    )
-    if size is not None:
-        q = q.where(cosignatures_t.c.tree_size == size)
-    out: dict[int, list[str]] = {}
-    for row in conn.execute(q):
-        out.setdefault(int(row.tree_size), []).append(str(row.line))
-    return out
-
-
-def _with_cosignatures(conn: Connection, size: int, note: str) -> str:
-    lines = _cosignature_lines(conn, size).get(size, [])
-    return note + "".join(lines)
-
-
-def _all_checkpoints(conn: Connection) -> list[str]:
-    cos = _cosignature_lines(conn)
-    rows = conn.execute(
-        select(checkpoints_t.c.tree_size, checkpoints_t.c.note).order_by(checkpoints_t.c.tree_size)
-    )
-    return [str(r.note) + "".join(cos.get(int(r.tree_size), [])) for r in rows]
-
-
-def count_entries(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(entries_t)).scalar_one())
 
 
 def _first_line(exc: BaseException) -> str:

@@ -341,7 +341,8 @@ def read_tile(log: TransparencyLog, path: str) -> tuple[bytes, str]:
     what :func:`export_tiles` writes. A tile beyond the latest checkpoint is NotFoundError;
     a malformed path is InputError.
     """
-    from ordinance.log.store import _fetch_nodes, entries_t
+    from ordinance.log.queries import _fetch_nodes
+    from ordinance.log.schema import entries_t
 
     rel = path.lstrip("/")
     if rel == "checkpoint":

@@ -156,19 +156,19 @@ class DbSource:
         return self._engine
 
     def entry_count(self) -> int:
-        from ordinance.log.store import count_entries
+        from ordinance.log.queries import count_entries
 
         with self._engine.connect() as conn:
             return count_entries(conn)
 
     def checkpoints(self) -> list[str]:
-        from ordinance.log.store import _all_checkpoints
+        from ordinance.log.queries import _all_checkpoints
 
         with self._engine.connect() as conn:
             return _all_checkpoints(conn)
 
     def key_change_indices(self) -> list[int]:
-        from ordinance.log.store import entries_t
+        from ordinance.log.schema import entries_t
 
         with self._engine.connect() as conn:
             rows = conn.execute(
@@ -179,7 +179,7 @@ class DbSource:
             return [int(r.idx) for r in rows]
 
     def entry_bytes(self, index: int) -> bytes | None:
-        from ordinance.log.store import entries_t
+        from ordinance.log.schema import entries_t
 
         with self._engine.connect() as conn:
             v = conn.execute(select(entries_t.c.envelope).where(entries_t.c.idx == index)).scalar()
@@ -824,7 +824,7 @@ def _stream_parallel(
     st: _State,
     nworkers: int,
 ) -> None:
-    from ordinance.log.store import entries_t
+    from ordinance.log.schema import entries_t
 
     global _W_ENGINE, _W_QUERY
     latest = targets[-1].size

@@ -17,7 +17,7 @@ from ordinance.model import ModelVersion
 from ordinance.report._format import norm_ts, ts
 
 if TYPE_CHECKING:
-    from ordinance.log.store import LogEntry
+    from ordinance.log.entries import LogEntry
     from ordinance.store.registry import TransitionRecord
     from ordinance.workspace import Workspace
 

@@ -5,7 +5,7 @@ records a fact carries ``log_index`` and ``entry_sha256``, the log entry it inde
 SHA-256 of that entry's envelope bytes, and is checked against it on read
 (:mod:`ordinance.ledger`).
 
-The audit log keeps its own tables (``ordinance.log.store``). Schema changes go through
+The audit log keeps its own tables (``ordinance.log.schema``). Schema changes go through
 Alembic migrations in ``ordinance/store/migrations``; nothing here creates tables.
 """
 

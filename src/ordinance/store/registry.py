@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from ordinance.errors import ConflictError, InfrastructureError, NotFoundError
-from ordinance.log.store import entries_t
+from ordinance.log.schema import entries_t
 from ordinance.model import (
     RISK_TIER_PATTERN,
     Evidence,

@@ -29,9 +29,9 @@ def write_transaction(engine: Engine, what: str = "write") -> Iterator[Connectio
         conn = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
         with conn, conn.begin():
             if conn.dialect.name == "postgresql":
-                from ordinance.log.store import _PG_LOCK_KEY
+                from ordinance.log.schema import APPEND_LOCK_KEY
 
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK_KEY})
             yield conn
     except SQLAlchemyError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

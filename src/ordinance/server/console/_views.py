@@ -493,7 +493,7 @@ class InventoryCache:
 
         from ordinance.errors import VerificationError
         from ordinance.log import merkle
-        from ordinance.log.store import entries_t
+        from ordinance.log.schema import entries_t
         from ordinance.log.trusted import extend_frontier
         from ordinance.signing import Envelope
 

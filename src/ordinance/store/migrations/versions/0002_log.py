@@ -3,14 +3,14 @@
 Revision ID: 0002
 Revises: 0001
 
-The schema lives in ``ordinance.log.store`` (one source of truth); this migration calls it.
+The schema lives in ``ordinance.log.schema`` (one source of truth); this migration calls it.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-from ordinance.log.store import create_schema, drop_schema
+from ordinance.log.schema import create_schema, drop_schema
 
 revision = "0002"
 down_revision = "0001"
