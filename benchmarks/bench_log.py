@@ -26,10 +26,12 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from ordinance.log import PREDICATE_REGISTRATION, TransparencyLog, create_schema, make_statement
+from ordinance.log._verifying import _State
+from ordinance.log.deep import _verify_deep
 from ordinance.log.dsse import sign_statement
 from ordinance.log.semantics import SemanticState
+from ordinance.log.sources import DbSource
 from ordinance.log.tiles import export_tiles
-from ordinance.log.verify import DbSource, _State, _verify_deep
 from ordinance.signing import Ed25519Signer
 from ordinance.store._engine import make_engine
 

@@ -35,7 +35,8 @@ from backends import fresh_pg_schema, pg_url_or_skip
 from ordinance._canonical import canonical_json
 from ordinance._cli import main
 from ordinance.log.note import Checkpoint, NoteSignature, SignedNote, cosignature_message, sign_note
-from ordinance.log.verify import DbSource, VerifyReport, verify_source
+from ordinance.log.sources import DbSource
+from ordinance.log.verify import VerifyReport, verify_source
 from ordinance.signing import SIGTYPE_COSIGNATURE_V1, Ed25519Signer
 from ordinance.store._engine import make_engine
 

@@ -400,10 +400,13 @@ def test_deep_verify_in_parallel_finds_the_first_bad_entry(
 ) -> None:
     from logtest_support import attack
 
-    from ordinance.log import verify as verify_mod
+    from ordinance.log import _verifying, sources
+    from ordinance.log import deep as deep_mod
 
-    monkeypatch.setattr(verify_mod, "_DEEP_PARALLEL_MIN", 10)
-    monkeypatch.setattr(verify_mod, "_DEEP_CHUNK", 7)
+    monkeypatch.setattr(deep_mod, "_DEEP_PARALLEL_MIN", 10)
+    # the chunk size the database source reads in and the deep workers are handed
+    monkeypatch.setattr(sources, "_DEEP_CHUNK", 7)
+    monkeypatch.setattr(deep_mod, "_DEEP_CHUNK", 7)
     log.append_statements([stmt(i) for i in range(60)])
     report = log.verify(signer.vkey, deep=True, workers=2)
     assert report.ok and report.signatures_checked == 60
@@ -416,11 +419,11 @@ def test_deep_verify_in_parallel_finds_the_first_bad_entry(
     def deep() -> tuple[int | None, str]:
         from ordinance.log.semantics import SemanticState
 
-        st = verify_mod._State()
+        st = _verifying._State()
         state = SemanticState([signer.verifier], signer.verifier, {})
         try:
-            verify_mod._verify_deep(verify_mod.DbSource(engine), state, None, 2, st)
-        except verify_mod._Bad as bad:
+            deep_mod._verify_deep(sources.DbSource(engine), state, None, 2, st)
+        except _verifying._Bad as bad:
             return bad.index, bad.reason
         assert st.signatures == 60
         return None, ""

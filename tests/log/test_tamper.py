@@ -20,19 +20,20 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     """Structural verification in this process, or with worker processes over ranges."""
     if request.param == "parallel":
         # tiny ranges so a 16-entry log takes the multi-process structural path
-        from ordinance.log import verify as verify_mod
+        from ordinance.log import _verifying
+        from ordinance.log import structure as structure_mod
 
-        assert verify_mod._fork_ok(), f"threads alive: {threading.enumerate()}"
-        monkeypatch.setattr(verify_mod, "_CHUNK_LEVEL", 2)
-        monkeypatch.setattr(verify_mod, "_CHUNK", 4)
-        monkeypatch.setattr(verify_mod, "_STRUCT_PARALLEL_MIN", 8)
-        real = verify_mod._stream_parallel
+        assert _verifying._fork_ok(), f"threads alive: {threading.enumerate()}"
+        monkeypatch.setattr(structure_mod, "_CHUNK_LEVEL", 2)
+        monkeypatch.setattr(structure_mod, "_CHUNK", 4)
+        monkeypatch.setattr(structure_mod, "_STRUCT_PARALLEL_MIN", 8)
+        real = structure_mod._stream_parallel
 
         def counted(*args: Any, **kwargs: Any) -> None:
             PARALLEL_CALLS.append(1)
             real(*args, **kwargs)
 
-        monkeypatch.setattr(verify_mod, "_stream_parallel", counted)
+        monkeypatch.setattr(structure_mod, "_stream_parallel", counted)
     return str(request.param)
 
 

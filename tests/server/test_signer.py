@@ -9,7 +9,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from helpers import small_manifest
-from ordinance.log.verify import DbSource, verify_source
+from ordinance.log.sources import DbSource
+from ordinance.log.verify import verify_source
 from ordinance.signing import Ed25519Signer, VerifierKey
 from ordinance.tokens import TokenStore
 from ordinance.workspace import Workspace, init_workspace

@@ -145,7 +145,8 @@ def register(cli: click.Group) -> None:
 
         Exit 1 naming the first bad entry if anything does not verify.
         """
-        from ordinance.log.verify import DbSource, LogSource, verify_source
+        from ordinance.log.sources import DbSource, LogSource
+        from ordinance.log.verify import verify_source
 
         source: LogSource
         trust = "pinned"

@@ -31,7 +31,8 @@ from sqlalchemy import select
 from ordinance._files import SMALL_LIMIT, check_regular, read_limited
 from ordinance.errors import InfrastructureError, InputError, VerificationError
 from ordinance.log.note import Checkpoint, SignedNote
-from ordinance.log.verify import EntryBatches, IndexedBatches, VerifyReport, verify_source
+from ordinance.log.sources import EntryBatches, IndexedBatches
+from ordinance.log.verify import VerifyReport, verify_source
 from ordinance.signing import VerifierKey, parse_vkey
 
 if TYPE_CHECKING:

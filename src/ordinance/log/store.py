@@ -803,7 +803,8 @@ class TransparencyLog:
         workers: int | None = None,
     ) -> Any:
         """Verify the whole log (see :func:`ordinance.log.verify.verify_source`)."""
-        from ordinance.log.verify import DbSource, verify_source
+        from ordinance.log.sources import DbSource
+        from ordinance.log.verify import verify_source
 
         return verify_source(
             DbSource(self._engine),

@@ -232,7 +232,7 @@ def export_tiles(log: TransparencyLog, out_dir: Path, *, workers: int | None = N
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from ordinance.log.verify import _fork_ok, _windowed
+    from ordinance.log._verifying import _fork_ok, _windowed
 
     out_dir = Path(out_dir)
     try:
