@@ -740,9 +740,6 @@ class DeclineStatement(Record):
     """
 
     PREDICATE_TYPE: ClassVar[str] = uris.DECLINE
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {"approver", "model", "version", "stage", "identity", "policies", "signedAt", "reason"}
-    )
 
     approver: str
     model: str
@@ -789,11 +786,10 @@ class DeclineStatement(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         pol = p.get("policies") or {}
         return cls(
             subject=subject,
-            extra=extra,
             approver=_str(p, "approver"),
             model=_str(p, "model"),
             version=_str(p, "version"),

@@ -15,7 +15,13 @@ from ordinance._bounds import check_time
 from ordinance._canonical import canonical_json, sha256_hex
 from ordinance.errors import InfrastructureError, InputError, VerificationError
 from ordinance.model import ModelVersion
-from ordinance.records import ApprovalRefusal, ApprovalStatement, Subject, WaiverStatement
+from ordinance.records import (
+    ApprovalRefusal,
+    ApprovalStatement,
+    DeclineStatement,
+    Subject,
+    WaiverStatement,
+)
 from ordinance.signing import PAYLOAD_TYPE_INTOTO, Envelope, Signer, VerifierKey, sign_envelope
 from ordinance.store._approval_tables import ApprovalStore, ts
 
@@ -161,13 +167,14 @@ class ApprovalRecord:
         }
 
 
-#: The signed record an envelope must hold (an approval or a waiver).
-R = TypeVar("R", ApprovalStatement, WaiverStatement)
+#: The signed record an envelope must hold (an approval, a waiver or a decline).
+R = TypeVar("R", ApprovalStatement, WaiverStatement, DeclineStatement)
 
 
 @dataclass(frozen=True)
 class _Checked(Generic[R]):
-    """A signed approval or waiver that verified: who signed it and the typed record."""
+    """A signed approval, waiver or decline that verified: who signed it and the typed
+    record."""
 
     member: Member
     key: VerifierKey
@@ -179,6 +186,9 @@ class _Checked(Generic[R]):
 
     @property
     def expires_at(self) -> datetime | None:
+        """When it expires (a decline does not)."""
+        if isinstance(self.record, DeclineStatement):
+            return None
         return self.record.expires_at
 
 
@@ -236,7 +246,7 @@ def _check_signed(
         raise ApprovalRefused(
             f"signed for {record.model}@{record.version}, not {version.ref} (replay refused)"
         )
-    if stage is not None and isinstance(record, ApprovalStatement) and record.stage != stage:
+    if stage is not None and not isinstance(record, WaiverStatement) and record.stage != stage:
         raise ApprovalRefused(f"signed for stage {record.stage!r}, not {stage!r} (replay refused)")
     if record.approver != member.id:
         raise ApprovalRefused(

@@ -114,7 +114,7 @@ def record_decline(
     try:
         checked = _check_signed(
             envelope,
-            predicate_type=uris.DECLINE,
+            record_type=DeclineStatement,
             version=v,
             stage=stage,
             roster=roster_at(ws, now),
@@ -130,8 +130,8 @@ def record_decline(
             )
         if who.id == v.author:
             raise ApprovalRefused(f"{who.id} is the version's author and cannot decline it")
-        reason = checked.predicate.get("reason")
-        if not isinstance(reason, str) or len(reason.strip()) < MIN_REASON:
+        reason = checked.record.reason
+        if len(reason.strip()) < MIN_REASON:
             raise ApprovalRefused(f"a decline needs a reason of at least {MIN_REASON} characters")
         live = _live_approval(ws, model, version, stage, who.id)
         if live is not None:
