@@ -31,7 +31,7 @@ _LAZY = {
     "Lineage": "ordinance.model",
     "Model": "ordinance.model",
     "ModelVersion": "ordinance.model",
-    "RegisterResult": "ordinance.workspace",
+    "RegisterResult": "ordinance.registration",
     "Workspace": "ordinance.workspace",
     "init_workspace": "ordinance.workspace",
     "EvaluationContext": "ordinance.policy",
@@ -65,7 +65,8 @@ if _TYPE_CHECKING:
     from ordinance.manifest import load_manifest
     from ordinance.model import Dataset, Evidence, Lineage, Model, ModelVersion
     from ordinance.promotion import PromotionDecision
-    from ordinance.workspace import RegisterResult, Workspace, init_workspace
+    from ordinance.registration import RegisterResult
+    from ordinance.workspace import Workspace, init_workspace
 
 
 def promote(

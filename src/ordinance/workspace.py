@@ -11,6 +11,11 @@ Layout of ``.ordinance/`` (or ``$ORDINANCE_HOME``)::
 
 :meth:`Workspace.open` reads the config only; it never creates tables or directories.
 :func:`init_workspace` and :meth:`Workspace.upgrade_schema` are the explicit steps that do.
+
+A :class:`Workspace` is the composition root: it builds the narrow collaborators (the
+registry, the gate, the signing log, the evidence store, the database) and hands them to the
+pipelines that do the work, :mod:`ordinance.promotion` (:meth:`Workspace.promotion`) and
+:mod:`ordinance.registration` (:meth:`Workspace.registration`), which never see the workspace.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,21 +34,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ordinance._yamlloc import load_document, parse_as
 from ordinance.errors import (
-    ConflictError,
     InfrastructureError,
     InputError,
     LocatedInputError,
     Location,
-    ManifestError,
-    NotFoundError,
     OrdinanceError,
 )
 from ordinance.model import (
     DEFAULT_RISK_TIERS,
     DEFAULT_STAGES,
     RISK_TIER_PATTERN,
-    Evidence,
-    ModelVersion,
 )
 from ordinance.storage import EvidenceBackend, EvidenceConfig, open_evidence_store
 from ordinance.store._engine import make_engine
@@ -51,13 +51,12 @@ from ordinance.store._engine import make_engine
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-    from ordinance.evidence import Staging
     from ordinance.gate import Gate
     from ordinance.ledger import Ledger
     from ordinance.log import TransparencyLog
-    from ordinance.manifest import ResolvedManifest
     from ordinance.policy import Evaluation as PolicyEvaluation
     from ordinance.promotion import PromotionParts
+    from ordinance.registration import AttachResult, RegisterResult, RegistrationParts
     from ordinance.signing import Signer
     from ordinance.store.registry import SqlRegistry
 
@@ -305,57 +304,30 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the registration story ---------------------------------------------------------------
+    # -- the registration story (ordinance.registration) ------------------------------------
+    def registration(self) -> RegistrationParts:
+        """What registration and evidence attachment work with, built once."""
+        from ordinance.registration import RegistrationParts
+
+        return RegistrationParts(
+            initial_stage=self.config.initial_stage,
+            engine=self.engine(),
+            registry=self.registry(),
+            gate=self.gate(),
+            evidence=self.evidence,
+            require_log=self.require_log,
+        )
+
     def register(self, manifest: Path, *, now: datetime | None = None) -> RegisterResult:
-        """Register the version a manifest describes: validate, hash, store, log.
+        """Register the version a manifest describes: validate, hash, store, log
+        (see :func:`ordinance.registration.register`).
 
         Everything that can fail on bad input fails before anything is written. Re-registering
         an identical manifest is a no-op; a different manifest for the same version is refused.
         """
-        from ordinance.manifest import load_manifest
+        from ordinance.registration import register
 
-        now = now or datetime.now(UTC)
-        resolved = load_manifest(manifest, now=now)
-        registry = self.registry()
-        try:
-            existing = registry.get_version(resolved.model.name, resolved.version)
-        except NotFoundError:
-            existing = None
-        if existing is not None:
-            if existing.manifest_sha256 == resolved.sha256:
-                return RegisterResult(existing, created=False, log_index=None)
-            raise ManifestError(
-                resolved.locator.locate(("version",)),
-                f"{existing.ref} is already registered from a different manifest "
-                f"(registered {existing.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
-            )
-        refused = self.gate().check_registration(resolved.model)
-        if refused is not None:
-            raise ManifestError(resolved.locator.locate(("model", "risk_tier")), refused)
-        version = _version_from_manifest(resolved, self.config.initial_stage, now)
-        # nothing is written unless it can be logged; the log key is loaded before taking
-        # the writer lock (decrypting it can be slow)
-        log = self.require_log("register")
-        try:
-            with self._staged_blobs(registry) as staging:
-                for f in resolved.files:
-                    staging.put(f.source, f.sha256)
-                # the registry rows, the log entry and its checkpoint: one transaction, so a
-                # crash or a refused append never leaves a registered but unlogged version
-                with self.write_transaction("registration") as conn:
-                    log_index = self._log_registration(version, resolved, conn, log)
-                    registry.add_version_in(conn, version, log_index=log_index)
-        except ConflictError:
-            # a concurrent registration of the same version committed first
-            winner = registry.get_version(resolved.model.name, resolved.version)
-            if winner.manifest_sha256 == resolved.sha256:
-                return RegisterResult(winner, created=False, log_index=None)
-            raise ManifestError(
-                resolved.locator.locate(("version",)),
-                f"{winner.ref} was just registered from a different manifest "
-                f"(registered {winner.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
-            ) from None
-        return RegisterResult(version, created=True, log_index=log_index)
+        return register(self.registration(), manifest, now=now)
 
     def attach_evidence(
         self,
@@ -371,105 +343,26 @@ class Workspace:
         now: datetime | None = None,
     ) -> AttachResult:
         """Attach a file produced after registration (a validation or drift report, an
-        explainability artifact) to a version: stored by digest, recorded, and logged.
+        explainability artifact) to a version: stored by digest, recorded, and logged
+        (see :func:`ordinance.registration.attach_evidence`).
 
         Evidence is append-only: attaching the same kind/name again with the same bytes is a
         no-op, with different bytes it is refused.
         """
-        import mimetypes
-        import re
+        from ordinance.registration import attach_evidence
 
-        from ordinance._bounds import check_json
-        from ordinance._canonical import sha256_stream
-        from ordinance._files import EVIDENCE_LIMIT, check_regular, open_regular
-        from ordinance.evidence import validate_evidence
-        from ordinance.model import Evidence
-
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind):
-            raise InputError(f"evidence kind {kind!r}: use lowercase letters, digits and _")
-        try:
-            check_json(attributes or {})
-        except ValueError as exc:
-            raise InputError(f"evidence attributes: {exc}") from None
-        now = now or datetime.now(UTC)
-        name = name or path.name
-        # a regular file within the limit (a FIFO or device is refused, never read), usable
-        # by every later report: evidence is append-only
-        check_regular(path, limit=EVIDENCE_LIMIT)
-        validate_evidence(kind, path, name, attributes)
-        try:
-            with open_regular(path) as f:
-                digest, size = sha256_stream(f)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-        registry = self.registry()
-        v = registry.get_version(model, version)
-        from ordinance.identity import IDENTITY_RESOURCE, is_single_file_identity
-
-        if IDENTITY_RESOURCE in (attributes or {}):
-            raise InputError(f"attribute {IDENTITY_RESOURCE!r} is set by Ordinance at registration")
-        if kind == "model" and not is_single_file_identity(
-            v.identity.sha256, v.identity.method, v.identity.resources, digest
-        ):
-            # `model` evidence claims to be the model the identity names; only its own bytes are
-            raise InputError(
-                f"{path.name} is not the model {v.ref}'s identity covers "
-                f"(sha256:{v.identity.sha256[:12]}…): model files come with the registration "
-                "(artifacts.path); attach this file under another kind"
-            )
-        for e in v.evidence:
-            if (e.kind, e.name) == (kind, name):
-                if e.sha256 == digest:
-                    return AttachResult(e, created=False, log_index=None)
-                raise ConflictError(
-                    f"{v.ref} already has {kind} evidence named {name!r} with other content"
-                )
-        ev = Evidence(
+        return attach_evidence(
+            self.registration(),
+            model,
+            version,
+            path,
             kind=kind,
             name=name,
-            sha256=digest,
-            size=size,
-            media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-            created_at=now,
-            attributes=dict(attributes or {}),
+            attributes=attributes,
             description=description,
+            actor=actor,
+            now=now,
         )
-        from ordinance.records import EvidenceAdded, EvidenceItem
-
-        item = EvidenceItem.of(ev)
-        stmt = EvidenceAdded.of(v, (item,), actor).to_statement()
-        log = self.require_log("attach evidence")
-        with self._staged_blobs(registry) as staging:
-            staging.put(path, digest)
-            # the evidence row and its log entry commit together or not at all
-            with self.write_transaction("attaching evidence") as conn:
-                index = self.append_to_log(stmt, conn=conn, log=log)
-                registry.add_evidence(model, version, [ev], conn=conn, log_index=index)
-        return AttachResult(ev, created=True, log_index=index)
-
-    @contextmanager
-    def _staged_blobs(self, registry: SqlRegistry) -> Iterator[Staging]:
-        """Blob writes whose rows commit in the block; see :func:`staged_writes`."""
-        from ordinance.evidence import staged_writes
-        from ordinance.store._blob_lock import blob_lock
-
-        with (
-            blob_lock(self.engine()) as lock,
-            staged_writes(self.evidence, lock, registry.referenced_evidence) as staging,
-        ):
-            yield staging
-
-    def _log_registration(
-        self,
-        version: ModelVersion,
-        resolved: ResolvedManifest,
-        conn: Connection | None = None,
-        log: TransparencyLog | None = None,
-    ) -> int:
-        from ordinance.records import Registration
-
-        stmt = Registration.of(version, resolved.identity.statement()).to_statement()
-        return self.append_to_log(stmt, conn=conn, log=log)
 
     def can_log(self) -> bool:
         """Whether this workspace can sign log entries: an injected signer, or the key file."""
@@ -522,20 +415,6 @@ class Workspace:
         )
 
 
-@dataclass(frozen=True)
-class AttachResult:
-    evidence: Evidence
-    created: bool
-    log_index: int | None
-
-
-@dataclass(frozen=True)
-class RegisterResult:
-    version: ModelVersion
-    created: bool
-    log_index: int | None
-
-
 def _sqlite_url(home: Path) -> str:
     return f"sqlite:///{(home / 'ordinance.db').resolve()}"
 
@@ -574,24 +453,6 @@ def _split_password(db_url: str) -> tuple[str, str | None]:
     if u.password is None:
         return db_url, None
     return u._replace(password=None).render_as_string(hide_password=False), str(u.password)
-
-
-def _version_from_manifest(r: ResolvedManifest, stage: str, now: datetime) -> ModelVersion:
-    created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
-    return ModelVersion(
-        model=r.model,
-        version=r.version,
-        stage=stage,
-        author=r.author,
-        created_at=created,
-        registered_at=now,
-        identity=r.identity_value(),
-        lineage=r.lineage,
-        metrics=r.metrics,
-        documentation=r.documentation,
-        evidence=r.evidence,
-        manifest_sha256=r.sha256,
-    )
 
 
 def init_workspace(
@@ -721,7 +582,6 @@ __all__ = [
     "ConfigError",
     "Location",
     "OrdinanceError",
-    "RegisterResult",
     "Workspace",
     "WorkspaceConfig",
     "init_workspace",
