@@ -18,15 +18,8 @@ from ordinance import uris
 from ordinance.errors import InputError
 from ordinance.log._verifying import _PAE_PREFIX, _as_bytes, _Bad, _fork_ok, _State, _windowed
 from ordinance.log.dsse import PAYLOAD_TYPE_INTOTO, _check_statement
-from ordinance.log.semantics import (
-    Deferred,
-    Facts,
-    Malformed,
-    SemanticError,
-    SemanticState,
-    entry_facts,
-    strict_loads,
-)
+from ordinance.log.facts import Facts, Malformed, entry_facts, strict_loads
+from ordinance.log.semantics import Deferred, SemanticError, SemanticState
 from ordinance.log.sources import _DEEP_CHUNK, LogSource
 from ordinance.signing import (
     VerifierKey,

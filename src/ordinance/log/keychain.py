@@ -11,12 +11,8 @@ from contextlib import closing
 from ordinance.errors import InputError
 from ordinance.log._verifying import _PAE_PREFIX, _as_bytes, _Bad
 from ordinance.log.dsse import PREDICATE_KEY_CHANGE, _check_statement
+from ordinance.log.facts import Malformed, entry_facts, strict_loads
 from ordinance.log.note import Checkpoint, SignedNote
-from ordinance.log.semantics import (
-    Malformed,
-    entry_facts,
-    strict_loads,
-)
 from ordinance.log.sources import LogSource
 from ordinance.signing import (
     VerifierKey,

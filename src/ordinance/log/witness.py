@@ -70,9 +70,9 @@ def key_chain_at(
     from sqlalchemy import select
 
     from ordinance.log.dsse import PREDICATE_KEY_CHANGE
+    from ordinance.log.facts import Malformed
     from ordinance.log.keychain import _parse_key_change
     from ordinance.log.schema import entries_t
-    from ordinance.log.semantics import Malformed
 
     with log.engine.connect() as conn:
         rows = conn.execute(
