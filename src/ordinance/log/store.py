@@ -31,7 +31,6 @@ from ordinance.log.entries import (
     LogEntry,
     _columns,
     _entry_from_row,
-    _learn_key,
     _plain_columns,
     _prepare,
     _since_ts,
@@ -57,15 +56,18 @@ from ordinance.log.schema import (
     cosignatures_t,
     entries_t,
 )
-from ordinance.log.trusted import TrustedHead, check_note, extend_frontier, load_head, save_head
+from ordinance.log.trusted import (
+    TrustedHead,
+    advance,
+    load_head,
+    save_head,
+)
 from ordinance.signing import Signer, VerifierKey, load_signer, parse_vkey
 
 __all__ = [
     "TransparencyLog",
     "open_log",
 ]
-
-_VERIFY_BATCH = 20_000
 
 
 def _default_clock() -> datetime:
@@ -339,12 +341,8 @@ class TransparencyLog:
         note_text: str | None,
         start: TrustedHead | None = None,
     ) -> TrustedHead:
-        """Verify the log from the trusted head up to the stored head ``note_text``.
-
-        Only the entries added since the trusted head are read: their leaf hashes are
-        computed from the stored bytes, folded into the trusted frontier and the result
-        compared with the signed root. Raises :class:`VerificationError` (naming the entry
-        when one is to blame) on a rollback, a fork, a bad signature or edited entries.
+        """Verify the log from the trusted head up to the stored head ``note_text`` (see
+        :func:`ordinance.log.trusted.advance`) and keep the new head.
 
         ``start`` is the trusted head taken *before* the stored head was read: another
         thread may verify a newer head meanwhile, and comparing an older read with it would
@@ -354,91 +352,10 @@ class TransparencyLog:
         pending = self._pending
         if pending is not None and note_text == pending.note and pending.size > t.size:
             t = self._set_trusted(pending)
-        if note_text is None:
-            if t.size:
-                raise VerificationError(
-                    f"rollback: the log is empty but {t.size} entries were verified before",
-                    index=0,
-                )
-            return t
-        try:
-            cp = Checkpoint.from_text(SignedNote.parse(note_text).text)
-        except InputError as exc:
-            raise VerificationError(f"the log's checkpoint does not parse: {exc.message}") from None
-        if (cp.size, cp.root) != (size, root):
-            raise VerificationError(
-                f"the checkpoint row at tree size {size} does not match its signed note",
-                index=min(size, cp.size),
-            )
-        if cp.size < t.size:
-            raise VerificationError(
-                f"rollback: the log has {cp.size} entries but {t.size} were verified before",
-                index=cp.size,
-            )
-        if cp.size == t.size:
-            if cp.root != t.root:
-                raise VerificationError(
-                    f"fork: the checkpoint at size {cp.size} is not the one verified before",
-                    index=max(cp.size - 1, 0),
-                )
-            if note_text != t.note:
-                check_note(note_text, [*self._own_keys(), *t.keys()], self._origin)
-            return t
-        vkeys = list(t.vkeys)
-        frontier, first_edit = self._fold_new_entries(run, sql, t, cp.size, vkeys)
-        keys = [*self._own_keys(), *(parse_vkey(k) for k in vkeys)]
-        check_note(note_text, keys, self._origin)
-        if merkle.fold(frontier) != cp.root:
-            where = "" if first_edit is None else f" (entry {first_edit} was edited)"
-            raise VerificationError(
-                f"entries {t.size}..{cp.size - 1} do not hash to the signed checkpoint "
-                f"at size {cp.size}{where}",
-                index=t.size if first_edit is None else first_edit,
-            )
-        return self._set_trusted(
-            TrustedHead(cp.size, cp.root, tuple(frontier), note_text, tuple(vkeys))
+        new = advance(
+            t, run, sql.entry_range, size, root, note_text, self._own_keys(), self._origin
         )
-
-    def _fold_new_entries(
-        self,
-        run: Callable[[str, Any], list[Any]],
-        sql: _Sql,
-        t: TrustedHead,
-        end: int,
-        vkeys: list[str],
-    ) -> tuple[list[bytes], int | None]:
-        """Fold entries ``t.size .. end-1`` (stored bytes, re-hashed) into the frontier.
-
-        Key-change entries signed by a trusted key add their new key to ``vkeys``. Returns the
-        new frontier and the first entry whose stored leaf hash disagrees with its bytes.
-        """
-        frontier = list(t.frontier)
-        pos = t.size
-        first_edit: int | None = None
-        sha = hashlib.sha256
-        query = sql.entry_range
-        while pos < end:
-            rows = run(query, (pos, end, _VERIFY_BATCH))
-            if not rows:
-                raise VerificationError(
-                    f"log entry {pos} is missing below the signed size {end}", index=pos
-                )
-            hashes = []
-            for idx, env, stored, ptype in rows:
-                if int(idx) != pos:
-                    raise VerificationError(
-                        f"log entry {pos} is missing below the signed size {end}", index=pos
-                    )
-                env = bytes(env)
-                lh = sha(b"\x00" + env).digest()
-                if first_edit is None and bytes(stored) != lh:
-                    first_edit = pos
-                if ptype == PREDICATE_KEY_CHANGE:
-                    _learn_key(env, vkeys, self._own_keys())
-                hashes.append(lh)
-                pos += 1
-            frontier = extend_frontier(pos - len(hashes), frontier, hashes)
-        return frontier, first_edit
+        return t if new is t else self._set_trusted(new)
 
     def _set_trusted(self, head: TrustedHead) -> TrustedHead:
         with self._trust_lock:
