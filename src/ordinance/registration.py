@@ -89,13 +89,7 @@ def register(
     except NotFoundError:
         existing = None
     if existing is not None:
-        if existing.manifest_sha256 == resolved.sha256:
-            return RegisterResult(existing, created=False, log_index=None)
-        raise ManifestError(
-            resolved.locator.locate(("version",)),
-            f"{existing.ref} is already registered from a different manifest "
-            f"(registered {existing.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
-        )
+        return _same_manifest(existing, resolved, "is already")
     refused = parts.gate.check_registration(resolved.model)
     if refused is not None:
         raise ManifestError(resolved.locator.locate(("model", "risk_tier")), refused)
@@ -116,14 +110,22 @@ def register(
     except ConflictError:
         # a concurrent registration of the same version committed first
         winner = registry.get_version(resolved.model.name, resolved.version)
-        if winner.manifest_sha256 == resolved.sha256:
-            return RegisterResult(winner, created=False, log_index=None)
-        raise ManifestError(
-            resolved.locator.locate(("version",)),
-            f"{winner.ref} was just registered from a different manifest "
-            f"(registered {winner.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
-        ) from None
-    return RegisterResult(version, created=True, log_index=log_index)
+    else:
+        return RegisterResult(version, created=True, log_index=log_index)
+    return _same_manifest(winner, resolved, "was just")
+
+
+def _same_manifest(
+    registered: ModelVersion, resolved: ResolvedManifest, when: str
+) -> RegisterResult:
+    """Registering again from the same manifest is a no-op; from another one it is refused."""
+    if registered.manifest_sha256 == resolved.sha256:
+        return RegisterResult(registered, created=False, log_index=None)
+    raise ManifestError(
+        resolved.locator.locate(("version",)),
+        f"{registered.ref} {when} registered from a different manifest "
+        f"(registered {registered.manifest_sha256[:12]}…, given {resolved.sha256[:12]}…)",
+    )
 
 
 def attach_evidence(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -43,6 +43,9 @@ from ordinance.store._tables import (
 
 if TYPE_CHECKING:
     from ordinance.ledger import Ledger
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -363,6 +366,29 @@ class SqlRegistry:
             )
 
     def get_version(self, model: str, version: str | None = None) -> ModelVersion:
+        return self._settled(lambda: self._get_version(model, version))
+
+    def list_versions(self, model: str) -> list[ModelVersion]:
+        return self._settled(lambda: self._list_versions(model))
+
+    def _settled(self, read: Callable[[], _T]) -> _T:
+        """``read``, once more if the guard found a log entry without its row.
+
+        A registration's entry and its row commit in one transaction, but the rows and the
+        log are read in two: one that commits between the two reads shows an entry whose row
+        the first read missed. Read again: a row that was deleted is still missing then, and
+        the mismatch stands.
+        """
+        from ordinance.ledger import IndexMismatch
+
+        try:
+            return read()
+        except IndexMismatch:
+            if self._guard is None:
+                raise
+            return read()
+
+    def _get_version(self, model: str, version: str | None) -> ModelVersion:
         if self._guard is not None and version is None:
             versions = self.list_versions(model)
             if not versions:
@@ -380,7 +406,7 @@ class SqlRegistry:
                 return self._guarded(s, model, [v], version)[0]
             return self._load(s, m, v)
 
-    def list_versions(self, model: str) -> list[ModelVersion]:
+    def _list_versions(self, model: str) -> list[ModelVersion]:
         with self._session() as s:
             m = s.get(ModelRow, model)
             if m is None:
