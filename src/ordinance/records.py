@@ -645,18 +645,6 @@ class WaiverRequest(Record):
     """
 
     PREDICATE_TYPE: ClassVar[str] = uris.WAIVER_REQUEST
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {
-            "requester",
-            "model",
-            "version",
-            "rule",
-            "stages",
-            "justification",
-            "expiresAt",
-            "requestedAt",
-        }
-    )
 
     requester: str
     model: str
@@ -680,11 +668,10 @@ class WaiverRequest(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         stages = p.get("stages")
         return cls(
             subject=subject,
-            extra=extra,
             requester=_str(p, "requester"),
             model=_str(p, "model"),
             version=_str(p, "version"),
@@ -701,7 +688,6 @@ class WaiverRequestDeclined(Record):
     """A waiver-role holder declined a waiver request (named by its envelope digest)."""
 
     PREDICATE_TYPE: ClassVar[str] = uris.WAIVER_REQUEST_DECLINED
-    _KNOWN: ClassVar[frozenset[str]] = frozenset({"request", "reviewer", "reason", "declinedAt"})
 
     request_sha256: str
     reviewer: str
@@ -717,10 +703,9 @@ class WaiverRequestDeclined(Record):
         }
 
     @classmethod
-    def _read(cls, subject: Subject, p: Mapping[str, Any], extra: dict[str, Any]) -> Self:
+    def _read(cls, subject: Subject, p: Predicate) -> Self:
         return cls(
             subject=subject,
-            extra=extra,
             request_sha256=_sha(p, "request"),
             reviewer=_str(p, "reviewer"),
             reason=_str(p, "reason"),

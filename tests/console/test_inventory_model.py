@@ -12,9 +12,9 @@ import pytest
 from console_support import Story, build_story
 from sqlalchemy import text
 
+from ordinance import promote
 from ordinance.approvals import approve, revoke
 from ordinance.errors import VerificationError
-from ordinance.promotion import promote
 from ordinance.server.console._views import (
     InventoryCache,
     assemble_inventory,
