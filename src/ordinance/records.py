@@ -7,9 +7,10 @@ the one place URIs are defined) says which class below reads it::
      ├── Registration               a version was registered
      ├── EvidenceAdded              evidence attached after registration
      ├── Evaluation                 a policy evaluation (SLSA Verification Summary Attestation)
-     ├── ApprovalStatement          a signed approval of a version for a stage
+     ├── StageSignoff               (base: an approver's signed word on a version for a stage)
+     │    ├── ApprovalStatement     a signed approval of a version for a stage
+     │    └── DeclineStatement      an approver's signed refusal of a version for a stage
      ├── ApprovalRefusal            a refused approval/waiver submission (signed by the log key)
-     ├── DeclineStatement           an approver's signed refusal of a version for a stage
      ├── WaiverStatement            a signed waiver of one rule for one version
      ├── WaiverRequest              someone asked for a waiver (log-key signed; not a waiver)
      ├── WaiverRequestDeclined      a waiver request was declined, with a reason (log-key signed)
@@ -49,6 +50,7 @@ __all__ = [
     "Registration",
     "Revocation",
     "RosterChange",
+    "StageSignoff",
     "Subject",
     "Transition",
     "WaiverRequest",
@@ -487,10 +489,9 @@ class Evaluation(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApprovalStatement(Record):
-    """What an approver signs: bound to the identity, version, stage and policy digests."""
-
-    PREDICATE_TYPE: ClassVar[str] = uris.APPROVAL
+class StageSignoff(Record):
+    """What an approver signs about a version entering a stage (an approval or a decline):
+    bound to the identity, version, stage and the policy digests in force."""
 
     approver: str
     model: str
@@ -499,6 +500,61 @@ class ApprovalStatement(Record):
     identity_sha256: str
     policies: Mapping[str, str]  # pack name -> sha256
     signed_at: datetime
+
+    @staticmethod
+    def _facts_of(
+        version: ModelVersion,
+        stage: str,
+        approver: str,
+        signed_at: datetime,
+        policies: Mapping[str, str],
+    ) -> dict[str, Any]:
+        return {
+            "subject": Subject.of(version),
+            "approver": approver,
+            "model": version.model.name,
+            "version": version.version,
+            "stage": stage,
+            "identity_sha256": version.identity.sha256,
+            "policies": dict(policies),
+            "signed_at": signed_at,
+        }
+
+    def _signoff(self) -> dict[str, Any]:
+        return {
+            "approver": self.approver,
+            "model": self.model,
+            "version": self.version,
+            "stage": self.stage,
+            "identity": {"sha256": self.identity_sha256},
+            "policies": {k: {"sha256": v} for k, v in sorted(self.policies.items())},
+            "signedAt": stamp(self.signed_at),
+        }
+
+    @staticmethod
+    def _read_signoff(subject: Subject, p: Predicate, identity: str) -> dict[str, Any]:
+        pol = p.get("policies") or {}
+        return {
+            "subject": subject,
+            "approver": _str(p, "approver"),
+            "model": _str(p, "model"),
+            "version": _str(p, "version"),
+            "stage": _str(p, "stage"),
+            "identity_sha256": identity,
+            "policies": {
+                str(k): str((v or {}).get("sha256", "")) if isinstance(v, dict) else str(v)
+                for k, v in (pol.items() if isinstance(pol, dict) else ())
+            },
+            "signed_at": _parse_time(p.get("signedAt"), "signedAt"),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalStatement(StageSignoff):
+    """What an approver signs to approve: a sign-off, optionally expiring, with a comment."""
+
+    PREDICATE_TYPE: ClassVar[str] = uris.APPROVAL
+
     expires_at: datetime | None = None
     comment: str = ""
 
@@ -514,47 +570,21 @@ class ApprovalStatement(Record):
         expires_at: datetime | None = None,
         comment: str = "",
     ) -> ApprovalStatement:
-        return cls(
-            subject=Subject.of(version),
-            approver=approver,
-            model=version.model.name,
-            version=version.version,
-            stage=stage,
-            identity_sha256=version.identity.sha256,
-            policies=dict(policies),
-            signed_at=signed_at,
-            expires_at=expires_at,
-            comment=comment,
-        )
+        facts = cls._facts_of(version, stage, approver, signed_at, policies)
+        return cls(**facts, expires_at=expires_at, comment=comment)
 
     def predicate(self) -> dict[str, Any]:
         return {
-            "approver": self.approver,
-            "model": self.model,
-            "version": self.version,
-            "stage": self.stage,
-            "identity": {"sha256": self.identity_sha256},
-            "policies": {k: {"sha256": v} for k, v in sorted(self.policies.items())},
-            "signedAt": stamp(self.signed_at),
+            **self._signoff(),
             "expiresAt": _stamp_or_none(self.expires_at),
             "comment": self.comment,
         }
 
     @classmethod
     def _read(cls, subject: Subject, p: Predicate) -> Self:
-        pol = p.get("policies") or {}
+        identity = _sha(p, "identity") if "identity" in p else subject.sha256
         return cls(
-            subject=subject,
-            approver=_str(p, "approver"),
-            model=_str(p, "model"),
-            version=_str(p, "version"),
-            stage=_str(p, "stage"),
-            identity_sha256=_sha(p, "identity") if "identity" in p else subject.sha256,
-            policies={
-                str(k): str((v or {}).get("sha256", "")) if isinstance(v, dict) else str(v)
-                for k, v in (pol.items() if isinstance(pol, dict) else ())
-            },
-            signed_at=_parse_time(p.get("signedAt"), "signedAt"),
+            **cls._read_signoff(subject, p, identity),
             expires_at=_opt_time(p.get("expiresAt", p.legacy("expires")), "expiresAt"),
             comment=str(p.get("comment") or ""),
         )
@@ -714,7 +744,7 @@ class WaiverRequestDeclined(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeclineStatement(Record):
+class DeclineStatement(StageSignoff):
     """An approver's signed "no" to ``model@version`` entering a stage, with the reason.
 
     A predicate of its own (not an approval with a decision field), so that nothing that
@@ -726,13 +756,6 @@ class DeclineStatement(Record):
 
     PREDICATE_TYPE: ClassVar[str] = uris.DECLINE
 
-    approver: str
-    model: str
-    version: str
-    stage: str
-    identity_sha256: str
-    policies: Mapping[str, str]  # pack name -> sha256
-    signed_at: datetime
     reason: str
 
     @classmethod
@@ -746,47 +769,15 @@ class DeclineStatement(Record):
         policies: Mapping[str, str],
         reason: str,
     ) -> DeclineStatement:
-        return cls(
-            subject=Subject.of(version),
-            approver=approver,
-            model=version.model.name,
-            version=version.version,
-            stage=stage,
-            identity_sha256=version.identity.sha256,
-            policies=dict(policies),
-            signed_at=signed_at,
-            reason=reason,
-        )
+        return cls(**cls._facts_of(version, stage, approver, signed_at, policies), reason=reason)
 
     def predicate(self) -> dict[str, Any]:
-        return {
-            "approver": self.approver,
-            "model": self.model,
-            "version": self.version,
-            "stage": self.stage,
-            "identity": {"sha256": self.identity_sha256},
-            "policies": {k: {"sha256": v} for k, v in sorted(self.policies.items())},
-            "signedAt": stamp(self.signed_at),
-            "reason": self.reason,
-        }
+        return {**self._signoff(), "reason": self.reason}
 
     @classmethod
     def _read(cls, subject: Subject, p: Predicate) -> Self:
-        pol = p.get("policies") or {}
-        return cls(
-            subject=subject,
-            approver=_str(p, "approver"),
-            model=_str(p, "model"),
-            version=_str(p, "version"),
-            stage=_str(p, "stage"),
-            identity_sha256=_sha(p, "identity"),
-            policies={
-                str(k): str((v or {}).get("sha256", "")) if isinstance(v, dict) else str(v)
-                for k, v in (pol.items() if isinstance(pol, dict) else ())
-            },
-            signed_at=_parse_time(p.get("signedAt"), "signedAt"),
-            reason=_str(p, "reason"),
-        )
+        identity = _sha(p, "identity")
+        return cls(**cls._read_signoff(subject, p, identity), reason=_str(p, "reason"))
 
 
 @dataclass(frozen=True, kw_only=True)
