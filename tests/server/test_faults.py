@@ -207,8 +207,10 @@ def test_concurrent_clients_register_and_check(pg_team: Team) -> None:
         )
         for w in range(workers)
     ]
-    for p in procs:
-        out, err = p.communicate(timeout=600)
+    # read every client to the end first: a failed assert must not leave pipes open (their
+    # ResourceWarnings would fail whichever test runs next)
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err[-2000:]
         assert json.loads(out) == ["pass"] * n
     models = remote_cli(team.url, team.ci_token, "models", "--format", "json").json()
