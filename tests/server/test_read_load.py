@@ -119,3 +119,37 @@ def test_a_client_reads_its_own_writes(team: Team, tmp_path: Path) -> None:
         assert r.code == 0, r.err
         assert c.get("/v1/models/toy/versions/1.0.0").json()["stage"] == "staging"
         assert int(c.get("/v1/log/checkpoint").text.splitlines()[1]) > after
+
+
+def test_a_version_answer_lives_while_the_log_does_not_grow(tmp_path: Path, db_url: str) -> None:
+    """Past its second a cached version answer is revalidated by the log's size: a write by
+    another process (a local command on the server's workspace) shows once the second is up;
+    an index row edited behind the log's back (no log growth) never reaches the answer."""
+    import sqlalchemy as sa
+
+    team = build_team(tmp_path, db_url, server={"read_cache_seconds": 0.3})
+    team.server.start()
+    try:
+        headers = {"Authorization": f"Bearer {team.ci_token}"}
+        r = remote_cli(team.url, team.ci_token, "register", small_manifest(tmp_path / "m"))
+        assert r.code == 0, r.err
+        with httpx.Client(base_url=team.url, headers=headers, timeout=60) as c:
+            assert c.get("/v1/models/toy/versions/1.0.0").json()["stage"] == "development"
+            # a write the server did not answer: only the log's growth can tell the server
+            out = run_cli(
+                "--home", team.home, "promote", "toy@1.0.0", "--to", "staging", "--actor", "ops"
+            )
+            assert out.code == 0, out.err
+            time.sleep(0.4)
+            assert c.get("/v1/models/toy/versions/1.0.0").json()["stage"] == "staging"
+            # an edited index row, the log unchanged: the verified answer stays
+            engine = sa.create_engine(db_url)
+            with engine.begin() as conn:
+                conn.execute(sa.text("UPDATE ordinance_version SET stage = 'production'"))
+            engine.dispose()
+            time.sleep(0.4)
+            body = c.get("/v1/models/toy/versions/1.0.0")
+            assert body.status_code == 200, body.text
+            assert body.json()["stage"] == "staging"
+    finally:
+        team.server.stop()

@@ -11,7 +11,10 @@ most :attr:`ReadCache.ttl` seconds:
   clear can never be undone by a slow reader;
 * a write taken by another process (another ``serve --workers`` process, or a local
   command on the server's workspace) shows within ``ttl`` seconds. C2SP tlog-tiles asks
-  exactly this of a checkpoint: it is mutable and may be cached for a few seconds.
+  exactly this of a checkpoint: it is mutable and may be cached for a few seconds;
+* an answer stored with a *stamp* (the log's size when it was read) is revalidated when its
+  ``ttl`` runs out instead of recomputed: if the log has not grown, nothing it vouches for
+  changed, so the answer is still the verified one (:meth:`ReadCache.revalidate`).
 
 :class:`ClearOnWrite` is the ASGI middleware that clears it (and bounds the request threads).
 """
@@ -36,7 +39,7 @@ class ReadCache:
     def __init__(self, ttl: float = 1.0, max_entries: int = 4096) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: dict[Any, tuple[float, Any]] = {}
+        self._items: dict[Any, tuple[float, Any, Any]] = {}
         self._generation = 0
         self._lock = threading.Lock()
 
@@ -51,14 +54,26 @@ class ReadCache:
             return None
         return hit[1]
 
-    def put(self, key: Any, value: Any, generation: int) -> None:
-        """Store ``value`` unless a write cleared the cache since ``generation`` was taken."""
+    def stale(self, key: Any) -> tuple[Any, Any] | None:
+        """An expired answer stored with a stamp: ``(value, stamp)``, else ``None``."""
+        hit = self._items.get(key)
+        if hit is None or hit[2] is None:
+            return None
+        return hit[1], hit[2]
+
+    def put(self, key: Any, value: Any, generation: int, stamp: Any = None) -> None:
+        """Store ``value`` unless a write cleared the cache since ``generation`` was taken.
+        ``stamp`` (taken before the read) lets :meth:`revalidate` keep it past ``ttl``."""
         with self._lock:
             if generation != self._generation:
                 return
             if len(self._items) >= self.max_entries:
                 self._items.clear()
-            self._items[key] = (time.monotonic(), value)
+            self._items[key] = (time.monotonic(), value, stamp)
+
+    def revalidate(self, key: Any, value: Any, stamp: Any, generation: int) -> None:
+        """Keep ``value`` for another ``ttl``: its stamp was found current again."""
+        self.put(key, value, generation, stamp)
 
     def clear(self) -> None:
         with self._lock:

@@ -44,17 +44,40 @@ def _ws(request: Request) -> Workspace:
     return ws
 
 
-async def _cached(request: Request, key: Any, read: Callable[[], T]) -> T:
-    """``read()`` (in the thread pool), or its answer from less than a second ago."""
+async def _cached(
+    request: Request, key: Any, read: Callable[[], T], *, stamped: bool = False
+) -> T:
+    """``read()`` (in the thread pool), or its answer from less than a second ago.
+
+    ``stamped``: the answer depends only on what the log holds (a verified registry read),
+    so once its second is up it is revalidated by the log's size — one small query — and
+    recomputed only when the log has grown."""
     cache: ReadCache = request.app.state.reads
     hit = cache.get(key)
     if hit is not None:
         got: T = hit
         return got
     generation = cache.generation
-    value = await run_in_threadpool(read)
-    cache.put(key, value, generation)
-    return value
+    if not stamped:
+        value = await run_in_threadpool(read)
+        cache.put(key, value, generation)
+        return value
+
+    def size_then(fn: Callable[[], T] | None) -> tuple[int, T | None]:
+        size = _ws(request).audit_log().size()
+        return size, (fn() if fn is not None else None)
+
+    stale = cache.stale(key)
+    if stale is not None:
+        size, _ = await run_in_threadpool(size_then, None)
+        if size == stale[1]:
+            cache.revalidate(key, stale[0], size, generation)
+            kept: T = stale[0]
+            return kept
+    size, fresh = await run_in_threadpool(size_then, read)
+    cache.put(key, fresh, generation, size)
+    result: T = fresh  # type: ignore[assignment]
+    return result
 
 
 def _now(request: Request) -> datetime:
@@ -258,14 +281,14 @@ def models(request: Request, who: Reader) -> list[dict[str, Any]]:
 )
 async def version(model: str, version: str, request: Request, who: Reader) -> Response:
     """One version (``latest`` for the newest), checked against the log; the answer is
-    reused for up to a second (see ``_cache.py``)."""
+    reused while the log has not grown (revalidated each second, see ``_cache.py``)."""
 
     def read() -> bytes:
         ws = _ws(request)
         v = ws.registry().get_version(model, None if version == "latest" else version)
         return json.dumps(v.model_dump(mode="json"), separators=(",", ":")).encode()
 
-    body = await _cached(request, ("version", model, version), read)
+    body = await _cached(request, ("version", model, version), read, stamped=True)
     return Response(body, media_type="application/json")
 
 
