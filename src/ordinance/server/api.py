@@ -44,9 +44,7 @@ def _ws(request: Request) -> Workspace:
     return ws
 
 
-async def _cached(
-    request: Request, key: Any, read: Callable[[], T], *, stamped: bool = False
-) -> T:
+async def _cached(request: Request, key: Any, read: Callable[[], T], *, stamped: bool = False) -> T:
     """``read()`` (in the thread pool), or its answer from less than a second ago.
 
     ``stamped``: the answer depends only on what the log holds (a verified registry read),
