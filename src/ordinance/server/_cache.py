@@ -12,6 +12,8 @@ most :attr:`ReadCache.ttl` seconds:
 * a write taken by another process (another ``serve --workers`` process, or a local
   command on the server's workspace) shows within ``ttl`` seconds. C2SP tlog-tiles asks
   exactly this of a checkpoint: it is mutable and may be cached for a few seconds;
+* concurrent misses of one key share one read (:attr:`ReadCache.inflight`), unless a write
+  cleared the cache since that read began;
 * an answer stored with a *stamp* (the log's size when it was read) is revalidated when its
   ``ttl`` runs out instead of recomputed: if the log has not grown, nothing it vouches for
   changed, so the answer is still the verified one (:meth:`ReadCache.revalidate`).
@@ -21,6 +23,7 @@ most :attr:`ReadCache.ttl` seconds:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -42,6 +45,9 @@ class ReadCache:
         self._items: dict[Any, tuple[float, Any, Any]] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        #: reads in progress, by key: ``(generation, future)``; used from the event loop only,
+        #: so concurrent misses of one key wait for one read instead of each repeating it.
+        self.inflight: dict[Any, tuple[int, asyncio.Future[Any]]] = {}
 
     @property
     def generation(self) -> int:

@@ -7,6 +7,7 @@ killed server leaves each of them done or not done.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -56,6 +57,35 @@ async def _cached(request: Request, key: Any, read: Callable[[], T], *, stamped:
         got: T = hit
         return got
     generation = cache.generation
+    pending = cache.inflight.get(key)
+    if pending is not None and pending[0] == generation:
+        shared = await asyncio.shield(pending[1])
+        if shared is not _FAILED:
+            joined: T = shared
+            return joined
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    cache.inflight[key] = (generation, fut)
+    value: Any = _FAILED
+    try:
+        value = await _fill(cache, request, key, read, generation, stamped)
+        return value  # type: ignore[no-any-return]
+    finally:
+        fut.set_result(value)  # waiters of a failed read try on their own
+        if cache.inflight.get(key, (None, None))[1] is fut:
+            del cache.inflight[key]
+
+
+_FAILED = object()
+
+
+async def _fill(
+    cache: ReadCache,
+    request: Request,
+    key: Any,
+    read: Callable[[], T],
+    generation: int,
+    stamped: bool,
+) -> T:
     if not stamped:
         value = await run_in_threadpool(read)
         cache.put(key, value, generation)
