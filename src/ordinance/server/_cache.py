@@ -14,9 +14,10 @@ most :attr:`ReadCache.ttl` seconds:
   exactly this of a checkpoint: it is mutable and may be cached for a few seconds;
 * concurrent misses of one key share one read (:attr:`ReadCache.inflight`), unless a write
   cleared the cache since that read began;
-* an answer stored with a *stamp* (the log's size when it was read) is revalidated when its
-  ``ttl`` runs out instead of recomputed: if the log has not grown, nothing it vouches for
-  changed, so the answer is still the verified one (:meth:`ReadCache.revalidate`).
+* an answer stored with a *stamp* (the log's size before it was read) is revalidated when
+  its ``ttl`` runs out instead of recomputed: if the log has not grown, nothing it vouches
+  for changed, so the answer is still the verified one (:meth:`ReadCache.revalidate`). The
+  log's size is itself a cached answer, so revalidating every key costs one query a second.
 
 :class:`ClearOnWrite` is the ASGI middleware that clears it (and bounds the request threads).
 """

@@ -48,14 +48,23 @@ def _ws(request: Request) -> Workspace:
 async def _cached(request: Request, key: Any, read: Callable[[], T], *, stamped: bool = False) -> T:
     """``read()`` (in the thread pool), or its answer from less than a second ago.
 
-    ``stamped``: the answer depends only on what the log holds (a verified registry read),
-    so once its second is up it is revalidated by the log's size — one small query — and
-    recomputed only when the log has grown."""
+    Concurrent misses of one key share one read. ``stamped``: the answer depends only on
+    what the log holds (a verified registry read), so it stays good while the log's size
+    is what it was before the read; the size itself is one small query, read at most once
+    a second (and again after every write this process answers)."""
     cache: ReadCache = request.app.state.reads
     hit = cache.get(key)
     if hit is not None:
         got: T = hit
         return got
+    stamp: int | None = None
+    if stamped:
+        stamp = await _cached(request, ("log-size",), lambda: _ws(request).audit_log().size())
+        stale = cache.stale(key)
+        if stale is not None and stale[1] == stamp:
+            cache.revalidate(key, stale[0], stamp, cache.generation)
+            kept: T = stale[0]
+            return kept
     generation = cache.generation
     pending = cache.inflight.get(key)
     if pending is not None and pending[0] == generation:
@@ -67,7 +76,8 @@ async def _cached(request: Request, key: Any, read: Callable[[], T], *, stamped:
     cache.inflight[key] = (generation, fut)
     value: Any = _FAILED
     try:
-        value = await _fill(cache, request, key, read, generation, stamped)
+        value = await run_in_threadpool(read)
+        cache.put(key, value, generation, stamp)
         return value  # type: ignore[no-any-return]
     finally:
         fut.set_result(value)  # waiters of a failed read try on their own
@@ -76,36 +86,6 @@ async def _cached(request: Request, key: Any, read: Callable[[], T], *, stamped:
 
 
 _FAILED = object()
-
-
-async def _fill(
-    cache: ReadCache,
-    request: Request,
-    key: Any,
-    read: Callable[[], T],
-    generation: int,
-    stamped: bool,
-) -> T:
-    if not stamped:
-        value = await run_in_threadpool(read)
-        cache.put(key, value, generation)
-        return value
-
-    def size_then(fn: Callable[[], T] | None) -> tuple[int, T | None]:
-        size = _ws(request).audit_log().size()
-        return size, (fn() if fn is not None else None)
-
-    stale = cache.stale(key)
-    if stale is not None:
-        size, _ = await run_in_threadpool(size_then, None)
-        if size == stale[1]:
-            cache.revalidate(key, stale[0], size, generation)
-            kept: T = stale[0]
-            return kept
-    size, fresh = await run_in_threadpool(size_then, read)
-    cache.put(key, fresh, generation, size)
-    result: T = fresh  # type: ignore[assignment]
-    return result
 
 
 def _now(request: Request) -> datetime:
