@@ -320,6 +320,13 @@ class Remote:
             "GET", f"/v1/models/{model}/versions/{version}/attestation", idempotent=True
         ).content
 
+    def render(self, **body: Any) -> tuple[bytes, int | None]:
+        """A card or report rendered (and logged) by the server: its bytes and log index."""
+        clean = {k: v for k, v in body.items() if v is not None}
+        resp = self.request("POST", "/v1/renderings", idempotent=False, json=clean)
+        index = resp.headers.get("X-Ordinance-Log-Index")
+        return resp.content, None if index is None else int(index)
+
     def rollback(self, model: str, to_version: str) -> dict[str, Any]:
         result: dict[str, Any] = self.post_json(
             "/v1/rollbacks", {"model": model, "to_version": to_version}, idempotent=False

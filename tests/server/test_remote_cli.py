@@ -250,3 +250,115 @@ def test_commands_without_a_server_form_say_so_in_one_line(
             "run it on the server's workspace"
         ), args
     assert not (Path.cwd() / ".ordinance").exists()
+
+
+def test_revoke_and_decline_through_the_server(team: Team, tmp_path: Path) -> None:
+    """Revocations and declines are signed on the member's machine and checked by the
+    server like approvals: the approver revokes her own approval, then declines with a
+    reason; a CI token can do neither; a risk officer revokes a waiver by digest; the log
+    verifies deep with every one of them."""
+    r = remote_cli(team.url, team.ci_token, "register", small_manifest(tmp_path / "m"))
+    assert r.code == 0, r.err
+    vera = team.vera
+    r = remote_cli(
+        team.url, vera.token, "approve", "toy@1.0.0", "--stage", "production", "--key", vera.key
+    )
+    assert r.code == 0, r.err
+    why = ("--reason", "the validation found an unstable threshold")
+    args = ("decline", "toy@1.0.0", "--stage", "production", *why, "--key", str(vera.key))
+    r = remote_cli(team.url, vera.token, *args)
+    assert r.code == 1 and "revoke that approval first" in r.err, r.err
+    r = remote_cli(
+        team.url, team.ci_token, "revoke", "toy@1.0.0", "--stage", "production", "--key", vera.key
+    )
+    assert r.code == 2, r.err  # a CI token never signs for anyone
+    r = remote_cli(
+        team.url,
+        vera.token,
+        "revoke",
+        "toy@1.0.0",
+        "--stage",
+        "production",
+        "--key",
+        vera.key,
+        "--reason",
+        "re-validating",
+        "--format",
+        "json",
+    )
+    assert r.code == 0, r.err
+    assert set(r.json()) == {"revoked", "log_indexes"} and len(r.json()["revoked"]) == 1
+    r = remote_cli(team.url, vera.token, *args, "--format", "json")
+    assert r.code == 0, r.err
+    assert r.json()["kind"] == "decline" and r.json()["approver"] == vera.id
+    rows = run_cli("--home", team.home, "approvals", "toy@1.0.0", "--format", "json").json()
+    approval = next(row for row in rows if row["kind"] == "approval")
+    assert approval["revoked"]["by"] == vera.id and approval["revoked"]["reason"] == "re-validating"
+    # a second revocation of the same approval is refused, nothing written
+    r = remote_cli(
+        team.url,
+        vera.token,
+        "revoke",
+        "toy@1.0.0",
+        "--digest",
+        approval["digest"],
+        "--key",
+        vera.key,
+    )
+    assert r.code == 1 and "already revoked" in r.err, r.err
+    rita = team.rita
+    r = remote_cli(
+        team.url,
+        rita.token,
+        "waive",
+        "toy@1.0.0",
+        "--rule",
+        "auc-floor",
+        "--justification",
+        "accepted by the risk committee",
+        "--expires",
+        "2099-01-01",
+        "--key",
+        rita.key,
+        "--format",
+        "json",
+    )
+    assert r.code == 0, r.err
+    waiver = r.json()["digest"]
+    r = remote_cli(
+        team.url, rita.token, "revoke", "toy@1.0.0", "--digest", waiver[:12], "--key", rita.key
+    )
+    assert r.code == 0, r.err
+    assert r.out.startswith(f"revoked {waiver[:12]}")
+    r = run_cli("--home", team.home, "log", "verify", "--deep")
+    assert r.code == 0, r.out + r.err
+
+
+def test_cards_and_reports_through_the_server(team: Team, tmp_path: Path) -> None:
+    """`card` and `report` in server mode: rendered by the server from its facts with its
+    templates, logged, and the bytes written here are the ones the log vouches for."""
+    r = remote_cli(team.url, team.ci_token, "register", small_manifest(tmp_path / "m"))
+    assert r.code == 0, r.err
+    from server_support import make_token
+
+    auditor = make_token(team.home, "audrey", "reader")
+    card = tmp_path / "card.md"
+    r = remote_cli(team.url, auditor, "card", "toy@1.0.0", "--out", card)
+    assert r.code == 0, r.err
+    assert "recorded the rendering as log entry" in r.err
+    report = tmp_path / "report.html"
+    r = remote_cli(team.url, auditor, "report", "toy@1.0.0", "--stage", "staging", "--out", report)
+    assert r.code == 0, r.err
+    for f in (card, report):
+        v = run_cli("--home", team.home, "report", "verify", f, "--format", "json")
+        assert v.code == 0, v.err
+        assert v.json()["model"] == "toy"
+    report.write_text(report.read_text().replace("toy", "t0y"))
+    assert run_cli("--home", team.home, "report", "verify", report).code == 1
+    r = remote_cli(team.url, auditor, "report", "portfolio", "--format", "json")
+    assert r.code == 0, r.err
+    assert "toy" in r.out
+    r = remote_cli(team.url, auditor, "card", "toy@1.0.0", "--templates", tmp_path, "--out", card)
+    assert r.code == 2 and "not available in server mode" in r.err
+    r = remote_cli(team.url, auditor, "report", "toy@1.0.0", "--format", "pdf")
+    assert r.code == 2 and "needs --out" in r.err

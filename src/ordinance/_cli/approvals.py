@@ -128,6 +128,97 @@ def _remote_approve(
     return remote.submit("approvals", env.to_dict(), model=model, version=version, stage=stage)
 
 
+def _remote_decline(
+    obj: Ctx, model: str, version: str, stage: str, signer: Any, reason: str
+) -> dict[str, Any]:
+    """Sign the decline here (the key never leaves this machine); the server checks it like
+    an approval and records it."""
+    from ordinance.approvals._base import _sign_statement
+    from ordinance.approvals.decline import decline_statement
+
+    remote = obj.remote
+    assert remote is not None
+    v = remote.version(model, version)
+    member = _member_of(remote.roster(), signer)
+    stmt = decline_statement(
+        v,
+        stage,
+        member if member is not None else signer.name,
+        signed_at=_now(),
+        policies=remote.config()["policy_digests"].get(stage, {}),
+        reason=reason,
+    )
+    env = _sign_statement(stmt, signer)
+    return remote.submit("declines", env.to_dict(), model=model, version=version, stage=stage)
+
+
+def _remote_revoke(
+    obj: Ctx,
+    model: str,
+    version: str,
+    stage: str | None,
+    digest: str | None,
+    signer: Any,
+    reason: str,
+    fmt: str,
+) -> None:
+    """Revoke through the server: the revocations are signed here; the server checks the
+    revoker (the approver, or a revoker role) and records them."""
+    from ordinance.approvals import revocation_statement
+    from ordinance.approvals._base import _sign_statement
+
+    remote = obj.remote
+    assert remote is not None
+    member = _member_of(remote.roster(), signer)
+    if member is None:
+        raise InputError("your key is not in the server's roster (ordinance roster show)")
+    rows = remote.approvals(model, version)
+    if digest:
+        picked = [r for r in rows if str(r["digest"]).startswith(digest.lower())]
+        if len(picked) != 1:
+            raise InputError(
+                f"{len(picked) or 'no'} approvals or waivers of {model}@{version} match "
+                f"digest {digest!r} (see `ordinance approvals {model}@{version}`)"
+            )
+    elif stage:
+        picked = [
+            r
+            for r in rows
+            if r["kind"] == "approval"
+            and r["stage"] == stage
+            and r["approver"] == member
+            and r["revoked"] is None
+        ]
+        if not picked:
+            raise InputError(f"no live approval of {model}@{version} for {stage} by {member}")
+    else:
+        raise InputError("give --stage (your approvals for it) or --digest")
+    v = remote.version(model, version)
+    now = _now()
+    indexes = []
+    for r in picked:
+        stmt = revocation_statement(
+            model=model,
+            version=version,
+            identity=v.identity.sha256,
+            digest=str(r["digest"]),
+            kind=str(r["kind"]),
+            revoker=member,
+            reason=reason,
+            now=now,
+        )
+        env = _sign_statement(stmt, signer)
+        got = remote.submit("revocations", env.to_dict(), model=model, version=version)
+        indexes.append(int(got["log_index"]))
+    digests = [str(r["digest"]) for r in picked]
+    if fmt == "json":
+        emit_json({"revoked": digests, "log_indexes": indexes})
+    elif len(digests) == 1 and digest:
+        click.echo(f"revoked {digests[0][:12]}…; log entry {indexes[0]}")
+    else:
+        click.echo(f"revoked {len(digests)} approval(s); log entries {indexes}")
+
+
 def _member_of(roster: Any, signer: Any) -> str | None:
     for m in roster.members:
         for k in m.keys:
@@ -307,16 +398,18 @@ def register(cli: click.Group) -> None:
         from ordinance.approvals import decline
 
         model, version = _ref(ref)
-        if obj.remote is not None:
-            obj.local_only("decline")
         signer = _signer(key, passphrase_env)
-        rec = decline(obj.workspace(), model, version, stage, signer, reason, now=_now())
+        if obj.remote is not None:
+            data = _remote_decline(obj, model, version, stage, signer, reason)
+        else:
+            rec = decline(obj.workspace(), model, version, stage, signer, reason, now=_now())
+            data = rec.to_dict()
         if fmt == "json":
-            emit_json(rec.to_dict())
+            emit_json(data)
         else:
             click.echo(
-                f"declined {model}@{version} for {stage} as {rec.approver}; log entry "
-                f"{rec.log_index}, sha256:{rec.digest}"
+                f"declined {model}@{version} for {stage} as {data['approver']}; log entry "
+                f"{data['log_index']}, sha256:{data['digest']}"
             )
 
     def _revoke_own(
@@ -358,6 +451,9 @@ def register(cli: click.Group) -> None:
 
         model, version = _ref(ref)
         signer = _signer(key, passphrase_env)
+        if obj.remote is not None:
+            _remote_revoke(obj, model, version, stage, digest, signer, reason, fmt)
+            return
         ws = obj.workspace()
         if digest:
             index = revoke(ws, digest, signer, reason=reason, now=_now())

@@ -69,6 +69,24 @@ def _render(
         info(f"recorded the rendering as log entry {index}: `ordinance report verify FILE`")
 
 
+def _remote_render(
+    obj: Ctx, out: Path | None, fmt: str, templates: Path | None, **body: Any
+) -> None:
+    """The server renders with its own templates from its facts, and logs the rendering."""
+    if templates is not None:
+        raise InputError(
+            "--templates is not available in server mode: the server renders with its own "
+            "templates (render custom ones on the server's workspace)"
+        )
+    if fmt == "pdf" and (out is None or str(out) == "-"):
+        raise InputError("PDF output needs --out FILE")
+    assert obj.remote is not None
+    data, index = obj.remote.render(format=fmt, **body)
+    _emit(data, out, fmt)
+    if index is not None:
+        info(f"recorded the rendering as log entry {index}: `ordinance report verify FILE`")
+
+
 def _progress(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
     return progress(items, total, label)
 
@@ -102,6 +120,18 @@ def register(cli: click.Group) -> None:
         from ordinance.report import build_card_context, get_renderer
 
         model, version = _ref(ref)
+        if obj.remote is not None:
+            _remote_render(
+                obj,
+                out,
+                fmt,
+                templates,
+                document="card",
+                model=model,
+                version=version,
+                public=public,
+            )
+            return
         renderer = get_renderer(fmt, templates=templates)
         context = build_card_context(obj.workspace(), model, version)
         if public:
@@ -214,6 +244,31 @@ def register(cli: click.Group) -> None:
             return
         if file is not None:
             raise InputError(f"unexpected argument {str(file)!r}")
+        if obj.remote is not None:
+            if ref == "portfolio":
+                if stage is not None or packs:
+                    raise InputError(
+                        "--stage and --pack apply to a version's report, not the portfolio"
+                    )
+                _remote_render(
+                    obj, out, fmt, templates, document="portfolio", since=since, until=until
+                )
+                return
+            if since or until:
+                raise InputError("--since/--until apply to `ordinance report portfolio` only")
+            model, version = _ref(ref)
+            _remote_render(
+                obj,
+                out,
+                fmt,
+                templates,
+                document="report",
+                model=model,
+                version=version,
+                stage=stage,
+                packs=list(packs),
+            )
+            return
         renderer = get_renderer(fmt, templates=templates)
         ws = obj.workspace()
         if ref == "portfolio":

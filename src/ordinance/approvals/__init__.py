@@ -49,7 +49,12 @@ from ordinance.approvals.decline import (
     declines_of,
     record_decline,
 )
-from ordinance.approvals.revocation import find_own, revoke
+from ordinance.approvals.revocation import (
+    find_own,
+    record_revocation,
+    revocation_statement,
+    revoke,
+)
 from ordinance.approvals.roster import (
     Member,
     Roster,
@@ -106,8 +111,10 @@ __all__ = [
     "parse_when",
     "record_approval",
     "record_decline",
+    "record_revocation",
     "record_waiver",
     "request_waiver",
+    "revocation_statement",
     "revoke",
     "roster_at",
     "roster_diff",

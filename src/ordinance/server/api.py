@@ -457,6 +457,46 @@ def submit_waiver(
     ).to_dict()
 
 
+@router.post("/revocations", tags=["approvals"])
+def submit_revocation(
+    body: SignedBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("sign"))],
+) -> dict[str, Any]:
+    """Record a revocation signed by the caller's own key: the revoker must be the revoked
+    approval's or waiver's approver, or hold a revoker role (checked by the core)."""
+    from ordinance.approvals import record_revocation
+    from ordinance.server._ops import check_submitter, parse_envelope
+
+    ws = _ws(request)
+    env = parse_envelope(body.envelope)
+    check_submitter(ws, who, env, body.model, body.version, _now(request), "revoke")
+    index = record_revocation(ws, env, now=_now(request))
+    return {"log_index": index}
+
+
+@router.post("/declines", tags=["approvals"])
+def submit_decline(
+    body: SignedBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("sign"))],
+) -> dict[str, Any]:
+    """Record a decline (a signed "no" with a reason) made with the caller's own key; checked
+    like an approval, never counted as one."""
+    from ordinance.approvals.decline import record_decline
+    from ordinance.server._ops import check_submitter, parse_envelope
+
+    if body.stage is None:
+        raise InputError("stage: required for a decline")
+    ws = _ws(request)
+    env = parse_envelope(body.envelope)
+    check_submitter(ws, who, env, body.model, body.version, _now(request), "decline")
+    rec = record_decline(
+        ws, env, model=body.model, version=body.version, stage=body.stage, now=_now(request)
+    )
+    return rec.to_dict()
+
+
 @router.get("/approvals", tags=["approvals"])
 def approvals(
     request: Request, who: Reader, model: str, version: str | None = None
@@ -562,6 +602,78 @@ def attestation(model: str, version: str, request: Request, who: Reader) -> str:
     from ordinance.attest import attestation as run
 
     return run(_ws(request), model, version).decode()
+
+
+# --------------------------------------------------------------------------- reports
+
+
+class RenderBody(_Body):
+    document: str = Field(pattern=r"^(card|report|portfolio)$")
+    format: str = Field(pattern=r"^(md|html|pdf|json)$")
+    model: str | None = None
+    version: str | None = Field(default=None, description="default: the latest version")
+    stage: str | None = Field(default=None, description="report: the stage it judges")
+    packs: list[str] = Field(default_factory=list, description="report: packs to evaluate")
+    public: bool = Field(default=False, description="card: leave out internal identifiers")
+    since: str | None = Field(default=None, description="portfolio: from this date")
+    until: str | None = Field(default=None, description="portfolio: up to this date")
+
+
+_MEDIA = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+}
+
+
+@router.post("/renderings", tags=["reports"])
+def render(body: RenderBody, request: Request, who: Reader) -> Response:
+    """Render a model card, a version's compliance report or the portfolio with the server's
+    templates, from the facts the log vouches for, and log the rendering (its digest and
+    inputs), so that ``ordinance report verify`` confirms the returned bytes. The log index
+    of the rendering record is in the ``X-Ordinance-Log-Index`` header."""
+    from ordinance.approvals import parse_when
+    from ordinance.report import (
+        build_card_context,
+        build_portfolio_context,
+        build_report_context,
+        get_renderer,
+        record_output,
+    )
+
+    ws = _ws(request)
+    doc, fmt = body.document, body.format
+    if fmt == "md" and doc != "card":
+        raise InputError("format: md is the model card's format")
+    if doc != "portfolio" and not body.model:
+        raise InputError("model: required for a card or a report")
+    if doc != "portfolio" and (body.since or body.until):
+        raise InputError("since/until: the portfolio's options")
+    if doc != "report" and (body.stage or body.packs):
+        raise InputError("stage/packs: a version's report's options")
+    if body.public and doc != "card":
+        raise InputError("public: a model card's option")
+    if doc == "card":
+        ctx = build_card_context(ws, str(body.model), body.version)
+        if body.public:
+            from ordinance.report.hub import public_context
+
+            ctx = public_context(ctx)
+    elif doc == "report":
+        ctx = build_report_context(
+            ws, str(body.model), body.version, stage=body.stage, packs=body.packs or None
+        )
+    else:
+        lo = parse_when(body.since, end_of_day=False) if body.since else None
+        hi = parse_when(body.until) if body.until else None
+        if lo is not None and hi is not None and lo > hi:
+            raise InputError("since is after until")
+        ctx = build_portfolio_context(ws, since=lo, until=hi)
+    data = get_renderer(fmt).render(doc, ctx)
+    index = record_output(ws, doc, fmt, ctx, data, now=_now(request))
+    headers = {} if index is None else {"X-Ordinance-Log-Index": str(index)}
+    return Response(data, media_type=_MEDIA[fmt], headers=headers)
 
 
 # --------------------------------------------------------------------------- log
