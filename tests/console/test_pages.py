@@ -197,6 +197,28 @@ def test_documents_are_sandboxed(app: FastAPI) -> None:
     assert "<script>alert" not in r.text
 
 
+def test_a_downloaded_report_is_one_the_log_vouches_for(
+    app: FastAPI, hostile: Story, tmp_path: Path
+) -> None:
+    """The console logs every document it hands out, like the CLI: `report verify` confirms
+    the downloaded bytes, and refuses them edited."""
+    from helpers import run_cli
+
+    c = client(app, "rita")
+    r = c.get(
+        "/console/reports/report",
+        params={"model": EVIL_NAME, "version": "1.1.0", "format": "json"},
+    )
+    assert r.status_code == 200
+    got = tmp_path / "report.json"
+    got.write_bytes(r.content)
+    v = run_cli("--home", hostile.home, "report", "verify", got, "--format", "json")
+    assert v.code == 0, v.err
+    assert v.json()["document"] == "report" and v.json()["model"] == EVIL_NAME
+    got.write_bytes(r.content.replace(b"1.1.0", b"1.1.1", 1))
+    assert run_cli("--home", hostile.home, "report", "verify", got).code == 1
+
+
 def test_evidence_downloads_match_their_digests(app: FastAPI, hostile: Story) -> None:
     c = client(app, "rita")
     ws = Workspace.open(hostile.home)

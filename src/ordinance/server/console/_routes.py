@@ -454,6 +454,11 @@ def console_router(
             ctx = build_report_context(w, model, version or None)
             name = f"{model}-{ctx['details']['version']}-report"
         data = render_document(document, ctx, format)
+        # a document handed out is a document issued: logged like the CLI's, so that
+        # `ordinance report verify` confirms a download
+        from ordinance.report import record_output
+
+        record_output(w, document, format, ctx, data, now=now_fn())
         media = {
             "html": "text/html; charset=utf-8",
             "pdf": "application/pdf",
