@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -236,7 +237,6 @@ def test_commands_without_a_server_form_say_so_in_one_line(
     roster = tmp_path / "roster.yaml"
     roster.write_text("apiVersion: ordinance/v1\nkind: Roster\nmembers: []\n")
     for args in (
-        ("roster", "apply", str(roster), "--actor", "admin"),
         ("init",),
         ("index", "rebuild"),
         ("db", "upgrade"),
@@ -362,3 +362,66 @@ def test_cards_and_reports_through_the_server(team: Team, tmp_path: Path) -> Non
     assert r.code == 2 and "not available in server mode" in r.err
     r = remote_cli(team.url, auditor, "report", "toy@1.0.0", "--format", "pdf")
     assert r.code == 2 and "needs --out" in r.err
+
+
+def test_roster_apply_through_the_server(team: Team, tmp_path: Path) -> None:
+    """A roster admin changes the roster from her own machine: the change is signed with her
+    key there and checked by the server (a roster-admin key of the roster in force, the
+    caller, following the roster in force); anyone else is refused with nothing written."""
+    import httpx
+    import yaml
+
+    from ordinance.approvals import Roster, roster_change_statement
+    from ordinance.approvals._base import _sign_statement
+    from ordinance.signing import load_signer
+
+    rita, vera = team.rita, team.vera
+    doc = yaml.safe_load((team.root / "roster.yaml").read_text())
+    for m in doc["members"]:
+        if m["id"] == rita.id:
+            m["roles"] = ["risk-officer", "roster-admin"]
+    boot = tmp_path / "boot.yaml"
+    boot.write_text(yaml.safe_dump(doc))
+    r = run_cli("--home", team.home, "roster", "apply", boot, "--actor", "admin")
+    assert r.code == 0, r.err  # the first roster admin is named on the server's workspace
+    size = run_cli("--home", team.home, "log", "checkpoint")
+    g = run_cli("keys", "generate", "--name", "max@example.com", "--out", tmp_path / "max.key")
+    assert g.code == 0, g.err
+    max_vkey = (tmp_path / "max.vkey").read_text().strip()
+    doc["members"].append({"id": "max@example.com", "roles": ["model-owner"], "keys": [max_vkey]})
+    grown = tmp_path / "grown.yaml"
+    grown.write_text(yaml.safe_dump(doc))
+    r = remote_cli(team.url, rita.token, "roster", "apply", grown)
+    assert r.code == 2 and "needs --key" in r.err
+    r = remote_cli(team.url, vera.token, "roster", "apply", grown, "--key", vera.key)
+    assert r.code == 1 and "roster-admin" in r.err, r.err
+    r = remote_cli(team.url, team.ci_token, "roster", "apply", grown, "--key", rita.key)
+    assert r.code == 2, r.err
+    assert run_cli("--home", team.home, "log", "checkpoint").out == size.out  # nothing written
+    r = remote_cli(
+        team.url, rita.token, "roster", "apply", grown, "--key", rita.key, "--format", "json"
+    )
+    assert r.code == 0, r.err
+    assert r.json()["changed"] and r.json()["actor"] == rita.id
+    assert [m["id"] for m in r.json()["diff"]["added"]] == ["max@example.com"]
+    shown = remote_cli(team.url, vera.token, "roster", "show", "--format", "json")
+    assert "max@example.com" in shown.out
+    # a change built on a roster that is no longer in force is refused (no lost update)
+    stale = Roster.from_dict({k: v for k, v in yaml.safe_load(boot.read_text()).items()})
+    stmt = roster_change_statement(
+        stale,
+        stale.digest,
+        Roster.from_dict(yaml.safe_load(boot.read_text())),
+        actor=rita.id,
+        now=datetime.now(UTC),
+    )
+    env = _sign_statement(stmt, load_signer(rita.key))
+    resp = httpx.post(
+        f"{team.url}/v1/roster-changes",
+        json={"envelope": env.to_dict()},
+        headers={"Authorization": f"Bearer {rita.token}"},
+        timeout=30,
+    )
+    assert resp.status_code >= 400 and "start again" in resp.text, resp.text
+    r = run_cli("--home", team.home, "log", "verify", "--deep")
+    assert r.code == 0, r.out + r.err

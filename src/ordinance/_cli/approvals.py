@@ -219,6 +219,32 @@ def _remote_revoke(
         click.echo(f"revoked {len(digests)} approval(s); log entries {indexes}")
 
 
+def _remote_roster_apply(obj: Ctx, new: Any, signer: Any) -> dict[str, Any]:
+    """Sign the roster change here with a roster-admin key; the server checks the key, that
+    the change follows the roster in force, and records it."""
+    from ordinance.approvals import Roster, roster_change_statement
+    from ordinance.approvals._base import _sign_statement
+
+    remote = obj.remote
+    assert remote is not None
+    data = dict(remote.get_json("/v1/roster"))
+    digest = data.pop("digest", None)
+    old = Roster.from_dict(data)
+    member = _member_of(old, signer)
+    stmt = roster_change_statement(
+        old,
+        digest if old.members else None,
+        new,
+        actor=member if member is not None else signer.name,
+        now=_now(),
+    )
+    env = _sign_statement(stmt, signer)
+    result: dict[str, Any] = remote.post_json(
+        "/v1/roster-changes", {"envelope": env.to_dict()}, idempotent=False
+    )
+    return result
+
+
 def _member_of(roster: Any, signer: Any) -> str | None:
     for m in roster.members:
         for k in m.keys:
@@ -258,22 +284,30 @@ def register(cli: click.Group) -> None:
         from ordinance.approvals import apply_roster, load_roster
 
         new = load_roster(file)
-        signer = _signer(key, passphrase_env) if key else None
-        change = apply_roster(
-            obj.workspace(),
-            new,
-            actor=require_actor(actor, "roster apply"),
-            now=_now(),
-            signer=signer,
-        )
+        if obj.remote is not None:
+            if key is None:
+                raise InputError(
+                    "roster apply in server mode needs --key, a roster-admin key (the first "
+                    "roster is applied on the server's workspace)"
+                )
+            change = _remote_roster_apply(obj, new, _signer(key, passphrase_env))
+        else:
+            signer = _signer(key, passphrase_env) if key else None
+            change = apply_roster(
+                obj.workspace(),
+                new,
+                actor=require_actor(actor, "roster apply"),
+                now=_now(),
+                signer=signer,
+            ).to_dict()
         if fmt == "json":
-            emit_json(change.to_dict())
+            emit_json(change)
             return
-        if not change.changed:
-            click.echo(f"roster unchanged ({change.digest[:12]}…)")
+        if not change["changed"]:
+            click.echo(f"roster unchanged ({change['digest'][:12]}…)")
             return
-        d = change.diff
-        click.echo(f"roster {change.digest[:12]}… applied (log entry {change.log_index})")
+        d = change["diff"]
+        click.echo(f"roster {change['digest'][:12]}… applied (log entry {change['log_index']})")
         for m in d["added"]:
             click.echo(f"  + {m['id']} ({', '.join(m['roles']) or 'no roles'})")
         for m in d["removed"]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ordinance._canonical import canonical_json, sha256_hex
 from ordinance._yamlloc import Locator, load_document, parse_as
 from ordinance.approvals._base import (
+    CLOCK_SKEW,
     ROSTER_ADMIN_ROLES,
     ApprovalRefused,
     _append,
@@ -248,6 +249,74 @@ def current_roster(ws: Workspace) -> Roster:
     return Roster() if not rows else Roster.from_dict(rows[-1].document)
 
 
+def roster_change_statement(
+    old: Roster, previous: str | None, roster: Roster, *, actor: str, now: datetime
+) -> dict[str, Any]:
+    """The statement a roster admin signs to replace ``old`` (digest ``previous``) by
+    ``roster``: the new document, its digest and the diff."""
+    return RosterChangeRecord(
+        subject=Subject(ROSTER_SUBJECT, roster.digest),
+        roster_sha256=roster.digest,
+        previous_sha256=previous,
+        roster=roster.to_dict(),
+        diff=roster_diff(old, roster),
+        actor=actor,
+        applied_at=now,
+    ).to_statement()
+
+
+def record_roster_change(ws: Workspace, envelope: Envelope, *, now: datetime) -> RosterChange:
+    """Verify a roster change signed by a roster admin (here or on the admin's own machine)
+    and make it the roster in force.
+
+    Refused unless the statement reads as a roster change whose roster document has the
+    digest it claims, it follows the roster in force now (no lost update), its diff is that
+    roster's diff, it is not dated in the future or before the latest change, and a key of a
+    ``roster-admin`` in the roster in force signed it.
+    """
+    import json
+
+    try:
+        rec = RosterChangeRecord.from_statement(json.loads(envelope.payload))
+        roster = Roster.from_dict(dict(rec.roster))
+    except (ValueError, InputError) as exc:
+        raise ApprovalRefused(f"roster change refused: it does not read: {exc}") from None
+    store = approvals_store(ws)
+    rows = store.rosters()
+    old = Roster() if not rows else Roster.from_dict(rows[-1].document)
+    prev = rows[-1].digest if rows else None
+    if roster.digest != rec.roster_sha256 or rec.subject != Subject(ROSTER_SUBJECT, roster.digest):
+        raise ApprovalRefused("roster change refused: the roster does not have the digest it names")
+    if rec.previous_sha256 != prev:
+        raise ApprovalRefused(
+            f"roster change refused: it replaces roster {str(rec.previous_sha256)[:12]}…, but "
+            f"the roster in force is {str(prev)[:12]}… (someone changed it since: start again)"
+        )
+    if dict(rec.diff) != roster_diff(old, roster):
+        raise ApprovalRefused("roster change refused: its diff is not the roster's diff")
+    if rec.applied_at > now + CLOCK_SKEW or (rows and rec.applied_at < rows[-1].applied_at):
+        raise ApprovalRefused("roster change refused: its time is out of order (check the clock)")
+    if prev == roster.digest:
+        return RosterChange(roster.digest, prev, {}, rec.applied_at, rec.actor, None, False)
+    found = old.signer_of(envelope)
+    if found is None or not found[0].roles & ROSTER_ADMIN_ROLES:
+        raise ApprovalRefused(
+            "roster change refused: not signed by a roster-admin key in the roster"
+        )
+    with ws.write_transaction("roster change") as conn:
+        index = _append_envelope(ws, envelope, conn)
+        store.add_roster(
+            applied_at=rec.applied_at,
+            digest=roster.digest,
+            document=roster.to_dict(),
+            diff=dict(rec.diff),
+            actor=rec.actor,
+            log_index=index,
+            conn=conn,
+        )
+    return RosterChange(roster.digest, prev, dict(rec.diff), rec.applied_at, rec.actor, index, True)
+
+
 @dataclass(frozen=True)
 class RosterChange:
     digest: str
@@ -294,29 +363,17 @@ def apply_roster(
         return RosterChange(roster.digest, prev, roster_diff(old, roster), now, actor, None, False)
     admins = old.holders(ROSTER_ADMIN_ROLES)
     diff = roster_diff(old, roster)
-    stmt = RosterChangeRecord(
-        subject=Subject(ROSTER_SUBJECT, roster.digest),
-        roster_sha256=roster.digest,
-        previous_sha256=prev,
-        roster=roster.to_dict(),
-        diff=diff,
-        actor=actor,
-        applied_at=now,
-    ).to_statement()
+    stmt = roster_change_statement(old, prev, roster, actor=actor, now=now)
     if admins:
         if signer is None:
             raise ApprovalRefused(
                 "the roster names roster admins; sign the change with one of their keys (--key)"
             )
-        env = _sign_statement(stmt, signer)
-        found = old.signer_of(env)
-        if found is None or not found[0].roles & ROSTER_ADMIN_ROLES:
-            raise ApprovalRefused(f"key {signer.key_id} is not a roster-admin key in the roster")
-        envelope: Envelope | None = env
-    elif signer is not None:
+        return record_roster_change(ws, _sign_statement(stmt, signer), now=now)
+    if signer is not None:
         # bootstrap (no roster admin yet): the operator's log key vouches for the change too
         _require_log(ws)
-        envelope = sign_envelope(
+        envelope: Envelope | None = sign_envelope(
             canonical_json(dict(stmt)), PAYLOAD_TYPE_INTOTO, [signer, ws.audit_log().signer]
         )
     else:

@@ -416,6 +416,36 @@ def roster(request: Request, who: Reader, at: str | None = None) -> dict[str, An
     return {"digest": r.digest, **r.to_dict()}
 
 
+class EnvelopeBody(_Body):
+    envelope: dict[str, Any] = Field(description="The DSSE envelope the member signed")
+
+
+@router.post("/roster-changes", tags=["approvals"])
+def submit_roster_change(
+    body: EnvelopeBody,
+    request: Request,
+    who: Annotated[Principal, Depends(require("sign"))],
+) -> dict[str, Any]:
+    """Record a roster change signed by a roster admin's own key (the caller): it must
+    follow the roster in force (no lost update) and be signed by a ``roster-admin`` in it.
+    The first roster is applied on the server's workspace."""
+    from ordinance.approvals import record_roster_change, roster_at
+    from ordinance.server._ops import parse_envelope
+
+    ws = _ws(request)
+    env = parse_envelope(body.envelope)
+    found = roster_at(ws, _now(request)).signer_of(env)
+    if found is None:
+        raise AuthError("the envelope is not signed by a key in the roster; refused", status=403)
+    if who.scope != "admin" and found[0].id != who.identity:
+        raise AuthError(
+            f"signed by {found[0].id} but submitted by {who.identity}: members submit what "
+            "they sign themselves; refused",
+            status=403,
+        )
+    return record_roster_change(ws, env, now=_now(request)).to_dict()
+
+
 @router.post("/approvals", tags=["approvals"])
 def submit_approval(
     body: SignedBody,
