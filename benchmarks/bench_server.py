@@ -11,7 +11,8 @@ Prints three figures:
    target p99 < 50 ms.
 
     python benchmarks/bench_server.py [--db URL] [--clients 8] [--per-client 100]
-        [--entries 20000] [--batch 1000] [--readers 50] [--seconds 10] [--workers 1]
+        [--entries 20000] [--batch 1000] [--readers 50] [--warmup 2] [--seconds 10]
+        [--workers 1]
 """
 
 from __future__ import annotations
@@ -96,7 +97,10 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=1_000)
     ap.add_argument("--readers", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured read window")
+    ap.add_argument(
+        "--warmup", type=float, default=2.0, help="cold-start read window, printed apart"
+    )
     ap.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     args = ap.parse_args()
 
@@ -345,41 +349,51 @@ def _reads(url: str, token: str, args: argparse.Namespace, server_pid: int) -> N
     versions = [v["version"] for m in models for v in m["versions"]][:200]
     port = int(url.rsplit(":", 1)[1])
     for kind in ("checkpoint", "version"):
-        latencies: list[float] = []
-        errors: list[str] = []
         if kind == "checkpoint":
             paths = ["/v1/log/checkpoint"]
         else:
             paths = [f"/v1/models/bench/versions/{v}" for v in versions]
-
-        async def run(
-            paths: list[str] = paths, lat: list[float] = latencies, errs: list[str] = errors
-        ) -> None:
-            stop = time.perf_counter() + args.seconds
-            await asyncio.gather(
-                *(
-                    _get_loop(port, token, paths[i:] + paths[:i], stop, lat, errs)
-                    for i in range(args.readers)
-                )
-            )
-
-        load = os.getloadavg()[0]
-        cpu0, own0, t0 = _server_cpu(server_pid), time.process_time(), time.perf_counter()
-        asyncio.run(run())
-        elapsed = time.perf_counter() - t0
-        cpu, own = _server_cpu(server_pid) - cpu0, time.process_time() - own0
         what = "GET /v1/log/checkpoint" if kind == "checkpoint" else "GET a version (verified read)"
-        n = max(len(latencies), 1)
-        counted = ", ".join(f"{c} x{errors.count(c)}" for c in sorted(set(errors))) or "none"
-        p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
-        p99 = pct(latencies, 0.99) * 1000 if latencies else float("nan")
-        print(
-            f"reads, {what}, {args.readers} concurrent clients: {len(latencies)} in "
-            f"{elapsed:.1f} s ({len(latencies) / elapsed:,.0f}/s): p50 {p50:.1f} ms, "
-            f"p99 {p99:.1f} ms (target p99 < 50 ms); errors: {counted}; server CPU "
-            f"{cpu / n * 1000:.2f} ms/request, load generator CPU {own / n * 1000:.2f} ms/request; "
-            f"load average {load:.2f} at start"
+        # the first seconds start cold (every answer read and verified once); they are
+        # measured and printed apart from the window that follows, which is what a server
+        # that has been up for a while answers
+        for label, seconds in (("cold start", args.warmup), ("then", args.seconds)):
+            if seconds <= 0:
+                continue
+            _read_window(port, token, paths, args.readers, seconds, server_pid, f"{what}, {label}")
+
+
+def _read_window(
+    port: int, token: str, paths: list[str], readers: int, seconds: float, pid: int, what: str
+) -> None:
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def run() -> None:
+        stop = time.perf_counter() + seconds
+        await asyncio.gather(
+            *(
+                _get_loop(port, token, paths[i:] + paths[:i], stop, latencies, errors)
+                for i in range(readers)
+            )
         )
+
+    load = os.getloadavg()[0]
+    cpu0, own0, t0 = _server_cpu(pid), time.process_time(), time.perf_counter()
+    asyncio.run(run())
+    elapsed = time.perf_counter() - t0
+    cpu, own = _server_cpu(pid) - cpu0, time.process_time() - own0
+    n = max(len(latencies), 1)
+    counted = ", ".join(f"{c} x{errors.count(c)}" for c in sorted(set(errors))) or "none"
+    p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
+    p99 = pct(latencies, 0.99) * 1000 if latencies else float("nan")
+    print(
+        f"reads, {what}, {readers} concurrent clients: {len(latencies)} in "
+        f"{elapsed:.1f} s ({len(latencies) / elapsed:,.0f}/s): p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms (target p99 < 50 ms); errors: {counted}; server CPU "
+        f"{cpu / n * 1000:.2f} ms/request, load generator CPU {own / n * 1000:.2f} ms/request; "
+        f"load average {load:.2f} at start"
+    )
 
 
 if __name__ == "__main__":

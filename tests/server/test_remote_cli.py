@@ -425,3 +425,40 @@ def test_roster_apply_through_the_server(team: Team, tmp_path: Path) -> None:
     assert resp.status_code >= 400 and "start again" in resp.text, resp.text
     r = run_cli("--home", team.home, "log", "verify", "--deep")
     assert r.code == 0, r.out + r.err
+
+
+def test_explain_through_the_server(team: Team, tmp_path: Path) -> None:
+    """`explain` in server mode computes here from the model file the server holds (the
+    download is checked against the digest the identity covers) and attaches the artifact
+    through the server, which checks it names the version's identity; the result equals a
+    local run on the server's workspace."""
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120)})
+    data["label"] = (data["a"] > 0).astype(int)
+    data_path = tmp_path / "data.csv"
+    data.to_csv(data_path, index=False)
+    d = tmp_path / "v"
+    manifest = small_manifest(d, artifacts={"path": "model.skops"})
+    sio.dump(LogisticRegression().fit(data[["a", "b"]], data["label"]), d / "model.skops")
+    r = remote_cli(team.url, team.ci_token, "register", manifest)
+    assert r.code == 0, r.err
+    args = ("explain", "toy@1.0.0", "--data", str(data_path), "--target", "label")
+    r = remote_cli(
+        team.url, team.ci_token, *args, "--out", str(tmp_path / "remote"), "--format", "json"
+    )
+    assert r.code == 0, r.err
+    assert r.json()["registered"] and r.json()["log_index"] is not None
+    local = run_cli(
+        "--home", team.home, *args, "--out", tmp_path / "local", "--no-register", "--format", "json"
+    )
+    assert local.code == 0, local.err
+    assert r.json()["artifact"] == local.json()["artifact"]
+    shown = run_cli("--home", team.home, "show", "toy@1.0.0", "--format", "json").json()
+    kinds = [e["kind"] for e in shown["evidence"]]
+    assert "explainability" in kinds and "explainability_chart" in kinds
+    assert run_cli("--home", team.home, "log", "verify", "--deep").code == 0

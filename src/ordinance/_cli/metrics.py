@@ -269,25 +269,63 @@ def register(cli: click.Group) -> None:
         and its SVG chart, and attaches both to the version as evidence of kind
         ``explainability`` / ``explainability_chart`` (unless --no-register).
         """
-        from ordinance.metrics.explain import explain_version
+        from ordinance.metrics.explain import explain_model_version, explain_version
 
-        who = require_actor(actor, "explain --register") if register else ""
-        result = explain_version(
-            obj.workspace(),
-            ref,
-            data,
-            target=target,
-            trusted_types=trusted,
-            n_repeats=repeats,
-            seed=seed,
-        )
+        if obj.remote is not None:
+            # computed here from the model file the server holds (downloaded, digest checked);
+            # the server records the caller as the actor
+            import tempfile
+
+            from ordinance.model import parse_ref
+
+            remote = obj.remote
+            name, version = parse_ref(ref)
+            v = remote.version(name, version)
+            with tempfile.TemporaryDirectory(prefix="ordinance-explain-") as tmp:
+
+                def fetch(digest: str) -> Path:
+                    dest = Path(tmp) / digest
+                    remote.download(digest, dest)
+                    return dest
+
+                result = explain_model_version(
+                    v,
+                    fetch,
+                    data,
+                    target=target,
+                    trusted_types=trusted,
+                    n_repeats=repeats,
+                    seed=seed,
+                )
+        else:
+            who = require_actor(actor, "explain --register") if register else ""
+            result = explain_version(
+                obj.workspace(),
+                ref,
+                data,
+                target=target,
+                trusted_types=trusted,
+                n_repeats=repeats,
+                seed=seed,
+            )
         artifact = result.artifact
         stem = result.ref.replace("@", "-") + ".explainability"
         json_path, svg_path = artifact.write(out, stem)
         info(f"wrote {json_path} and {svg_path}")
         entry = result.evidence_entry(json_path)
         log_index = None
-        if register:
+        if register and obj.remote is not None:
+            model, _, version = result.ref.partition("@")
+            attrs = {"identity_sha256": result.identity_digest, "method": "permutation_importance"}
+            got = obj.remote.attach(
+                model, version, json_path, kind="explainability", attributes=attrs
+            )
+            obj.remote.attach(
+                model, version, svg_path, kind="explainability_chart", attributes=attrs
+            )
+            log_index = got.get("log_index")
+            info(f"attached to {result.ref} as explainability evidence (log entry {log_index})")
+        elif register:
             model, _, version = result.ref.partition("@")
             ws = obj.workspace()
             attrs = {"identity_sha256": result.identity_digest, "method": "permutation_importance"}

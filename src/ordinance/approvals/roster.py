@@ -300,8 +300,9 @@ def record_roster_change(ws: Workspace, envelope: Envelope, *, now: datetime) ->
         return RosterChange(roster.digest, prev, {}, rec.applied_at, rec.actor, None, False)
     found = old.signer_of(envelope)
     if found is None or not found[0].roles & ROSTER_ADMIN_ROLES:
+        keys = ", ".join(sig.keyid or "?" for sig in envelope.signatures) or "no key"
         raise ApprovalRefused(
-            "roster change refused: not signed by a roster-admin key in the roster"
+            f"roster change refused: key {keys} is not a roster-admin key in the roster"
         )
     with ws.write_transaction("roster change") as conn:
         index = _append_envelope(ws, envelope, conn)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ from ordinance.identity import IDENTITY_RESOURCE, is_single_file_identity
 from ordinance.metrics._table import TableSource, read_table, source_name
 
 if TYPE_CHECKING:
+    from ordinance.model import ModelVersion
     from ordinance.workspace import Workspace
 
 __all__ = [
@@ -370,6 +371,30 @@ def explain_version(
 
     name, version = parse_ref(ref)
     v = workspace.registry().get_version(name, version)
+    return explain_model_version(
+        v,
+        lambda digest: workspace.evidence.open_path(digest),
+        data_path,
+        target=target,
+        trusted_types=trusted_types,
+        n_repeats=n_repeats,
+        seed=seed,
+    )
+
+
+def explain_model_version(
+    v: ModelVersion,
+    fetch: Callable[[str], Path],
+    data_path: TableSource,
+    *,
+    target: str,
+    trusted_types: Sequence[str] = (),
+    n_repeats: int = 5,
+    seed: int = 0,
+) -> ExplainResult:
+    """Permutation importance for version ``v``, computed from the model file its identity
+    covers; ``fetch(sha256)`` gives that file's path (a local evidence store, or a download
+    from the server checked against the digest)."""
     models = v.evidence_of("model")
     if not models:
         raise NotFoundError(
@@ -391,7 +416,7 @@ def explain_version(
             "is not the model the identity digests; register the skops file itself as "
             "artifacts.path so explain computes from the identified bytes"
         )
-    model_path = workspace.evidence.open_path(covered[0].sha256)
+    model_path = fetch(covered[0].sha256)
     artifact = compute_permutation_importance(
         model_path,
         data_path,
