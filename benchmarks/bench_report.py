@@ -79,7 +79,11 @@ def setup_demo(directory: Path) -> Path:
 
 
 def setup_portfolio(directory: Path, n_versions: int, template: dict[str, Any]) -> Path:
-    """``n_versions`` versions of 100 models, straight into the registry (no files)."""
+    """``n_versions`` versions of 100 models (no files), written the way Ordinance writes
+    them: each registration, evaluation and transition is a log entry and the index row that
+    caches it (the registry refuses rows the log does not vouch for)."""
+    from ordinance import records, uris
+    from ordinance.ledger import evaluation_binding
     from ordinance.model import Model
     from ordinance.store.registry import TransitionRecord
     from ordinance.workspace import init_workspace
@@ -90,7 +94,6 @@ def setup_portfolio(directory: Path, n_versions: int, template: dict[str, Any]) 
     n_models = min(100, n_versions)
     per_model = max(1, n_versions // n_models)
     verdicts = ("pass", "warn", "fail")
-    transitions = []
     for m in range(n_models):
         model = Model(
             name=f"model-{m:03d}",
@@ -98,31 +101,63 @@ def setup_portfolio(directory: Path, n_versions: int, template: dict[str, Any]) 
             risk_tier="high",
             description=f"Synthetic model {m}",
         )
-        for i in range(per_model):
-            v = synthetic_version(
-                model,
-                m,
-                i,
-                documentation={"summary": "s", "intended_use": "u", "limitations": "l"},
-            )
-            created = v.registered_at
-            registry.add_version(v)
-            verdict = verdicts[(m + i) % 3]
-            result = {**template, "model": model.name, "version": v.version, "verdict": verdict}
-            registry.add_evaluation(v, "production", verdict, created, {}, result, None)
-        last = f"1.{per_model - 1}.0"
-        transitions.append(
-            TransitionRecord(
-                model=model.name,
-                version=last,
+        with ws.write_transaction("bench setup") as conn:
+            for i in range(per_model):
+                v = synthetic_version(
+                    model,
+                    m,
+                    i,
+                    documentation={"summary": "s", "intended_use": "u", "limitations": "l"},
+                )
+                created = v.registered_at
+                reg = records.Registration.of(v, {}).to_statement()
+                registry.add_version_in(conn, v, log_index=ws.append_to_log(reg, conn=conn))
+                verdict = verdicts[(m + i) % 3]
+                result = {**template, "model": model.name, "version": v.version, "verdict": verdict}
+                vsa = records.Evaluation(
+                    subject=records.Subject.of(v),
+                    verifier={"id": uris.VERIFIER_ID},
+                    time_verified=created,
+                    resource_uri=records.resource_uri(v),
+                    policy_uri="ordinance:bench",
+                    policy_sha256="c" * 64,
+                    input_attestations=(),
+                    verification_result="FAILED" if verdict == "fail" else "PASSED",
+                    verified_levels=(),
+                ).to_statement()
+                vsa["predicate"]["ordinanceEvaluation"] = evaluation_binding(
+                    "production", verdict, {}, result
+                )
+                index = ws.append_to_log(vsa, conn=conn)
+                registry.add_evaluation(
+                    v, "production", verdict, created, {}, result, index, conn=conn
+                )
+            at = NOW - timedelta(days=m % 60)
+            t = records.Transition.of(
+                v,
                 from_stage="development",
                 to_stage="production",
                 actor="bench",
-                at=NOW - timedelta(days=m % 60),
+                at=at,
                 kind="promote",
+                reason="",
+                details={},
             )
-        )
-    registry.apply_transitions(transitions)
+            registry.apply_transitions_in(
+                conn,
+                [
+                    TransitionRecord(
+                        model=model.name,
+                        version=v.version,
+                        from_stage="development",
+                        to_stage="production",
+                        actor="bench",
+                        at=at,
+                        kind="promote",
+                        log_index=ws.append_to_log(t.to_statement(), conn=conn),
+                    )
+                ],
+            )
     ws.close()
     return home
 
