@@ -41,6 +41,32 @@ def synthetic_version(model: Any, m: int, i: int, **extra: Any) -> Any:
     )
 
 
+def log_version(ws: Any, conn: Any, v: Any, verdict: str, result: dict[str, Any]) -> None:
+    """Register ``v`` and record its production evaluation the way Ordinance writes them:
+    each a log entry and the index row that caches it, in the caller's transaction."""
+    from ordinance import records, uris
+    from ordinance.ledger import evaluation_binding
+
+    registry = ws.registry()
+    created = v.registered_at
+    reg = records.Registration.of(v, {}).to_statement()
+    registry.add_version_in(conn, v, log_index=ws.append_to_log(reg, conn=conn))
+    vsa = records.Evaluation(
+        subject=records.Subject.of(v),
+        verifier={"id": uris.VERIFIER_ID},
+        time_verified=created,
+        resource_uri=records.resource_uri(v),
+        policy_uri="ordinance:bench",
+        policy_sha256="c" * 64,
+        input_attestations=(),
+        verification_result="FAILED" if verdict == "fail" else "PASSED",
+        verified_levels=(),
+    ).to_statement()
+    vsa["predicate"]["ordinanceEvaluation"] = evaluation_binding("production", verdict, {}, result)
+    index = ws.append_to_log(vsa, conn=conn)
+    registry.add_evaluation(v, "production", verdict, created, {}, result, index, conn=conn)
+
+
 def load() -> str:
     """The 1-minute load average and the core count, for every printed figure."""
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"

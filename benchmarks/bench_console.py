@@ -26,7 +26,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from _support import NOW, load, synthetic_version
+from _support import NOW, load, log_version, synthetic_version
 
 
 def setup(home: Path, n_models: int, per_model: int, db: str | None) -> str:
@@ -34,10 +34,9 @@ def setup(home: Path, n_models: int, per_model: int, db: str | None) -> str:
     index row that caches it, in one transaction per model. Returns a member token."""
     import hashlib
 
-    from ordinance import records, uris
+    from ordinance import records
     from ordinance.approvals import Member, Roster, apply_roster, sign_approval
     from ordinance.approvals._base import approvals_store
-    from ordinance.ledger import evaluation_binding
     from ordinance.model import Model
     from ordinance.signing import Ed25519Signer
     from ordinance.store.registry import TransitionRecord
@@ -69,28 +68,8 @@ def setup(home: Path, n_models: int, per_model: int, db: str | None) -> str:
             for i in range(per_model):
                 v = synthetic_version(model, m, i)
                 created = v.registered_at
-                reg = records.Registration.of(v, {}).to_statement()
-                registry.add_version_in(conn, v, log_index=ws.append_to_log(reg, conn=conn))
                 verdict = verdicts[(m + i) % 3]
-                result = {"verdict": verdict, "results": []}
-                vsa = records.Evaluation(
-                    subject=records.Subject.of(v),
-                    verifier={"id": uris.VERIFIER_ID},
-                    time_verified=created,
-                    resource_uri=records.resource_uri(v),
-                    policy_uri="ordinance:bench",
-                    policy_sha256="c" * 64,
-                    input_attestations=(),
-                    verification_result="FAILED" if verdict == "fail" else "PASSED",
-                    verified_levels=(),
-                ).to_statement()
-                vsa["predicate"]["ordinanceEvaluation"] = evaluation_binding(
-                    "production", verdict, {}, result
-                )
-                index = ws.append_to_log(vsa, conn=conn)
-                registry.add_evaluation(
-                    v, "production", verdict, created, {}, result, index, conn=conn
-                )
+                log_version(ws, conn, v, verdict, {"verdict": verdict, "results": []})
                 if (m + i) % 3 == 0:
                     t = records.Transition.of(
                         v,

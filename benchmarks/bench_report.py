@@ -33,7 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from _support import NOW, cli, load, synthetic_version
+from _support import NOW, cli, load, log_version, synthetic_version
 
 #: every shipped pack: the report of credit-risk@1.0.0 under all of them runs to ~20+ pages
 ALL_PACKS = [
@@ -82,8 +82,7 @@ def setup_portfolio(directory: Path, n_versions: int, template: dict[str, Any]) 
     """``n_versions`` versions of 100 models (no files), written the way Ordinance writes
     them: each registration, evaluation and transition is a log entry and the index row that
     caches it (the registry refuses rows the log does not vouch for)."""
-    from ordinance import records, uris
-    from ordinance.ledger import evaluation_binding
+    from ordinance import records
     from ordinance.model import Model
     from ordinance.store.registry import TransitionRecord
     from ordinance.workspace import init_workspace
@@ -109,29 +108,9 @@ def setup_portfolio(directory: Path, n_versions: int, template: dict[str, Any]) 
                     i,
                     documentation={"summary": "s", "intended_use": "u", "limitations": "l"},
                 )
-                created = v.registered_at
-                reg = records.Registration.of(v, {}).to_statement()
-                registry.add_version_in(conn, v, log_index=ws.append_to_log(reg, conn=conn))
                 verdict = verdicts[(m + i) % 3]
                 result = {**template, "model": model.name, "version": v.version, "verdict": verdict}
-                vsa = records.Evaluation(
-                    subject=records.Subject.of(v),
-                    verifier={"id": uris.VERIFIER_ID},
-                    time_verified=created,
-                    resource_uri=records.resource_uri(v),
-                    policy_uri="ordinance:bench",
-                    policy_sha256="c" * 64,
-                    input_attestations=(),
-                    verification_result="FAILED" if verdict == "fail" else "PASSED",
-                    verified_levels=(),
-                ).to_statement()
-                vsa["predicate"]["ordinanceEvaluation"] = evaluation_binding(
-                    "production", verdict, {}, result
-                )
-                index = ws.append_to_log(vsa, conn=conn)
-                registry.add_evaluation(
-                    v, "production", verdict, created, {}, result, index, conn=conn
-                )
+                log_version(ws, conn, v, verdict, result)
             at = NOW - timedelta(days=m % 60)
             t = records.Transition.of(
                 v,

@@ -34,6 +34,7 @@ from ordinance.server.console._security import (
     same_origin,
     security_headers,
 )
+from ordinance.signing import Envelope
 from ordinance.workspace import Workspace
 
 __all__ = ["Principal", "console_router"]
@@ -521,16 +522,18 @@ def console_router(
             key_name=_key_name(s.identity),
         )
 
-    @router.get("/approve")
-    @guarded
-    def approve_form(request: Request, model: str, version: str, stage: str) -> Response:
+    def signoff_form(
+        request: Request, model: str, version: str, stage: str, template: str, payload_of: Any
+    ) -> Response:
+        """The page on which an approver signs a statement about ``model@version`` for
+        ``stage`` in the browser (an approval or a decline)."""
         s = require(request)
         w = ws()
-        payload = views.approval_payload(w, model, version, stage, s.identity, now_fn())
+        payload = payload_of(w, model, version, stage, s.identity, now_fn())
         v = w.registry().get_version(model, version)
         return page(
             request,
-            "approve.html.j2",
+            template,
             s,
             model=model,
             version=version,
@@ -541,9 +544,10 @@ def console_router(
             key_name=_key_name(s.identity),
         )
 
-    @router.post("/approve")
-    @guarded
-    async def approve(request: Request) -> Response:
+    async def signoff_posted(
+        request: Request, verb: str
+    ) -> tuple[Session, Workspace, Envelope, str, str, str, datetime]:
+        """A posted browser-signed statement, checked for session, CSRF and signer."""
         s = require(request)
         f = await form_of(request, s)
         require_signer(s)
@@ -551,7 +555,20 @@ def console_router(
         env_obj = _envelope(f.get("envelope", ""))
         w = ws()
         now = now_fn()
-        _check_signer(w, env_obj, s.identity, model, version, now, "approve")
+        _check_signer(w, env_obj, s.identity, model, version, now, verb)
+        return s, w, env_obj, model, version, stage, now
+
+    @router.get("/approve")
+    @guarded
+    def approve_form(request: Request, model: str, version: str, stage: str) -> Response:
+        return signoff_form(
+            request, model, version, stage, "approve.html.j2", views.approval_payload
+        )
+
+    @router.post("/approve")
+    @guarded
+    async def approve(request: Request) -> Response:
+        s, w, env_obj, model, version, stage, now = await signoff_posted(request, "approve")
         from ordinance.approvals import record_approval
 
         rec = record_approval(w, env_obj, model=model, version=version, stage=stage, now=now)
@@ -693,34 +710,14 @@ def console_router(
     @router.get("/decline")
     @guarded
     def decline_form(request: Request, model: str, version: str, stage: str) -> Response:
-        s = require(request)
-        w = ws()
-        payload = views.decline_payload(w, model, version, stage, s.identity, now_fn())
-        v = w.registry().get_version(model, version)
-        return page(
-            request,
-            "decline.html.j2",
-            s,
-            model=model,
-            version=version,
-            stage=stage,
-            author=v.author,
-            payload_b64=base64.b64encode(payload).decode(),
-            statement=json.loads(payload),
-            key_name=_key_name(s.identity),
+        return signoff_form(
+            request, model, version, stage, "decline.html.j2", views.decline_payload
         )
 
     @router.post("/decline")
     @guarded
     async def decline(request: Request) -> Response:
-        s = require(request)
-        f = await form_of(request, s)
-        require_signer(s)
-        model, version, stage = f.get("model", ""), f.get("version", ""), f.get("stage", "")
-        env_obj = _envelope(f.get("envelope", ""))
-        w = ws()
-        now = now_fn()
-        _check_signer(w, env_obj, s.identity, model, version, now, "decline")
+        s, w, env_obj, model, version, stage, now = await signoff_posted(request, "decline")
         from ordinance.approvals import record_decline
 
         rec = await run_in_threadpool(
