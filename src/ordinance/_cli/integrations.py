@@ -60,9 +60,18 @@ def register(cli: click.Group) -> None:
         artifacts. Re-running is a no-op for versions already imported."""
         from ordinance.integrations.mlflow import import_mlflow
 
-        ws = obj.workspace()
+        register = None
+        if obj.remote is not None:
+            # read MLflow from here; the server registers what the staged manifest names
+            from ordinance.registration import RegisterResult
+
+            remote = obj.remote
+
+            def register(manifest: Path) -> RegisterResult:
+                return RegisterResult(*remote.register(manifest))
+
         imported = import_mlflow(
-            ws,
+            None if register is not None else obj.workspace(),
             tracking_uri,
             model,
             version=version,
@@ -70,6 +79,7 @@ def register(cli: click.Group) -> None:
             staging=staging,
             ordinance_name=ordinance_name,
             owner=owner,
+            register=register,
         )
         if fmt == "json":
             emit_json([i.to_dict() for i in imported])

@@ -47,7 +47,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -630,7 +630,7 @@ def _quiet_progress() -> Iterator[None]:
 
 # -- the whole import ------------------------------------------------------------------------------
 def import_mlflow(
-    ws: Workspace,
+    ws: Workspace | None,
     tracking_uri: str,
     model: str,
     *,
@@ -640,14 +640,23 @@ def import_mlflow(
     ordinance_name: str | None = None,
     owner: str | None = None,
     now: datetime | None = None,
+    register: Callable[[Path], RegisterResult] | None = None,
 ) -> list[ImportedVersion]:
     """Import one version (or every version, oldest first) of an MLflow registered model.
 
     Each version is staged into ``staging/<model>/<version>`` (kept) or a temporary
-    directory (removed) and registered through ``ws.register``. Versions already imported
-    with the same facts are no-ops; a version whose facts changed is refused by
-    ``register`` (:class:`ordinance.errors.ManifestError`, exit 2).
+    directory (removed) and registered through ``ws.register`` (or ``register``, e.g. a
+    server's). Versions already imported with the same facts are no-ops; a version whose
+    facts changed is refused by ``register`` (:class:`ordinance.errors.ManifestError`, exit 2).
     """
+    if register is None:
+        if ws is None:
+            raise TypeError("import_mlflow needs a workspace or a register function")
+        workspace = ws
+
+        def register(manifest: Path) -> RegisterResult:
+            return workspace.register(manifest, now=now)
+
     mc = client(tracking_uri, registry_uri)
     versions = [version] if version is not None else list_versions(mc, model)
     if not versions:
@@ -660,12 +669,12 @@ def import_mlflow(
             staged = stage_version(
                 mc, facts, staging / name / facts.version, ordinance_name=name, owner=owner
             )
-            result = ws.register(staged.manifest, now=now)
+            result = register(staged.manifest)
             out.append(ImportedVersion(facts, name, result, staged.manifest, staged.warnings))
             continue
         with tempfile.TemporaryDirectory(prefix="ordinance-import-") as tmp:
             staged = stage_version(mc, facts, Path(tmp) / "v", ordinance_name=name, owner=owner)
-            result = ws.register(staged.manifest, now=now)
+            result = register(staged.manifest)
         out.append(ImportedVersion(facts, name, result, None, staged.warnings))
     return out
 

@@ -1,0 +1,68 @@
+"""`ordinance import mlflow` in server mode: MLflow is read from the client's machine (where
+the tracking store is reachable), the staged manifest and its files go to the server like any
+`register`, and the server records the version: the same facts as a local import."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from server_support import remote_cli
+from team_support import Team
+
+from helpers import run_cli
+
+pytest.importorskip("mlflow")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+]
+
+
+@pytest.fixture
+def tracking(tmp_path: Path) -> Iterator[str]:
+    import mlflow
+
+    from integrations.test_mlflow import _log_version
+
+    root = tmp_path / "mlflow"
+    root.mkdir()
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.setenv("MLFLOW_REGISTRY_URI", uri)
+        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        try:
+            client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+            exp = client.create_experiment("credit", artifact_location=(root / "art").as_uri())
+            client.create_registered_model(
+                "credit",
+                tags={"ordinance.owner": "credit-risk-team", "ordinance.risk_tier": "high"},
+            )
+            _log_version(root, c=1.0, seed=1, experiment_id=exp)
+            yield uri
+        finally:
+            mlflow.set_tracking_uri("")
+            mlflow.set_registry_uri("")
+
+
+def test_import_mlflow_through_the_server(team: Team, tracking: str, tmp_path: Path) -> None:
+    args = ("import", "mlflow", "--tracking-uri", tracking, "--model", "credit", "--format", "json")
+    r = remote_cli(team.url, team.ci_token, *args)
+    assert r.code == 0, r.err
+    [imported] = r.json()
+    assert imported["created"] is True and imported["log_index"] is not None
+    shown = run_cli("--home", team.home, "show", "credit@1", "--format", "json").json()
+    assert shown["identity"]["sha256"] == imported["identity"]
+    assert shown["lineage"]["training_run"].startswith("runs:/")
+    assert [e["kind"] for e in shown["evidence"] if e["kind"] == "predictions"] == ["predictions"]
+    # importing again is a no-op, through the server as locally
+    again = remote_cli(team.url, team.ci_token, *args)
+    assert again.code == 0, again.err
+    assert again.json()[0]["created"] is False
+    assert run_cli("--home", team.home, "log", "verify", "--deep").code == 0
