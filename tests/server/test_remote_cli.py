@@ -349,12 +349,26 @@ def test_cards_and_reports_through_the_server(team: Team, tmp_path: Path) -> Non
     report = tmp_path / "report.html"
     r = remote_cli(team.url, auditor, "report", "toy@1.0.0", "--stage", "staging", "--out", report)
     assert r.code == 0, r.err
+    vkey = (team.home / "keys" / "log.vkey").read_text().strip()
+    bundle = tmp_path / "bundle"
+    assert run_cli("--home", team.home, "log", "export", "--out", bundle).code == 0
     for f in (card, report):
         v = run_cli("--home", team.home, "report", "verify", f, "--format", "json")
         assert v.code == 0, v.err
         assert v.json()["model"] == "toy"
+        # in server mode: the server's log fetched as a bundle, checked here with a pinned key
+        v = remote_cli(team.url, auditor, "report", "verify", f, "--vkey", vkey, "--format", "json")
+        assert v.code == 0, v.err
+        assert v.json()["model"] == "toy"
+        # offline, from an exported bundle and the key alone
+        v = run_cli("report", "verify", f, "--bundle", bundle, "--vkey", vkey)
+        assert v.code == 0, v.err
+    r = remote_cli(team.url, auditor, "report", "verify", card)
+    assert r.code == 2 and "no trusted log key" in r.err
     report.write_text(report.read_text().replace("toy", "t0y"))
     assert run_cli("--home", team.home, "report", "verify", report).code == 1
+    assert remote_cli(team.url, auditor, "report", "verify", report, "--vkey", vkey).code == 1
+    assert run_cli("report", "verify", report, "--bundle", bundle, "--vkey", vkey).code == 1
     r = remote_cli(team.url, auditor, "report", "portfolio", "--format", "json")
     assert r.code == 0, r.err
     assert "toy" in r.out

@@ -173,6 +173,11 @@ def register(cli: click.Group) -> None:
     @_TEMPLATES
     @click.option("--vkey", help="verify: the log's verifier key (default: the workspace's).")
     @click.option(
+        "--bundle",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help="verify: check against an exported log bundle (offline; needs --vkey).",
+    )
+    @click.option(
         "--allow-custom-templates",
         is_flag=True,
         help="verify: accept a document rendered with --templates (it is still logged).",
@@ -190,6 +195,7 @@ def register(cli: click.Group) -> None:
         until: str | None,
         templates: Path | None,
         vkey: str | None,
+        bundle: Path | None,
         allow_custom_templates: bool,
     ) -> None:
         """Write a compliance report for MODEL@VERSION, or the portfolio report; or check
@@ -200,6 +206,7 @@ def register(cli: click.Group) -> None:
         ordinance report credit-risk@1.1.0 --pack ordinance:eu-ai-act-high-risk --out r.html
         ordinance report portfolio --since 2026-01-01 --format html --out portfolio.html
         ordinance report verify report.pdf --vkey "$(cat log.vkey)"
+        ordinance report verify report.pdf --bundle audit-bundle --vkey "$(cat log.vkey)"
 
         Every document written is recorded in the log (its digest and what it was built
         from). `verify` exits 0 when the log vouches for FILE exactly as it is, and 1 when it
@@ -225,11 +232,31 @@ def register(cli: click.Group) -> None:
         if ref == "verify":
             if file is None:
                 raise InputError("usage: ordinance report verify FILE [--vkey VKEY]")
-            from ordinance.report.binding import verify_document
+            from ordinance.report.binding import verify_document, verify_document_in_bundle
 
-            result = verify_document(
-                obj.workspace(), file, vkey=vkey, allow_custom_templates=allow_custom_templates
-            )
+            if bundle is None and obj.remote is not None:
+                # server mode: the server's log as a bundle, verified here against a key the
+                # caller trusts, never the server's word
+                import os
+                import tempfile
+
+                tmp = tempfile.TemporaryDirectory(prefix="ordinance-bundle-")
+                obj.cleanup.append(tmp.cleanup)
+                bundle = obj.remote.bundle(Path(tmp.name) / "bundle")
+                vkey = vkey or os.environ.get("ORDINANCE_LOG_VKEY")
+            if bundle is not None:
+                if vkey is None:
+                    raise InputError(
+                        "no trusted log key: pass --vkey (or set ORDINANCE_LOG_VKEY) to the "
+                        "log's verifier key obtained out of band"
+                    )
+                result = verify_document_in_bundle(
+                    bundle, file, vkey=vkey, allow_custom_templates=allow_custom_templates
+                )
+            else:
+                result = verify_document(
+                    obj.workspace(), file, vkey=vkey, allow_custom_templates=allow_custom_templates
+                )
             if fmt == "json":
                 emit_json(result.to_dict())
             else:

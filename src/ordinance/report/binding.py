@@ -238,12 +238,65 @@ def verify_document(
     proof = TlogProof.parse(log.prove(found.index))
     cp = verify_tlog_proof(proof, found.envelope, [key], origin=ws.config.log_origin)
     verify_envelope(Envelope.from_bytes(found.envelope), [key])
-    pred = found.statement.get("predicate") or {}
+    return _checked(
+        path, data, digest, found.index, found.statement, cp.size, allow_custom_templates
+    )
+
+
+def verify_document_in_bundle(
+    bundle: Path, path: Path, *, vkey: str, allow_custom_templates: bool = False
+) -> VerifiedDocument:
+    """Check, offline, that an exported log bundle vouches for the file at ``path``: the
+    bundle verifies against ``vkey`` (the log key the auditor trusts), and one of its
+    rendering records, signed by that key, names the file's digest."""
+    from ordinance.log.bundle import BundleSource, verify_bundle
+    from ordinance.log.dsse import statement_info
+    from ordinance.signing import Envelope, parse_vkey, verify_envelope
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    key = parse_vkey(vkey)
+    report = verify_bundle(bundle, vkey)
+    if not report.ok:
+        raise VerificationError(f"{bundle}: the bundle does not verify: {report.reason}")
+    found: tuple[int, bytes, Mapping[str, Any]] | None = None
+    for batch in BundleSource(bundle).iter_entries():
+        for index, raw, _ in batch:
+            env = Envelope.from_bytes(raw)
+            stmt = statement_info(env).statement
+            if stmt.get("predicateType") != uris.RENDERING:
+                continue
+            out = (stmt.get("predicate") or {}).get("output") or {}
+            if out.get("sha256") == digest:
+                found = (index, raw, stmt)
+    if found is None:
+        raise VerificationError(
+            f"{path}: no rendering record in {bundle} vouches for sha256:{digest}: the file "
+            "was not rendered by Ordinance from this log, or it was changed afterwards"
+        )
+    verify_envelope(Envelope.from_bytes(found[1]), [key])
+    return _checked(path, data, digest, found[0], found[2], report.size, allow_custom_templates)
+
+
+def _checked(
+    path: Path,
+    data: bytes,
+    digest: str,
+    index: int,
+    statement: Mapping[str, Any],
+    checkpoint_size: int,
+    allow_custom_templates: bool,
+) -> VerifiedDocument:
+    """What a rendering record says of the file, once the record is known to be logged."""
+    pred = statement.get("predicate") or {}
     inputs = pred.get("inputs") or {}
     templates = inputs.get("templates") or {}
     if not templates.get("shipped") and not allow_custom_templates:
         raise VerificationError(
-            f"{path}: logged at entry {found.index}, but rendered with custom templates "
+            f"{path}: logged at entry {index}, but rendered with custom templates "
             f"(sha256:{templates.get('sha256')}), not Ordinance's shipped ones; pass "
             "--allow-custom-templates to accept them"
         )
@@ -267,8 +320,8 @@ def verify_document(
     return VerifiedDocument(
         path=str(path),
         sha256=digest,
-        log_index=found.index,
-        checkpoint_size=cp.size,
+        log_index=index,
+        checkpoint_size=checkpoint_size,
         document=str(pred.get("document")),
         format=str(pred.get("format")),
         model=pred.get("model"),
