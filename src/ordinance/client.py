@@ -327,6 +327,24 @@ class Remote:
         index = resp.headers.get("X-Ordinance-Log-Index")
         return resp.content, None if index is None else int(index)
 
+    def publish(self, out_dir: Path) -> list[Path]:
+        """The server's static catalog, unpacked into ``out_dir``: regular files only, each
+        name confined to ``out_dir`` (a hostile archive cannot write elsewhere)."""
+        import io
+        import tarfile
+
+        resp = self.request("POST", "/v1/catalog", idempotent=False)
+        written: list[Path] = []
+        with tarfile.open(fileobj=io.BytesIO(resp.content), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                name = PurePosixPath(member.name)
+                if not member.isfile() or name.is_absolute() or ".." in name.parts:
+                    raise InputError(f"the server's catalog holds an unsafe entry {member.name!r}")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            tar.extractall(out_dir, filter="data")
+            written = [out_dir / m.name for m in tar.getmembers()]
+        return written
+
     def rollback(self, model: str, to_version: str) -> dict[str, Any]:
         result: dict[str, Any] = self.post_json(
             "/v1/rollbacks", {"model": model, "to_version": to_version}, idempotent=False

@@ -476,3 +476,24 @@ def test_explain_through_the_server(team: Team, tmp_path: Path) -> None:
     kinds = [e["kind"] for e in shown["evidence"]]
     assert "explainability" in kinds and "explainability_chart" in kinds
     assert run_cli("--home", team.home, "log", "verify", "--deep").code == 0
+
+
+def test_publish_through_the_server(team: Team, tmp_path: Path) -> None:
+    """`publish` in server mode: the server renders the catalog with its templates and logs
+    every page; the client unpacks the same files a local publish writes, each one the log
+    vouches for."""
+    r = remote_cli(team.url, team.ci_token, "register", small_manifest(tmp_path / "m"))
+    assert r.code == 0, r.err
+    site = tmp_path / "site"
+    r = remote_cli(team.url, team.ci_token, "publish", "--out", site, "--format", "json")
+    assert r.code == 0, r.err
+    remote_files = sorted(Path(f).relative_to(site).as_posix() for f in r.json()["files"])
+    local = run_cli("--home", team.home, "publish", "--out", tmp_path / "local", "--format", "json")
+    assert local.code == 0, local.err
+    local_files = sorted(
+        Path(f).relative_to(tmp_path / "local").as_posix() for f in local.json()["files"]
+    )
+    assert remote_files == local_files and "index.html" in remote_files
+    for name in remote_files:
+        v = run_cli("--home", team.home, "report", "verify", site / name)
+        assert v.code == 0, (name, v.err)

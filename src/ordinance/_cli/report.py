@@ -335,7 +335,17 @@ def register(cli: click.Group) -> None:
         model (its production version, else staging, else the newest)."""
         from ordinance.report import publish_catalog
 
-        written = publish_catalog(obj.workspace(), out_dir, templates=templates, progress=_progress)
+        if obj.remote is not None:
+            if templates is not None:
+                raise InputError(
+                    "--templates is not available in server mode: the server renders with its "
+                    "own templates (publish custom ones from the server's workspace)"
+                )
+            written = obj.remote.publish(out_dir)
+        else:
+            written = publish_catalog(
+                obj.workspace(), out_dir, templates=templates, progress=_progress
+            )
         info(f"wrote {len(written)} files to {out_dir}")
         if fmt == "json":
             emit_json({"out": str(out_dir), "files": [str(p) for p in written]})

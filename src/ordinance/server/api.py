@@ -706,6 +706,25 @@ def render(body: RenderBody, request: Request, who: Reader) -> Response:
     return Response(data, media_type=_MEDIA[fmt], headers=headers)
 
 
+@router.post("/catalog", tags=["reports"])
+def catalog(request: Request, who: Reader) -> Response:
+    """The static catalog (``ordinance publish``) rendered by the server with its templates,
+    every page logged, as a gzipped tar of the site's files (names only, no directories)."""
+    import io
+
+    from ordinance.report import publish_catalog
+
+    ws = _ws(request)
+    with tempfile.TemporaryDirectory(prefix="ordinance-catalog-") as tmp:
+        site = Path(tmp) / "site"
+        written = publish_catalog(ws, site)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for f in sorted(written):
+                tar.add(f, arcname=f.relative_to(site).as_posix(), recursive=False)
+    return Response(buf.getvalue(), media_type="application/gzip")
+
+
 # --------------------------------------------------------------------------- log
 
 
