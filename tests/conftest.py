@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,10 @@ import pytest
 
 from backends import fresh_pg_schema, pg_available, pg_url_or_skip
 from helpers import Templates
+
+# Compiled report templates are cached per user (src/ordinance/report/_templates.py); the
+# tests keep theirs in a directory of their own (0700, as the cache requires), never ~/.cache.
+os.environ.setdefault("ORDINANCE_CACHE_DIR", tempfile.mkdtemp(prefix="ordinance-test-cache-"))
 
 REPO = Path(__file__).resolve().parent.parent
 
