@@ -294,6 +294,13 @@ def test_revoke_and_decline_through_the_server(team: Team, tmp_path: Path) -> No
     rows = run_cli("--home", team.home, "approvals", "toy@1.0.0", "--format", "json").json()
     approval = next(row for row in rows if row["kind"] == "approval")
     assert approval["revoked"]["by"] == vera.id and approval["revoked"]["reason"] == "re-validating"
+    [declined] = [row for row in rows if row["kind"] == "decline"]
+    assert declined["approver"] == vera.id and declined["reason"] == why[1]
+    assert [row["log_index"] for row in rows] == sorted(row["log_index"] for row in rows)
+    remote_rows = remote_cli(team.url, vera.token, "approvals", "toy@1.0.0", "--format", "json")
+    assert remote_rows.json() == rows
+    text = remote_cli(team.url, vera.token, "approvals", "toy@1.0.0")
+    assert f"decline production by {vera.id}" in text.out and f"reason: {why[1]}" in text.out
     # a second revocation of the same approval is refused, nothing written
     r = remote_cli(
         team.url,

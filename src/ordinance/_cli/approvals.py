@@ -571,7 +571,7 @@ def register(cli: click.Group) -> None:
     @format_option("text", "json")
     @pass_ctx
     def approvals_cmd(obj: Ctx, ref: str, fmt: str) -> None:
-        """List recorded approvals and waivers (with revocations)."""
+        """List recorded approvals, waivers (with revocations) and declines (with reasons)."""
         from ordinance.approvals import list_signed
 
         model, version = parse_ref(ref)
@@ -583,12 +583,14 @@ def register(cli: click.Group) -> None:
             emit_json(rows)
             return
         for r in rows:
-            what = r["stage"] if r["kind"] == "approval" else f"waive {r['rule']}"
+            what = r["stage"] if r["kind"] in ("approval", "decline") else f"waive {r['rule']}"
             state = " REVOKED" if r["revoked"] else ""
             click.echo(
                 f"{r['model']}@{r['version']} {r['kind']} {what} by {r['approver']} "
                 f"at {r['signed_at']} (entry {r['log_index']}){state}  {r['digest']}"
             )
+            if r.get("reason"):
+                click.echo(f"    reason: {r['reason']}")
 
     # ----------------------------------------------------------------- promotions
     @cli.command("promote")

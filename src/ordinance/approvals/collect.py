@@ -205,7 +205,8 @@ def collect_waivers(
 
 
 def list_signed(ws: Workspace, model: str, version: str | None = None) -> list[dict[str, Any]]:
-    """Index rows of a model's approvals and waivers, with revocation status (for display)."""
+    """A model's approvals and waivers (index rows, with revocation status) and its declines
+    (from the verified log; ``reason`` set), in log order, for display."""
     store = approvals_store(ws)
     rows = store.signed(model, version)
     revs = {r.approval_digest: r for r in store.revocations([r.digest for r in rows])}
@@ -227,8 +228,29 @@ def list_signed(ws: Workspace, model: str, version: str | None = None) -> list[d
                 "revoked": None
                 if rev is None
                 else {"by": rev.revoker, "at": ts(rev.revoked_at), "reason": rev.reason},
+                "reason": None,
             }
         )
+    from ordinance.approvals.decline import declines_of
+
+    for d in declines_of(ws, model, version):
+        out.append(
+            {
+                "kind": "decline",
+                "digest": d.digest,
+                "model": d.model,
+                "version": d.version,
+                "stage": d.stage,
+                "rule": "",
+                "approver": d.approver,
+                "signed_at": ts(d.signed_at),
+                "expires_at": None,
+                "log_index": d.log_index,
+                "revoked": None,
+                "reason": d.reason,
+            }
+        )
+    out.sort(key=lambda row: (row["log_index"] is None, row["log_index"] or 0))
     return out
 
 
