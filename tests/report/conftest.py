@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from report_support import EVIL, EVIL_METRIC
 
 from helpers import small_manifest
 from ordinance.workspace import Workspace, init_workspace
 
-EVIL = "<script>alert('x')</script> {{ 7*7 }} {% if true %}jinja{% endif %}"
-EVIL_METRIC = "<b>{{ 7*7 }}</b>"
 FIXED_NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 

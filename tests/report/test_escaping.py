@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from report_support import EVIL, EVIL_METRIC
 
-from conftest import EVIL, EVIL_METRIC
 from ordinance.errors import InputError
 from ordinance.report import build_card_context, build_report_context, render_document
 from ordinance.workspace import Workspace
