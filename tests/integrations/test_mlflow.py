@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,11 +101,12 @@ def _log_version(root: Path, *, c: float, seed: int, experiment_id: str) -> str:
         return str(run.info.run_id)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+@contextmanager
+def tracking_store(root: Path) -> Iterator[tuple[str, Any, str]]:
+    """A real MLflow tracking store and model registry (SQLite) under ``root``, with the
+    registered model ``credit`` and one version logged: ``(uri, client, run_id)``."""
     import mlflow
 
-    root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
@@ -119,13 +122,19 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
                 tags={"ordinance.owner": "credit-risk-team", "ordinance.risk_tier": "high"},
                 description="Scores consumer credit applications.",
             )
-            run_id = _log_version(root, c=1.0, seed=1, experiment_id=exp)
-            client.set_model_version_tag("credit", "1", "ordinance.doc.intended_use", "testing")
-            client.set_registered_model_alias("credit", "champion", "1")
-            yield Store(uri, root, run_id, root / "train-1.csv", root / "run-1" / "predictions.csv")
+            yield uri, client, _log_version(root, c=1.0, seed=1, experiment_id=exp)
         finally:
             mlflow.set_tracking_uri("")
             mlflow.set_registry_uri("")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    root = tmp_path_factory.mktemp("mlflow")
+    with tracking_store(root) as (uri, client, run_id):
+        client.set_model_version_tag("credit", "1", "ordinance.doc.intended_use", "testing")
+        client.set_registered_model_alias("credit", "champion", "1")
+        yield Store(uri, root, run_id, root / "train-1.csv", root / "run-1" / "predictions.csv")
 
 
 def _sha256(path: Path) -> str:

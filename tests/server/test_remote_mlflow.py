@@ -24,31 +24,12 @@ pytestmark = [
 
 @pytest.fixture
 def tracking(tmp_path: Path) -> Iterator[str]:
-    import mlflow
-
-    from integrations.test_mlflow import _log_version
+    from integrations.test_mlflow import tracking_store
 
     root = tmp_path / "mlflow"
     root.mkdir()
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mp.setenv("MLFLOW_REGISTRY_URI", uri)
-        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        try:
-            client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-            exp = client.create_experiment("credit", artifact_location=(root / "art").as_uri())
-            client.create_registered_model(
-                "credit",
-                tags={"ordinance.owner": "credit-risk-team", "ordinance.risk_tier": "high"},
-            )
-            _log_version(root, c=1.0, seed=1, experiment_id=exp)
-            yield uri
-        finally:
-            mlflow.set_tracking_uri("")
-            mlflow.set_registry_uri("")
+    with tracking_store(root) as (uri, _client, _run):
+        yield uri
 
 
 def test_import_mlflow_through_the_server(team: Team, tracking: str, tmp_path: Path) -> None:
