@@ -76,8 +76,8 @@ def _steps() -> list[Callable[[DemoState, int, int, Say], None]]:
         step_check,
         step_explain,
         step_promotions,
-        step_verify_log,
         step_reports,
+        step_verify_log,
     ]
 
 
@@ -166,7 +166,7 @@ def step_promotions(state: DemoState, rows: int, seed: int, say: Say) -> None:
 
 def step_verify_log(state: DemoState, rows: int, seed: int, say: Say) -> None:
     """Verify the whole signed log (deep: approver keys come from the log's own roster),
-    export an offline bundle for an auditor."""
+    export an offline bundle for an auditor: last, so that it also vouches for the reports."""
     ws = state.ws
     log = ws.audit_log()
     report = log.verify(ws.vkey(), deep=True)
@@ -182,6 +182,11 @@ def step_verify_log(state: DemoState, rows: int, seed: int, say: Say) -> None:
     say(
         f"-- exported {bundle}; an auditor runs: ordinance log verify --bundle {bundle} --vkey log.vkey --deep"
     )
+    if "report-html" in state.outputs:
+        say(
+            f"-- and checks a report against it: ordinance report verify "
+            f'{state.outputs["report-html"]} --bundle {bundle} --vkey "$(cat log.vkey)"'
+        )
 
 
 def step_reports(state: DemoState, rows: int, seed: int, say: Say) -> None:

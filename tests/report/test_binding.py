@@ -120,3 +120,21 @@ def test_pdf_is_pdfa3b_tagged_with_the_record_and_verifies(home: Path, tmp_path:
     data[-10:-9] = b" "
     out.write_bytes(bytes(data))
     assert run_cli("--home", home, "report", "verify", out).code == 1
+
+
+def test_the_demos_bundle_vouches_for_the_demos_reports(demo_home: Path, tmp_path: Path) -> None:
+    """An auditor with only the demo's exported bundle and log.vkey checks every report the
+    demo wrote, offline (the bundle is exported after the reports are rendered); an edited
+    copy fails."""
+    directory = demo_home.parent
+    vkey = (directory / "log.vkey").read_text().strip()
+    reports = sorted((directory / "reports").iterdir())
+    assert len(reports) >= 5
+    for f in reports:
+        r = run_cli("report", "verify", f, "--bundle", directory / "audit-bundle", "--vkey", vkey)
+        assert r.code == 0, (f.name, r.err)
+    edited = tmp_path / "edited.html"
+    html = next(f for f in reports if f.name.endswith("-report.html"))
+    edited.write_text(html.read_text().replace("credit-risk", "credit-r1sk", 1))
+    r = run_cli("report", "verify", edited, "--bundle", directory / "audit-bundle", "--vkey", vkey)
+    assert r.code == 1 and "no rendering record" in r.err
