@@ -177,9 +177,7 @@ def declines_of(ws: Workspace, model: str, version: str | None = None) -> list[D
     entry proven included in the signed tree, in log order."""
     if not ws.log_vkey_path.is_file():
         return []
-    from ordinance.log.store import TransparencyLog
-
-    log = TransparencyLog.reader(ws.engine(), ws.vkey(), ws.config.log_origin)
+    log = ws.log_reader()  # continues from the persisted trusted head, not from entry 0
     about: dict[str, Any] = (
         {"subject": f"{model}@{version}"}
         if version is not None

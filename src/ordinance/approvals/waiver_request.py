@@ -215,9 +215,7 @@ def waiver_requests(
     each entry proven included in the signed tree. Log order."""
     if not ws.log_vkey_path.is_file():
         return []
-    from ordinance.log.store import TransparencyLog
-
-    log = TransparencyLog.reader(ws.engine(), ws.vkey(), ws.config.log_origin)
+    log = ws.log_reader()  # continues from the persisted trusted head, not from entry 0
     about: dict[str, Any] = {}
     if model is not None:
         about = (
