@@ -578,7 +578,7 @@ def register(cli: click.Group) -> None:
         if obj.remote is not None:
             rows = obj.remote.approvals(model, version)
         else:
-            rows = list_signed(obj.workspace(), model, version)
+            rows = list_signed(obj.workspace(), model, version, declines=True)
         if fmt == "json":
             emit_json(rows)
             return

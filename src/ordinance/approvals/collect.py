@@ -204,9 +204,11 @@ def collect_waivers(
     return good, bad
 
 
-def list_signed(ws: Workspace, model: str, version: str | None = None) -> list[dict[str, Any]]:
-    """A model's approvals and waivers (index rows, with revocation status) and its declines
-    (from the verified log; ``reason`` set), in log order, for display."""
+def list_signed(
+    ws: Workspace, model: str, version: str | None = None, *, declines: bool = False
+) -> list[dict[str, Any]]:
+    """A model's approvals and waivers (index rows, with revocation status) and, with
+    ``declines``, its declines (from the verified log; ``reason`` set), in log order."""
     store = approvals_store(ws)
     rows = store.signed(model, version)
     revs = {r.approval_digest: r for r in store.revocations([r.digest for r in rows])}
@@ -231,6 +233,8 @@ def list_signed(ws: Workspace, model: str, version: str | None = None) -> list[d
                 "reason": None,
             }
         )
+    if not declines:
+        return out
     from ordinance.approvals.decline import declines_of
 
     for d in declines_of(ws, model, version):

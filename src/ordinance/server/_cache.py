@@ -16,7 +16,7 @@ most :attr:`ReadCache.ttl` seconds:
   cleared the cache since that read began;
 * an answer stored with a *stamp* (the log's size before it was read) is revalidated when
   its ``ttl`` runs out instead of recomputed: if the log has not grown, nothing it vouches
-  for changed, so the answer is still the verified one (:meth:`ReadCache.revalidate`). The
+  for changed, so the answer is still the verified one (stored again with :meth:`ReadCache.put`). The
   log's size is itself a cached answer, so revalidating every key costs one query a second.
 
 :class:`ClearOnWrite` is the ASGI middleware that clears it (and bounds the request threads).
@@ -77,10 +77,6 @@ class ReadCache:
             if len(self._items) >= self.max_entries:
                 self._items.clear()
             self._items[key] = (time.monotonic(), value, stamp)
-
-    def revalidate(self, key: Any, value: Any, stamp: Any, generation: int) -> None:
-        """Keep ``value`` for another ``ttl``: its stamp was found current again."""
-        self.put(key, value, generation, stamp)
 
     def clear(self) -> None:
         with self._lock:

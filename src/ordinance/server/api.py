@@ -62,7 +62,7 @@ async def _cached(request: Request, key: Any, read: Callable[[], T], *, stamped:
         stamp = await _cached(request, ("log-size",), lambda: _ws(request).audit_log().size())
         stale = cache.stale(key)
         if stale is not None and stale[1] == stamp:
-            cache.revalidate(key, stale[0], stamp, cache.generation)
+            cache.put(key, stale[0], cache.generation, stamp)  # good for another ttl
             kept: T = stale[0]
             return kept
     generation = cache.generation
@@ -531,10 +531,10 @@ def submit_decline(
 def approvals(
     request: Request, who: Reader, model: str, version: str | None = None
 ) -> list[dict[str, Any]]:
-    """Recorded approvals and waivers (with revocations)."""
+    """Recorded approvals and waivers (with revocations) and declines (with reasons)."""
     from ordinance.approvals import list_signed
 
-    return list_signed(_ws(request), model, version)
+    return list_signed(_ws(request), model, version, declines=True)
 
 
 # --------------------------------------------------------------------------- promotions

@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ordinance.errors import ConflictError, NotFoundError
-from ordinance.model import (
-    Evidence,
-    Model,
-    ModelVersion,
-)
-
-if TYPE_CHECKING:
-    pass
+from ordinance.model import Evidence, Model, ModelVersion
 from ordinance.store.registry import TransitionRecord
 
 __all__ = ["InMemoryRegistry"]
