@@ -117,7 +117,7 @@ def register(cli: click.Group) -> None:
         """Write the model card of MODEL@VERSION: model details, intended use, factors,
         metrics, data, quantitative analyses (fairness by group and intersectionally, with
         charts), ethical considerations, caveats, lineage and governance status."""
-        from ordinance.report import build_card_context, get_renderer
+        from ordinance.report import build_document, get_renderer
 
         model, version = _ref(ref)
         if obj.remote is not None:
@@ -133,11 +133,9 @@ def register(cli: click.Group) -> None:
             )
             return
         renderer = get_renderer(fmt, templates=templates)
-        context = build_card_context(obj.workspace(), model, version)
-        if public:
-            from ordinance.report.hub import public_context
-
-            context = public_context(context)
+        context = build_document(
+            obj.workspace(), "card", model=model, version=version, public=public
+        )
         _render(obj, renderer, "card", fmt, context, out, templates)
 
     @cli.command("report")
@@ -223,11 +221,7 @@ def register(cli: click.Group) -> None:
         model and stage, failing and warning rules, waivers expiring soon, overdue
         revalidations, transitions in the period and EU AI Act Annex IV coverage.
         """
-        from ordinance.report import (
-            build_portfolio_context,
-            build_report_context,
-            get_renderer,
-        )
+        from ordinance.report import build_document, build_report_context, get_renderer
 
         if ref == "verify":
             if file is None:
@@ -307,9 +301,7 @@ def register(cli: click.Group) -> None:
 
             lo = parse_when(since, end_of_day=False) if since else None
             hi = parse_when(until) if until else None
-            if lo is not None and hi is not None and lo > hi:
-                raise InputError("--since is after --until")
-            context = build_portfolio_context(ws, since=lo, until=hi, progress=_progress)
+            context = build_document(ws, "portfolio", since=lo, until=hi, progress=_progress)
             _render(obj, renderer, "portfolio", fmt, context, out, templates)
             return
         if since or until:

@@ -44,6 +44,7 @@ __all__ = [
     "Renderer",
     "build_card_context",
     "build_catalog_context",
+    "build_document",
     "build_portfolio_context",
     "build_report_context",
     "get_renderer",
@@ -88,6 +89,38 @@ def render_document(
     if document not in renderer.documents:
         raise InputError(f"a {document} cannot be rendered as {fmt}")
     return renderer.render(document, context)
+
+
+def build_document(
+    ws: Workspace,
+    document: str,
+    *,
+    model: str = "",
+    version: str | None = None,
+    stage: str | None = None,
+    packs: Sequence[str] | None = None,
+    public: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    progress: ProgressHook | None = None,
+) -> dict[str, Any]:
+    """The context of a model card (``public``: for outside the organisation), a version's
+    compliance report (``stage``, ``packs``) or the portfolio (``since``, ``until``), as
+    :func:`render_document` renders it."""
+    if document == "portfolio":
+        if since is not None and until is not None and since > until:
+            raise InputError("--since is after --until")
+        return build_portfolio_context(ws, since=since, until=until, progress=progress)
+    if document == "card":
+        context = build_card_context(ws, model, version)
+        if public:
+            from ordinance.report.hub import public_context
+
+            context = public_context(context)
+        return context
+    if document == "report":
+        return build_report_context(ws, model, version, stage=stage, packs=packs)
+    raise InputError(f"no such document {document!r}: card, report or portfolio")
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -149,11 +182,7 @@ def render_card(
     if fmt not in CARD_FORMATS:
         raise InputError(f"model cards come as {', '.join(CARD_FORMATS)}, not {fmt!r}")
     renderer = get_renderer(fmt, templates=templates)  # fail early on a missing extra
-    context = build_card_context(ws, model, version)
-    if public:
-        from ordinance.report.hub import public_context
-
-        context = public_context(context)
+    context = build_document(ws, "card", model=model, version=version, public=public)
     return _render_and_record(ws, renderer, "card", fmt, context, out, templates, record)
 
 
@@ -174,7 +203,7 @@ def render_report(
     if fmt not in REPORT_FORMATS:
         raise InputError(f"compliance reports come as {', '.join(REPORT_FORMATS)}, not {fmt!r}")
     renderer = get_renderer(fmt, templates=templates)
-    context = build_report_context(ws, model, version, stage=stage, packs=packs)
+    context = build_document(ws, "report", model=model, version=version, stage=stage, packs=packs)
     return _render_and_record(ws, renderer, "report", fmt, context, out, templates, record)
 
 
@@ -192,10 +221,8 @@ def render_portfolio(
     """Write the portfolio report (every model) as ``fmt`` to ``out``."""
     if fmt not in REPORT_FORMATS:
         raise InputError(f"portfolio reports come as {', '.join(REPORT_FORMATS)}, not {fmt!r}")
-    if since is not None and until is not None and since > until:
-        raise InputError("--since is after --until")
     renderer = get_renderer(fmt, templates=templates)
-    context = build_portfolio_context(ws, since=since, until=until, progress=progress)
+    context = build_document(ws, "portfolio", since=since, until=until, progress=progress)
     return _render_and_record(ws, renderer, "portfolio", fmt, context, out, templates, record)
 
 

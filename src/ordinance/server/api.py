@@ -664,18 +664,10 @@ def render(body: RenderBody, request: Request, who: Reader) -> Response:
     inputs), so that ``ordinance report verify`` confirms the returned bytes. The log index
     of the rendering record is in the ``X-Ordinance-Log-Index`` header."""
     from ordinance.approvals import parse_when
-    from ordinance.report import (
-        build_card_context,
-        build_portfolio_context,
-        build_report_context,
-        get_renderer,
-        record_output,
-    )
+    from ordinance.report import build_document, record_output, render_document
 
     ws = _ws(request)
     doc, fmt = body.document, body.format
-    if fmt == "md" and doc != "card":
-        raise InputError("format: md is the model card's format")
     if doc != "portfolio" and not body.model:
         raise InputError("model: required for a card or a report")
     if doc != "portfolio" and (body.since or body.until):
@@ -684,23 +676,18 @@ def render(body: RenderBody, request: Request, who: Reader) -> Response:
         raise InputError("stage/packs: a version's report's options")
     if body.public and doc != "card":
         raise InputError("public: a model card's option")
-    if doc == "card":
-        ctx = build_card_context(ws, str(body.model), body.version)
-        if body.public:
-            from ordinance.report.hub import public_context
-
-            ctx = public_context(ctx)
-    elif doc == "report":
-        ctx = build_report_context(
-            ws, str(body.model), body.version, stage=body.stage, packs=body.packs or None
-        )
-    else:
-        lo = parse_when(body.since, end_of_day=False) if body.since else None
-        hi = parse_when(body.until) if body.until else None
-        if lo is not None and hi is not None and lo > hi:
-            raise InputError("since is after until")
-        ctx = build_portfolio_context(ws, since=lo, until=hi)
-    data = get_renderer(fmt).render(doc, ctx)
+    ctx = build_document(
+        ws,
+        doc,
+        model=body.model or "",
+        version=body.version,
+        stage=body.stage,
+        packs=body.packs or None,
+        public=body.public,
+        since=parse_when(body.since, end_of_day=False) if body.since else None,
+        until=parse_when(body.until) if body.until else None,
+    )
+    data = render_document(doc, ctx, fmt)
     index = record_output(ws, doc, fmt, ctx, data, now=_now(request))
     headers = {} if index is None else {"X-Ordinance-Log-Index": str(index)}
     return Response(data, media_type=_MEDIA[fmt], headers=headers)

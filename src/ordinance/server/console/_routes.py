@@ -430,12 +430,7 @@ def console_router(
         request: Request, document: str, model: str = "", version: str = "", format: str = "html"
     ) -> Response:
         require(request)
-        from ordinance.report import (
-            build_card_context,
-            build_portfolio_context,
-            build_report_context,
-            render_document,
-        )
+        from ordinance.report import build_document, render_document
 
         w = ws()
         if document not in ("card", "report", "portfolio") or format not in (
@@ -445,15 +440,12 @@ def console_router(
             "json",
         ):
             raise NotFoundError(f"no such report: {document} as {format}")
-        if document == "portfolio":
-            ctx = build_portfolio_context(w)
-            name = "portfolio"
-        elif document == "card":
-            ctx = build_card_context(w, model, version or None)
-            name = f"{model}-{ctx['details']['version']}-card"
-        else:
-            ctx = build_report_context(w, model, version or None)
-            name = f"{model}-{ctx['details']['version']}-report"
+        ctx = build_document(w, document, model=model, version=version or None)
+        name = (
+            "portfolio"
+            if document == "portfolio"
+            else f"{model}-{ctx['details']['version']}-{document}"
+        )
         data = render_document(document, ctx, format)
         # a document handed out is a document issued: logged like the CLI's, so that
         # `ordinance report verify` confirms a download
