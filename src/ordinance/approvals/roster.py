@@ -8,6 +8,7 @@ the roles a key held at any past moment can be looked up (:func:`roster_at`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -274,8 +275,6 @@ def record_roster_change(ws: Workspace, envelope: Envelope, *, now: datetime) ->
     roster's diff, it is not dated in the future or before the latest change, and a key of a
     ``roster-admin`` in the roster in force signed it.
     """
-    import json
-
     try:
         rec = RosterChangeRecord.from_statement(json.loads(envelope.payload))
         roster = Roster.from_dict(dict(rec.roster))
